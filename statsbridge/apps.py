@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class StatsbridgeConfig(AppConfig):
+    name = "statsbridge"
+    verbose_name = "Statistics bridge"
