@@ -1,0 +1,197 @@
+"""Dashboards, their widgets, and wall displays."""
+
+import hashlib
+import hmac
+import secrets
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+
+def validate_time_zone(value: str) -> None:
+    """Reject names that are not IANA time zones."""
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"{value!r} is not a known time zone (e.g. Europe/London).") from None
+
+
+class Dashboard(models.Model):
+    """A page of widgets, viewable by its owner, its groups, and staff."""
+
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(unique=True)
+    description = models.TextField(blank=True)
+    columns = models.PositiveSmallIntegerField(default=12, help_text="Layout grid columns.")
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    groups = models.ManyToManyField("auth.Group", blank=True, help_text="Groups whose members may view it.")
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def can_view(self, user) -> bool:
+        """Staff, the owner and members of its groups may view it."""
+        if not user.is_authenticated or not user.is_active:
+            return False
+        if user.is_staff or (self.owner_id is not None and self.owner_id == user.pk):
+            return True
+        return self.groups.filter(pk__in=user.groups.values("pk")).exists()
+
+
+class Widget(models.Model):
+    """One figure on a dashboard, showing one or more statistics."""
+
+    KPI = "kpi"
+    GAUGE = "gauge"
+    BAR = "bar"
+    LINE = "line"
+    DONUT = "donut"
+    AGENT_GRID = "agent_grid"
+    QUEUE_TABLE = "queue_table"
+    TYPES = [
+        (KPI, "KPI tile"),
+        (GAUGE, "Gauge"),
+        (BAR, "Bar chart"),
+        (LINE, "Line chart"),
+        (DONUT, "Donut"),
+        (AGENT_GRID, "Agent grid"),
+        (QUEUE_TABLE, "Queue table"),
+    ]
+    FORMATS = [("auto", "Automatic"), ("number", "Number"), ("duration", "Duration"), ("percent", "Percentage")]
+    HIGH_IS_BAD = "above"
+    LOW_IS_BAD = "below"
+    DIRECTIONS = [(HIGH_IS_BAD, "Higher is worse"), (LOW_IS_BAD, "Lower is worse")]
+
+    dashboard = models.ForeignKey(Dashboard, related_name="widgets", on_delete=models.CASCADE)
+    type = models.CharField(max_length=20, choices=TYPES)
+    label = models.CharField(max_length=200)
+    statistics = models.ManyToManyField(
+        "statsbridge.Statistic", through="WidgetStatistic", related_name="widgets", blank=True
+    )
+    x = models.PositiveSmallIntegerField(default=0)
+    y = models.PositiveSmallIntegerField(default=0)
+    w = models.PositiveSmallIntegerField(default=3)
+    h = models.PositiveSmallIntegerField(default=2)
+    unit = models.CharField(max_length=20, blank=True)
+    format = models.CharField(max_length=10, choices=FORMATS, default="auto")
+    warning = models.FloatField(null=True, blank=True)
+    critical = models.FloatField(null=True, blank=True)
+    direction = models.CharField(max_length=5, choices=DIRECTIONS, default=HIGH_IS_BAD)
+    hysteresis = models.FloatField(
+        default=0.0, help_text="How far back past a threshold a value must move before the colour clears."
+    )
+    history_minutes = models.PositiveIntegerField(default=30, help_text="Window of line charts and sparklines.")
+
+    class Meta:
+        ordering = ["dashboard", "y", "x"]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.get_type_display()})"
+
+    def clean(self):
+        """Thresholds must be in the order their direction implies."""
+        if self.hysteresis < 0:
+            raise ValidationError({"hysteresis": "Hysteresis cannot be negative."})
+        if self.warning is None or self.critical is None:
+            return
+        if self.direction == self.HIGH_IS_BAD and not self.warning < self.critical:
+            raise ValidationError("When higher is worse, the warning level must be below the critical level.")
+        if self.direction == self.LOW_IS_BAD and not self.warning > self.critical:
+            raise ValidationError("When lower is worse, the warning level must be above the critical level.")
+
+
+class WidgetStatistic(models.Model):
+    """A statistic shown by a widget, in order (bars, rows, series)."""
+
+    widget = models.ForeignKey(Widget, on_delete=models.CASCADE)
+    statistic = models.ForeignKey("statsbridge.Statistic", on_delete=models.CASCADE)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        constraints = [models.UniqueConstraint(fields=["widget", "statistic"], name="unique_widget_statistic")]
+
+
+def hash_token(token: str) -> str:
+    """Return the stored form of a wall token: only its hash is kept."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Display(models.Model):
+    """A wall TV: opened by a secret URL, rotating through a playlist of dashboards."""
+
+    NIGHT_MODES = [("dim", "Dimmed"), ("off", "Blank screen")]
+
+    name = models.CharField(max_length=200)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    revoked = models.BooleanField(default=False)
+    dashboards = models.ManyToManyField(Dashboard, through="DisplayItem", related_name="displays")
+    seconds_per_dashboard = models.PositiveIntegerField(default=30)
+    night_start = models.TimeField(null=True, blank=True)
+    night_end = models.TimeField(null=True, blank=True)
+    night_mode = models.CharField(max_length=3, choices=NIGHT_MODES, default="dim")
+    reload_hour = models.PositiveSmallIntegerField(
+        null=True, blank=True, default=4, help_text="Local hour of a daily soft reload (a quiet hour)."
+    )
+    # Telemetry reported by the wall page.
+    last_seen = models.DateTimeField(null=True, blank=True)
+    latency_ms = models.FloatField(null=True, blank=True)
+    page_version = models.CharField(max_length=40, blank=True)
+    memory_mb = models.FloatField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self):
+        """Reject half a night schedule and out-of-range hours."""
+        if (self.night_start is None) != (self.night_end is None):
+            raise ValidationError("Give both the start and the end of the night schedule, or neither.")
+        if self.reload_hour is not None and self.reload_hour > 23:
+            raise ValidationError({"reload_hour": "An hour of the day is 0 to 23."})
+        if self.seconds_per_dashboard < 5:
+            raise ValidationError({"seconds_per_dashboard": "Show each dashboard for at least 5 seconds."})
+
+    def issue_token(self) -> str:
+        """Give the display a new secret token and return it; only its hash is stored.
+
+        The old token stops working at once. Call ``save()`` afterwards.
+        """
+        token = secrets.token_urlsafe(32)
+        self.token_hash = hash_token(token)
+        self.revoked = False
+        return token
+
+    @classmethod
+    def for_token(cls, token: str) -> "Display | None":
+        """Return the live display this token opens, or None."""
+        if not token or len(token) > 200:
+            return None
+        digest = hash_token(token)
+        display = cls.objects.filter(token_hash=digest, revoked=False).first()
+        # The lookup is by hash; the compare is constant-time anyway.
+        if display is None or not hmac.compare_digest(display.token_hash, digest):
+            return None
+        return display
+
+
+class DisplayItem(models.Model):
+    """A dashboard in a display's playlist."""
+
+    display = models.ForeignKey(Display, on_delete=models.CASCADE)
+    dashboard = models.ForeignKey(Dashboard, on_delete=models.CASCADE)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "pk"]

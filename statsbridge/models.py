@@ -1,0 +1,51 @@
+"""What the bridge subscribes to upstream, and what it has recorded."""
+
+import hashlib
+import json
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+
+def statistic_key(object_type: str, object_id: str, name: str, definition: dict | None) -> str:
+    """Return the stable key of a statistic: its upstream ``statisticId`` and wire key.
+
+    The key is derived from everything that is subscribed, so editing what a statistic
+    means gives it a new key (and a new upstream subscription), while editing only its
+    label keeps it.
+    """
+    identity = json.dumps([object_type, object_id, name or "", definition or None], sort_keys=True)
+    return "s" + hashlib.sha256(identity.encode()).hexdigest()[:20]
+
+
+class Statistic(models.Model):
+    """One statistic of one object: a pre-configured name or a custom definition."""
+
+    object_type = models.CharField(max_length=64, help_text="Stat Server object type, e.g. Agent, GroupAgents, Queue.")
+    object_id = models.CharField(max_length=255, help_text="The object's id in the tenant.")
+    name = models.CharField(
+        max_length=128, blank=True, help_text="A pre-configured statistic name. Leave empty to use a custom definition."
+    )
+    definition = models.JSONField(
+        null=True, blank=True, help_text="A custom Stat Server definition (used when no name is given)."
+    )
+    label = models.CharField(max_length=200, blank=True, help_text="How people see this statistic.")
+    key = models.CharField(max_length=32, unique=True, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["object_type", "object_id", "name"]
+
+    def __str__(self) -> str:
+        what = self.name or "custom"
+        return self.label or f"{what} of {self.object_type} {self.object_id}"
+
+    def clean(self):
+        """Exactly one of name and definition."""
+        if bool(self.name) == bool(self.definition):
+            raise ValidationError("Give either a pre-configured statistic name or a custom definition, not both.")
+
+    def save(self, *args, **kwargs):
+        self.key = statistic_key(self.object_type, self.object_id, self.name, self.definition)
+        super().save(*args, **kwargs)
