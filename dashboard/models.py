@@ -89,6 +89,12 @@ class Widget(models.Model):
         default=0.0, help_text="How far back past a threshold a value must move before the colour clears."
     )
     history_minutes = models.PositiveIntegerField(default=30, help_text="Window of line charts and sparklines.")
+    interval = models.CharField(
+        max_length=60,
+        blank=True,
+        help_text='The time profile shown on the tile, e.g. "since 00:00" or "sliding 30 min". '
+        "Leave empty to derive it from the statistics' definitions.",
+    )
 
     class Meta:
         ordering = ["dashboard", "y", "x"]

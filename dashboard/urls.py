@@ -1,11 +1,21 @@
 """URL configuration."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from dashboard import views
+from statsbridge import views as bridge_views
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", views.dashboard_list, name="home"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("d/<slug:slug>/", views.dashboard_page, name="dashboard"),
+    path("d/<slug:slug>/history/", views.history_page, name="dashboard-history"),
+    path("wall/<str:token>/", views.wall_page, name="wall"),
+    path("ops/", views.ops_page, name="ops"),
+    path("vendor/plotly.min.js", views.plotly_js, name="plotly-js"),
     path("admin/", admin.site.urls),
+    path("metrics", bridge_views.metrics_view, name="metrics"),
+    path("healthz", bridge_views.healthz, name="healthz"),
+    path("readyz", bridge_views.readyz, name="readyz"),
 ]

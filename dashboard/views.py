@@ -1,8 +1,201 @@
-"""Dashboard pages."""
+"""Dashboard pages: the list, a dashboard, its history, walls, the ops page, Plotly.js."""
 
-from django.shortcuts import render
+import datetime as dt
+import time
+import zoneinfo
+from pathlib import Path
+
+import plotly
+from django.contrib.auth.decorators import login_required, user_passes_test
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils.cache import patch_cache_control
+from django.views.decorators.http import require_safe
+
+from dashboard import boards, livedata, qr
+from dashboard.models import Dashboard, Display
+
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+WALL_MEMORY_LIMIT_MB = 400
+WALL_TELEMETRY_SECONDS = 15
 
 
-def home(request):
-    """Landing page."""
-    return render(request, "home.html")
+def dashboard_ws_path(slug: str) -> str:
+    """The WebSocket path of a desk dashboard page."""
+    return f"/ws/dashboards/{slug}/"
+
+
+def wall_ws_path(token: str) -> str:
+    """The WebSocket path of a wall."""
+    return f"/ws/wall/{token}/"
+
+
+def visible_dashboards(user):
+    """Dashboards a user may view: all for staff, else owned or shared with a group."""
+    if user.is_staff:
+        return Dashboard.objects.all()
+    return Dashboard.objects.filter(owner=user) | Dashboard.objects.filter(groups__in=user.groups.all())
+
+
+def _viewable(request, slug: str) -> Dashboard:
+    dashboard = get_object_or_404(Dashboard, slug=slug)
+    if not dashboard.can_view(request.user):
+        raise PermissionDenied("You may not view this dashboard.")
+    return dashboard
+
+
+@login_required
+@require_safe
+def dashboard_list(request):
+    """The dashboards this user may open."""
+    dashboards = visible_dashboards(request.user).distinct().order_by("title")
+    return render(request, "dashboard/list.html", {"dashboards": dashboards})
+
+
+@login_required
+@require_safe
+def dashboard_page(request, slug: str):
+    """One dashboard on a desk, rendered with current values, then kept live."""
+    dashboard = _viewable(request, slug)
+    specs = boards.widget_specs(dashboard)
+    keys = boards.statistic_keys(specs)
+    values = livedata.current_values(keys)
+    history = livedata.history(keys, boards.history_window_ms(specs))
+    board = boards.render_board(dashboard, specs, values, history)
+    config = boards.js_config([board], values, history, dashboard_ws_path(slug))
+    return render(request, "dashboard/page.html", {"board": board, "config": config, "dashboard": dashboard})
+
+
+def parse_local_time(text: str, time_zone: str) -> dt.datetime | None:
+    """Parse ``YYYY-MM-DDTHH:MM[:SS]`` as a time in the dashboard's zone; None if malformed."""
+    try:
+        naive = dt.datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+    if naive.tzinfo is not None:
+        return naive
+    return naive.replace(tzinfo=zoneinfo.ZoneInfo(time_zone))
+
+
+@login_required
+@require_safe
+def history_page(request, slug: str):
+    """What a dashboard showed at a past time, from the recorded history."""
+    dashboard = _viewable(request, slug)
+    zone = zoneinfo.ZoneInfo(dashboard.time_zone)
+    now_local = dt.datetime.now(zone).replace(second=0, microsecond=0, tzinfo=None)
+    error = ""
+    at_text = request.GET.get("at", "")
+    at = parse_local_time(at_text, dashboard.time_zone) if at_text else None
+    if at_text and at is None:
+        error = f"“{at_text}” is not a date and time (use the picker, e.g. {now_local.isoformat(timespec='minutes')})."
+    board = None
+    if at is not None:
+        specs = boards.widget_specs(dashboard)
+        keys = boards.statistic_keys(specs)
+        at_ms = int(at.timestamp() * 1000)
+        values = livedata.values_at(keys, at_ms)
+        history = livedata.history(keys, boards.history_window_ms(specs), until_ms=at_ms)
+        board = boards.render_board(dashboard, specs, values, history)
+    context = {
+        "dashboard": dashboard,
+        "board": board,
+        "at": at.astimezone(zone).replace(tzinfo=None).isoformat(timespec="minutes") if at else now_local.isoformat(timespec="minutes"),
+        "error": error,
+        "figures": {str(w["spec"]["id"]): w["figure"] for w in board["widgets"] if w["figure"]} if board else {},
+    }
+    return render(request, "dashboard/history.html", context, status=400 if error else 200)
+
+
+@require_safe
+def wall_page(request, token: str):
+    """A wall TV: no login, its secret token opens its playlist."""
+    display = Display.for_token(token)
+    if display is None:
+        return render(request, "dashboard/wall_refused.html", status=403)
+    dashboards = list(display.dashboards.order_by("displayitem__position", "displayitem__pk"))
+    rendered = []
+    all_values: dict = {}
+    all_history: dict = {}
+    for dashboard in dashboards:
+        specs = boards.widget_specs(dashboard)
+        keys = boards.statistic_keys(specs)
+        values = livedata.current_values(keys)
+        history = livedata.history(keys, boards.history_window_ms(specs))
+        all_values.update(values)
+        all_history.update(history)
+        board = boards.render_board(dashboard, specs, values, history)
+        desk_url = request.build_absolute_uri(reverse("dashboard", args=[dashboard.slug]))
+        board["desk_url"] = desk_url
+        board["qr_svg"] = qr.svg(desk_url)
+        rendered.append(board)
+    wall = {
+        "seconds": display.seconds_per_dashboard,
+        "nightStart": _minutes(display.night_start),
+        "nightEnd": _minutes(display.night_end),
+        "nightMode": display.night_mode,
+        "reloadHour": display.reload_hour,
+        "version": boards.page_version(),
+        "memoryLimitMb": WALL_MEMORY_LIMIT_MB,
+        "telemetrySeconds": WALL_TELEMETRY_SECONDS,
+    }
+    config = boards.js_config(rendered, all_values, all_history, wall_ws_path(token), wall=wall)
+    response = render(request, "dashboard/wall.html", {"display": display, "boards": rendered, "config": config})
+    patch_cache_control(response, no_store=True)
+    return response
+
+
+def _minutes(value: dt.time | None) -> int | None:
+    return None if value is None else value.hour * 60 + value.minute
+
+
+def _staff(user) -> bool:
+    return user.is_active and user.is_staff
+
+
+@user_passes_test(_staff)
+def ops_page(request):
+    """Upstream and service state, subscriptions, errors and rates; resubscribe and peek."""
+    return render(request, "dashboard/ops.html", ops_context(request))
+
+
+def ops_context(request) -> dict:
+    """What the ops page shows, from the status the bridge publishes."""
+    return ops_summary(livedata.bridge_status(), livedata.connection(), time.time())
+
+
+def ops_summary(status: dict | None, connection: dict, now_s: float) -> dict:
+    """Pure: the ops page's facts from the bridge status (ages in seconds, sorted refusals)."""
+    status = status or {}
+    expires = status.get("token_expires_at")
+    heartbeat = status.get("heartbeat")
+    started = status.get("started")
+    resubscribe = status.get("last_resubscribe") or None
+    if resubscribe and resubscribe.get("at"):
+        resubscribe = {**resubscribe, "ago": max(0, int(now_s - resubscribe["at"] / 1000))}
+    return {
+        "connection": connection,
+        "bridge": status.get("bridge"),
+        "heartbeat_age": None if heartbeat is None else max(0.0, round(now_s - heartbeat / 1000, 1)),
+        "uptime": None if started is None else max(0, int(now_s - started / 1000)),
+        "token_expires_in": None if expires is None else int(expires - now_s),
+        "subscriptions": status.get("subscriptions"),
+        "statistics": status.get("statistics"),
+        "wanted": status.get("wanted"),
+        "refused": sorted((status.get("refused") or {}).items()),
+        "last_error": status.get("last_error"),
+        "last_resubscribe": resubscribe,
+    }
+
+
+@require_safe
+def plotly_js(request):
+    """Plotly.js from the installed plotly package: served locally, never from a CDN."""
+    if not PLOTLY_JS.is_file():
+        raise Http404("plotly.min.js is missing from the plotly package")
+    response = FileResponse(PLOTLY_JS.open("rb"), content_type="text/javascript")
+    response["ETag"] = f'"plotly-{plotly.__version__}"'
+    patch_cache_control(response, public=True, max_age=86400)
+    return response

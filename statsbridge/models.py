@@ -6,6 +6,8 @@ import json
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from statsbridge.definitions import validate_definition
+
 
 def statistic_key(object_type: str, object_id: str, name: str, definition: dict | None) -> str:
     """Return the stable key of a statistic: its upstream ``statisticId`` and wire key.
@@ -42,10 +44,32 @@ class Statistic(models.Model):
         return self.label or f"{what} of {self.object_type} {self.object_id}"
 
     def clean(self):
-        """Exactly one of name and definition."""
+        """Exactly one of name and definition; a definition must be one Stat Server accepts."""
         if bool(self.name) == bool(self.definition):
             raise ValidationError("Give either a pre-configured statistic name or a custom definition, not both.")
+        if self.definition:
+            validate_definition(self.definition)
 
     def save(self, *args, **kwargs):
         self.key = statistic_key(self.object_type, self.object_id, self.name, self.definition)
         super().save(*args, **kwargs)
+
+
+class StatisticSample(models.Model):
+    """One recorded reading of a statistic: the rolling history behind trends and replays.
+
+    Keyed by the statistic's ``key`` (not a foreign key) so that a reading keeps
+    meaning what was subscribed when it was taken, and recording never waits on a
+    statistic row being edited or deleted; old rows are pruned by retention.
+    """
+
+    key = models.CharField(max_length=32)
+    at = models.DateTimeField(help_text="When the bridge published this reading.")
+    value = models.FloatField(null=True, blank=True, help_text="The number, for charts; null when not numeric.")
+    data = models.JSONField(help_text="The wire Value as browsers saw it.")
+
+    class Meta:
+        indexes = [models.Index(fields=["key", "at"], name="sample_key_at"), models.Index(fields=["at"], name="sample_at")]
+
+    def __str__(self) -> str:
+        return f"{self.key} @ {self.at:%Y-%m-%d %H:%M:%S}: {self.data.get('text', '')}"

@@ -1,0 +1,119 @@
+"""3. Fan-out: value deliveries/s reaching WebSocket clients, coalescing vs one group_send per update.
+
+A web process (daphne + the project's consumers, no bridge) runs a synthetic
+publisher offering the same updates/s either through the coalescing ``Fanout`` or
+through the naive path (the peer): one ``group_send`` per update per dashboard. A
+client swarm in another process counts the values that reach the clients. Both
+layers: in-memory (embedded default) and channels_redis. Then memory per idle
+connection: RSS of the web process before and after opening idle sockets.
+"""
+
+import asyncio
+import json
+
+from bench.common import AT_LEAST, AT_MOST, Context, Result, Target
+from bench.procs import PYTHON, CpuWindow, wait_until
+from bench.stack import Stack
+from bench.swarm import histogram, histogram_percentiles, start_swarm
+
+IDLE_LIMIT_BYTES = 40 * 1024
+
+
+def _publisher_args(stack: Stack, mode: str, rate: float, name: str, tick: float = 0.25) -> tuple:
+    report = stack.dir / f"{name}.publisher.json"
+    return ["-m", "bench.webproc", "--mode", mode, "--rate", str(rate), "--tick", str(tick),
+            "--report", str(report)], report
+
+
+async def deliveries(stack: Stack, mode: str, clients: int, rate: float, warmup: float, window: float,
+                     name: str) -> dict:
+    """Values/s reaching ``clients`` clients with ``mode`` publishing ``rate`` updates/s."""
+    args, report_path = _publisher_args(stack, mode, rate, name)
+    web = await stack.start_web(name, module=args, bridge=False)
+    swarm = await start_swarm(stack, web, clients, f"{name}-clients")
+    try:
+        await swarm.wait_ready(120)
+        await asyncio.sleep(warmup)  # A fixed warm-up period before the window, not a wait for a condition.
+        before, pub_before = swarm.report(), json.loads(report_path.read_text())
+        cpu = CpuWindow([web.proc.pid])
+        swarm_cpu = CpuWindow([swarm.proc.pid])
+        cpu.start()
+        swarm_cpu.start()
+        await asyncio.sleep(window)
+        cpu.stop()
+        swarm_cpu.stop()
+        after, pub_after = swarm.report(), json.loads(report_path.read_text())
+        web.proc.check_alive()
+        swarm.proc.check_alive()
+    finally:
+        await stack.stop(swarm.proc)
+        await stack.stop(web.proc)
+    latency = histogram_percentiles(histogram(after) - histogram(before))
+    return {"deliveries_per_second": (after["values"] - before["values"]) / cpu.wall,
+            "frames_per_second": (after["frames"] - before["frames"]) / cpu.wall,
+            "offered_per_second": (pub_after["offered"] - pub_before["offered"]) / cpu.wall,
+            "skipped_per_second": (pub_after["skipped"] - pub_before["skipped"]) / cpu.wall,
+            "group_sends_per_second": (pub_after["group_sends"] - pub_before["group_sends"]) / cpu.wall,
+            "p99_ms": latency[0.99], "web_cores": cpu.cores, "client_cores": swarm_cpu.cores}
+
+
+async def idle_memory(stack: Stack, clients: int, settle: float) -> dict:
+    """RSS growth of a web process per idle WebSocket connection."""
+    args, _ = _publisher_args(stack, "idle", 0, "idle")
+    web = await stack.start_web("idle", module=args, bridge=False)
+    try:
+        # Warm the process (imports, first connection, caches) with a few sockets first.
+        warm = await start_swarm(stack, web, 5, "idle-warm")
+        await warm.wait_ready()
+        await asyncio.sleep(settle)  # Let allocations from start-up settle (fixed period, not a condition).
+        before = web.proc.rss()
+        swarm = await start_swarm(stack, web, clients, "idle-clients")
+        await swarm.wait_ready(120)
+        await asyncio.sleep(settle)
+        after = web.proc.rss()
+        web.proc.check_alive()
+    finally:
+        await stack.stop(web.proc)
+    return {"rss_before": before, "rss_after": after, "per_connection": (after - before) / clients}
+
+
+async def run(ctx: Context, result: Result) -> None:
+    """Coalescing vs naive at 200 and 1,000 clients on both layers; idle memory per connection."""
+    n, dashboards, rate = ctx.pick(200, 1000), ctx.pick(4, 10), ctx.pick(500, 2000)
+    client_counts = ctx.pick([20], [200, 1000])
+    layers = ctx.pick(["memory"], ["memory", "redis"])
+    warmup, window = ctx.pick(1.0, 3.0), ctx.pick(2.0, 10.0)
+    measured: dict = {}
+    for layer in layers:
+        async with Stack(f"fanout-{layer}", redis=layer == "redis") as stack:
+            await stack.start_simulator(n)  # Only for the catalogue the seed uses.
+            await stack.prepare(n, dashboards)
+            for clients in client_counts:
+                for mode in ("coalesced", "naive"):
+                    name = f"{layer}-{clients}-{mode}"
+                    measured[name] = await deliveries(stack, mode, clients, rate, warmup, window, name)
+                coalesced, naive = measured[f"{layer}-{clients}-coalesced"], measured[f"{layer}-{clients}-naive"]
+                result.add(f"{layer} layer, {clients} clients: deliveries/s coalescing vs naive",
+                           coalesced["deliveries_per_second"], "values/s", "naive group_send per update",
+                           naive["deliveries_per_second"], Target(AT_LEAST, 10.0))
+    async with Stack("fanout-idle") as stack:
+        await stack.start_simulator(n)
+        await stack.prepare(n, dashboards)
+        idle = await idle_memory(stack, ctx.pick(50, 1000), ctx.pick(0.5, 3.0))
+    result.add("memory per idle WebSocket connection", idle["per_connection"] / 1024, "KB",
+               "limit (target)", IDLE_LIMIT_BYTES / 1024, Target(AT_MOST, 1.0))
+    result.counts = {"statistics": n, "dashboards": dashboards, "offered_updates_per_second": rate,
+                     "window_seconds": window, "idle_clients": ctx.pick(50, 1000),
+                     "idle_rss_before_mb": round(idle["rss_before"] / 2**20, 1),
+                     "idle_rss_after_mb": round(idle["rss_after"] / 2**20, 1)}
+    for name, figures in measured.items():
+        for key, value in figures.items():
+            result.counts[f"{name} {key}"] = None if value is None else round(value, 2)
+    result.notes.append("Statistics are updated round-robin, each less often than once per 0.25 s tick, so "
+                        "coalescing merges nothing: the ideal is offered updates/s × clients per dashboard, "
+                        f"= {rate * max(client_counts) // dashboards:,} values/s at {max(client_counts)} clients.")
+    result.notes.append(f"{rate} synthetic updates/s over {n} statistics on {dashboards} dashboards, published "
+                        "inside the web process (`bench/webproc.py`); clients round-robin over the dashboards "
+                        "in one separate process; history recording off in both paths.")
+    result.notes.append("Offered updates the naive path could not hand to the layer within 0.1 s are dropped "
+                        "(counted as skipped): an unbounded backlog would only hide the same limit as lag.")

@@ -1,0 +1,53 @@
+"""py-spy profiles of a running process, summarised as the functions that take the time."""
+
+import asyncio
+import shutil
+import subprocess
+from collections import Counter
+from pathlib import Path
+from typing import Optional
+
+from bench.common import REPO
+
+TOP = 15
+
+
+def summarise(collapsed: str, top: int = TOP) -> str:
+    """Top functions by own (leaf) samples and by inclusive samples, from collapsed stacks."""
+    own, inclusive, total = Counter(), Counter(), 0
+    for line in collapsed.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        samples = int(count)
+        frames = stack.split(";")
+        total += samples
+        own[frames[-1]] += samples
+        for frame in set(frames):
+            inclusive[frame] += samples
+    if not total:
+        return "no samples"
+    lines = [f"{total} samples", "", "own time (leaf frames):"]
+    lines += [f"  {100 * n / total:5.1f}%  {frame}" for frame, n in own.most_common(top)]
+    lines += ["", "inclusive time (project code):"]
+    project = [(frame, n) for frame, n in inclusive.most_common() if "statsbridge" in frame or "dashboard" in frame]
+    lines += [f"  {100 * n / total:5.1f}%  {frame}" for frame, n in project[:top]]
+    return "\n".join(lines)
+
+
+async def profile_process(pid: int, seconds: float, out: Path) -> Optional[str]:
+    """Sample ``pid`` with py-spy for ``seconds``; return the summary (None if py-spy is missing)."""
+    spy = shutil.which("py-spy") or str(REPO / ".venv" / "bin" / "py-spy")
+    if not Path(spy).exists():
+        return None
+    process = await asyncio.create_subprocess_exec(
+        spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200", "--format", "raw",
+        "--nonblocking", "--output", str(out), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _, error = await asyncio.wait_for(process.communicate(), seconds + 30)
+    except asyncio.TimeoutError:
+        process.kill()
+        return "py-spy did not finish in time"
+    if process.returncode != 0 or not out.exists():
+        return f"py-spy failed: {error.decode(errors='replace')[-500:]}"
+    return summarise(out.read_text())

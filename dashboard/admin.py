@@ -1,0 +1,209 @@
+"""Admin for dashboards, widgets and wall displays: cost preview, tokens, fleet console."""
+
+import datetime as dt
+import json
+
+from django.contrib import admin, messages
+from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from dashboard import boards
+from dashboard.cost import cost_preview
+from dashboard.models import Dashboard, Display, DisplayItem, Widget, WidgetStatistic
+from dashboard.transfer import DashboardImportError, export_dashboards, import_dashboards
+from statsbridge import control
+from statsbridge.models import Statistic
+
+ONLINE_WITHIN = dt.timedelta(seconds=60)
+
+
+class WidgetInline(admin.TabularInline):
+    model = Widget
+    fields = ("label", "type", "x", "y", "w", "h")
+    show_change_link = True
+    extra = 0
+
+
+@admin.register(Dashboard)
+class DashboardAdmin(admin.ModelAdmin):
+    list_display = ("title", "slug", "owner", "time_zone", "widget_count")
+    prepopulated_fields = {"slug": ("title",)}
+    search_fields = ("title", "slug")
+    filter_horizontal = ("groups",)
+    inlines = [WidgetInline]
+    actions = ["export_json"]
+    change_list_template = "admin/dashboard/dashboard/change_list.html"
+
+    @admin.display(description="Widgets")
+    def widget_count(self, obj):
+        return obj.widgets.count()
+
+    @admin.action(description="Export selected dashboards as JSON")
+    def export_json(self, request, queryset):
+        document = export_dashboards(queryset.order_by("slug"))
+        response = HttpResponse(json.dumps(document, indent=2, sort_keys=True), content_type="application/json")
+        response["Content-Disposition"] = 'attachment; filename="dashboards.json"'
+        return response
+
+    def get_urls(self):
+        extra = [path("import/", self.admin_site.admin_view(self.import_view), name="dashboard_dashboard_import")]
+        return extra + super().get_urls()
+
+    def import_view(self, request):
+        """Upload an export; every problem is listed and nothing is saved unless all is valid."""
+        if not self.has_add_permission(request):
+            return HttpResponse(status=403)
+        problems = []
+        if request.method == "POST":
+            upload = request.FILES.get("file")
+            try:
+                document = json.load(upload) if upload else None
+            except (UnicodeDecodeError, json.JSONDecodeError) as error:
+                problems = [f"The file is not JSON: {error}."]
+            else:
+                if document is None:
+                    problems = ["Choose a file exported from this admin or by manage.py export_dashboards."]
+                else:
+                    try:
+                        created = import_dashboards(document, replace=bool(request.POST.get("replace")), owner=request.user)
+                    except DashboardImportError as error:
+                        problems = error.problems
+                    else:
+                        self.message_user(request, f"Imported {len(created)} dashboard(s): {', '.join(d.slug for d in created)}.")
+                        return HttpResponseRedirect(reverse("admin:dashboard_dashboard_changelist"))
+        context = {**self.admin_site.each_context(request), "title": "Import dashboards", "problems": problems,
+                   "opts": self.model._meta}
+        return render(request, "admin/dashboard/dashboard/import.html", context, status=400 if problems else 200)
+
+
+class WidgetStatisticInline(admin.TabularInline):
+    model = WidgetStatistic
+    fields = ("statistic", "position")
+    extra = 1
+
+
+def _described(stat: Statistic) -> dict:
+    return {"key": stat.key, "object_type": stat.object_type, "object_id": stat.object_id, "name": stat.name,
+            "label": str(stat)}
+
+
+def preview_for(widget_id: int | None, statistic_ids: list[int]) -> dict:
+    """The cost preview of a widget showing these statistics (others' statistics are reused)."""
+    selected = [_described(s) for s in Statistic.objects.filter(pk__in=statistic_ids)]
+    others = WidgetStatistic.objects.all()
+    if widget_id is not None:
+        others = others.exclude(widget_id=widget_id)
+    return cost_preview(selected, set(others.values_list("statistic__key", flat=True)))
+
+
+@admin.register(Widget)
+class WidgetAdmin(admin.ModelAdmin):
+    list_display = ("label", "type", "dashboard", "x", "y", "w", "h", "warning", "critical")
+    list_filter = ("type", "dashboard")
+    search_fields = ("label",)
+    inlines = [WidgetStatisticInline]
+    change_form_template = "admin/dashboard/widget/change_form.html"
+    fieldsets = (
+        (None, {"fields": ("dashboard", "type", "label", "unit", "format", "interval")}),
+        ("Position", {"fields": (("x", "y", "w", "h"),)}),
+        ("Thresholds", {"fields": ("direction", "warning", "critical", "hysteresis"),
+                        "description": "Warning and critical levels, and how far a value must move back past a "
+                                       "level before its colour clears (stops flicker near the line)."}),
+        ("History", {"fields": ("history_minutes",)}),
+    )
+
+    def get_urls(self):
+        extra = [path("cost-preview/", self.admin_site.admin_view(self.cost_preview_view), name="dashboard_widget_cost")]
+        return extra + super().get_urls()
+
+    def cost_preview_view(self, request):
+        """JSON cost preview for the statistics currently picked on the form (before saving)."""
+        try:
+            ids = [int(i) for i in request.GET.get("statistics", "").split(",") if i]
+            widget_id = int(request.GET["widget"]) if request.GET.get("widget") else None
+        except ValueError:
+            return JsonResponse({"error": "statistics must be comma-separated ids"}, status=400)
+        return JsonResponse(preview_for(widget_id, ids))
+
+
+class DisplayItemInline(admin.TabularInline):
+    model = DisplayItem
+    fields = ("dashboard", "position")
+    extra = 1
+
+
+@admin.register(Display)
+class DisplayAdmin(admin.ModelAdmin):
+    list_display = ("name", "revoked", "seconds_per_dashboard", "last_seen", "page_version")
+    readonly_fields = ("last_seen", "latency_ms", "page_version", "memory_mb")
+    inlines = [DisplayItemInline]
+    actions = ["issue_new_token", "revoke"]
+    change_list_template = "admin/dashboard/display/change_list.html"
+    fieldsets = (
+        (None, {"fields": ("name", "seconds_per_dashboard")}),
+        ("Night and maintenance", {"fields": (("night_start", "night_end", "night_mode"), "reload_hour")}),
+        ("Telemetry (reported by the wall)", {"fields": ("last_seen", "latency_ms", "page_version", "memory_mb")}),
+    )
+
+    def _show_token(self, request, display, token):
+        url = request.build_absolute_uri(reverse("wall", args=[token]))
+        self.message_user(
+            request, f"Wall link for “{display.name}” (shown once, copy it now): {url}", level=messages.WARNING
+        )
+
+    def save_model(self, request, obj, form, change):
+        token = obj.issue_token() if not obj.token_hash else None
+        super().save_model(request, obj, form, change)
+        if token:
+            self._show_token(request, obj, token)
+
+    @admin.action(description="Issue a new wall link (the old one stops working)")
+    def issue_new_token(self, request, queryset):
+        for display in queryset:
+            token = display.issue_token()
+            # Saving tells open walls (statsbridge.signals) to re-check their token: old ones close.
+            display.save(update_fields=["token_hash", "revoked"])
+            self._show_token(request, display, token)
+
+    @admin.action(description="Revoke the wall link (closes the wall now)")
+    def revoke(self, request, queryset):
+        for display in queryset:
+            display.revoked = True
+            display.save(update_fields=["revoked"])
+        self.message_user(request, f"Revoked {queryset.count()} wall link(s); their screens were disconnected.")
+
+    def get_urls(self):
+        extra = [
+            path("fleet/", self.admin_site.admin_view(self.fleet_view), name="dashboard_display_fleet"),
+            path("<int:display_id>/reload/", self.admin_site.admin_view(require_POST(self.reload_view)),
+                 name="dashboard_display_reload"),
+        ]
+        return extra + super().get_urls()
+
+    def fleet_view(self, request):
+        """Every display, online or not, with its last message, latency, version and memory."""
+        now = timezone.now()
+        current = boards.page_version()
+        rows = [
+            {
+                "display": d,
+                "online": bool(d.last_seen and now - d.last_seen <= ONLINE_WITHIN and not d.revoked),
+                "seconds_ago": int((now - d.last_seen).total_seconds()) if d.last_seen else None,
+                "outdated": bool(d.page_version and d.page_version != current),
+            }
+            for d in Display.objects.order_by("name")
+        ]
+        context = {**self.admin_site.each_context(request), "title": "Wall fleet", "rows": rows,
+                   "current_version": current, "opts": self.model._meta}
+        return render(request, "admin/dashboard/display/fleet.html", context)
+
+    def reload_view(self, request, display_id: int):
+        """Tell every open wall of a display to reload now."""
+        display = get_object_or_404(Display, pk=display_id)
+        control.reload_display(display.pk, f"reload requested by {request.user}")
+        self.message_user(request, f"Asked “{display.name}” to reload.")
+        return HttpResponseRedirect(reverse("admin:dashboard_display_fleet"))
+

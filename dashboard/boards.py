@@ -1,0 +1,70 @@
+"""Everything a page needs to draw dashboards: specs, rendered widgets, the JS config."""
+
+import hashlib
+from pathlib import Path
+
+from django.conf import settings
+
+from dashboard import figures
+from dashboard.models import Dashboard, Widget, WidgetStatistic
+
+_JS = Path(settings.BASE_DIR) / "static" / "dashboard" / "dashboard.js"
+_CSS = Path(settings.BASE_DIR) / "static" / "dashboard" / "dashboard.css"
+
+
+def page_version() -> str:
+    """A short fingerprint of the page code; walls report it in their telemetry."""
+    digest = hashlib.sha256()
+    for path in (_JS, _CSS):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def widget_specs(dashboard: Dashboard) -> list[dict]:
+    """The specs of a dashboard's widgets, statistics in their display order (two queries)."""
+    widgets = list(Widget.objects.filter(dashboard=dashboard).order_by("y", "x", "pk"))
+    links = WidgetStatistic.objects.filter(widget__in=widgets).select_related("statistic").order_by("position", "pk")
+    by_widget: dict[int, list] = {}
+    for link in links:
+        by_widget.setdefault(link.widget_id, []).append(link.statistic)
+    return [figures.widget_spec(w, by_widget.get(w.pk, [])) for w in widgets]
+
+
+def statistic_keys(specs: list[dict]) -> list[str]:
+    """Every statistic key the specs use, once, in first-use order."""
+    return list(dict.fromkeys(s["key"] for spec in specs for s in spec["statistics"]))
+
+
+def history_window_ms(specs: list[dict]) -> int:
+    """How far back the widgets' line charts and sparklines look."""
+    wanted = [spec["history_minutes"] for spec in specs if spec["type"] in ("line", "kpi")]
+    return max(wanted, default=0) * 60_000
+
+
+def render_board(dashboard: Dashboard, specs: list[dict], values: dict, history: dict) -> dict:
+    """Render every widget of a dashboard with the given values and history."""
+    widgets = []
+    for spec in specs:
+        keys = [s["key"] for s in spec["statistics"]]
+        own_history = {k: history.get(k, []) for k in keys} if spec["type"] in ("line", "kpi") else {}
+        widgets.append(figures.render(spec, values, own_history, dashboard.time_zone))
+    rows = max((spec["y"] + spec["h"] for spec in specs), default=1)
+    return {"dashboard": dashboard, "widgets": widgets, "rows": rows}
+
+
+def js_config(boards: list[dict], values: dict, history: dict, ws_path: str, wall: dict | None = None) -> dict:
+    """The JSON the page's module boots from (#dash-config)."""
+    specs = [w["spec"] for board in boards for w in board["widgets"]]
+    used = set(statistic_keys(specs))
+    return {
+        "wsPath": ws_path,
+        "timeZone": boards[0]["dashboard"].time_zone if boards else "UTC",
+        "widgets": specs,
+        "figures": {str(w["spec"]["id"]): w["figure"] for board in boards for w in board["widgets"] if w["figure"]},
+        "values": {k: v for k, v in values.items() if k in used},
+        "history": {k: v for k, v in history.items() if k in used},
+        "agentStates": figures.AGENT_STATES,
+        "backoffBaseMs": 500,
+        "backoffCapMs": 8000,
+        "wall": wall,
+    }

@@ -1,0 +1,215 @@
+"""WebSocket consumers: one per desk dashboard page, one per wall display.
+
+Both send a snapshot of each dashboard they show first, then forward the bridge's
+per-dashboard frames in sequence, answer ``resync`` and ``ping``, and reject bad
+client frames with an ``error`` frame while keeping the socket open. Parsing, rate
+limiting and sequence filtering are pure helpers in ``statsbridge.sockets``.
+"""
+
+import logging
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.utils import timezone
+
+from dashboard.models import Dashboard, Display
+from statsbridge import events, metrics, values
+from statsbridge.conf import bridge_setting
+from statsbridge.fanout import dashboard_group, display_group
+from statsbridge.sockets import SeqFilter, TokenBucket, parse_client_frame
+from statsbridge.watch import watcher
+from statsbridge.wanted import dashboard_keys
+
+log = logging.getLogger(__name__)
+
+FORBIDDEN = 4403
+TELEMETRY_MIN_SECONDS = 5.0
+
+
+def viewable_dashboard(slug: str, user) -> Dashboard | None:
+    """The dashboard ``slug`` if ``user`` may view it."""
+    dashboard = Dashboard.objects.filter(slug=slug).first()
+    if dashboard is None or user is None or not dashboard.can_view(user):
+        return None
+    return dashboard
+
+
+def display_playlist(token: str) -> tuple[Display | None, list[tuple[int, str]]]:
+    """The live display of ``token`` and its dashboards ``[(id, slug)]`` in playlist order."""
+    display = Display.for_token(token)
+    if display is None:
+        return None, []
+    items = display.displayitem_set.select_related("dashboard").order_by("position", "pk")
+    return display, [(item.dashboard_id, item.dashboard.slug) for item in items]
+
+
+def build_snapshot(dashboard_id: int, slug: str) -> dict:
+    """A snapshot frame of one dashboard (database + shared store)."""
+    return values.dashboard_snapshot(dashboard_id, slug, dashboard_keys(dashboard_id))
+
+
+def store_telemetry(display_id: int, frame: dict) -> None:
+    """Record what a wall reported about itself on its Display."""
+    Display.objects.filter(pk=display_id).update(
+        last_seen=timezone.now(),
+        page_version=frame["version"],
+        memory_mb=frame["memory"],
+        latency_ms=frame["latency"],
+    )
+
+
+def touch_display(display_id: int) -> None:
+    """Record that a wall is online."""
+    Display.objects.filter(pk=display_id).update(last_seen=timezone.now())
+
+
+class LiveConsumer(AsyncJsonWebsocketConsumer):
+    """What desk and wall sockets share: groups, snapshots, frames, client messages."""
+
+    kind = "desk"
+
+    async def start(self, dashboards: list[tuple[int, str]]) -> None:
+        """Accept, then join each dashboard's group and send its snapshot."""
+        self.dashboards: dict[int, str] = {}
+        self.seqs = SeqFilter()
+        rate = float(bridge_setting("CLIENT_FRAMES_PER_SECOND"))
+        self.bucket = TokenBucket(rate=rate, burst=4 * rate)
+        await self.accept()
+        metrics.websocket_clients.labels(kind=self.kind).inc()
+        self.counted = True
+        await self.watch(dashboards)
+        watcher().add(self.bridge_changed)
+
+    async def watch(self, dashboards: list[tuple[int, str]]) -> None:
+        """Follow exactly ``dashboards``: leave dropped groups, join and snapshot new ones."""
+        wanted = dict(dashboards)
+        for dashboard_id in [d for d in self.dashboards if d not in wanted]:
+            await self.channel_layer.group_discard(dashboard_group(dashboard_id), self.channel_name)
+            self.seqs.forget(self.dashboards.pop(dashboard_id))
+        for dashboard_id, slug in wanted.items():
+            if dashboard_id in self.dashboards:
+                continue
+            # Join before reading the snapshot: a batch published in between is then
+            # either in the snapshot or delivered after it with a higher seq.
+            await self.channel_layer.group_add(dashboard_group(dashboard_id), self.channel_name)
+            self.dashboards[dashboard_id] = slug
+            await self.send_snapshot(dashboard_id)
+
+    async def send_snapshot(self, dashboard_id: int) -> None:
+        """Send one dashboard's snapshot and restart its sequence from it."""
+        frame = await database_sync_to_async(build_snapshot)(dashboard_id, self.dashboards[dashboard_id])
+        self.seqs.snapshot_sent(frame)
+        await self.send_json(frame)
+
+    async def send_all_snapshots(self) -> None:
+        """Send a snapshot of every dashboard followed."""
+        for dashboard_id in list(self.dashboards):
+            await self.send_snapshot(dashboard_id)
+
+    async def bridge_changed(self, connection: dict) -> None:
+        """The bridge came or went: fresh snapshots say so (and stale values)."""
+        await self.send_all_snapshots()
+
+    async def disconnect(self, code):
+        """Leave every group."""
+        if getattr(self, "counted", False):
+            metrics.websocket_clients.labels(kind=self.kind).dec()
+            self.counted = False
+            watcher().discard(self.bridge_changed)
+        for dashboard_id in list(getattr(self, "dashboards", {})):
+            await self.channel_layer.group_discard(dashboard_group(dashboard_id), self.channel_name)
+
+    # -- from the bridge
+
+    async def dash_frame(self, message: dict) -> None:
+        """A batch or status frame of a followed dashboard."""
+        frame = message["frame"]
+        if self.seqs.accept(frame):
+            await self.send_json(frame)
+
+    # -- from the browser
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        """Check a client frame, then act on it; answer bad ones with an error frame."""
+        if not self.bucket.allow():
+            metrics.client_frames_rejected.labels(code="rate_limited").inc()
+            if self.bucket.should_warn():
+                await self.send_json(events.error("rate_limited", "Too many frames; slow down."))
+            return
+        frame, problem = parse_client_frame(text_data, bytes_data)
+        if problem is not None:
+            metrics.client_frames_rejected.labels(code=problem["code"]).inc()
+            await self.send_json(problem)
+            return
+        await self.act(frame)
+
+    async def act(self, frame: dict) -> None:
+        """Answer one valid client frame."""
+        if frame["type"] == "resync":
+            await self.send_all_snapshots()
+        elif frame["type"] == "ping":
+            await self.send_json(events.pong(frame["t"]))
+        else:
+            await self.send_json(events.error("bad_message", "Telemetry is only accepted from wall displays."))
+
+
+class DashboardConsumer(LiveConsumer):
+    """``ws/dashboards/<slug>/``: a logged-in user who may view the dashboard."""
+
+    kind = "desk"
+
+    async def connect(self):
+        """Refuse unless the user may view the dashboard."""
+        slug = self.scope["url_route"]["kwargs"]["slug"]
+        dashboard = await database_sync_to_async(viewable_dashboard)(slug, self.scope.get("user"))
+        if dashboard is None:
+            await self.close(code=FORBIDDEN)
+            return
+        await self.start([(dashboard.pk, dashboard.slug)])
+
+
+class WallConsumer(LiveConsumer):
+    """``ws/wall/<token>/``: a wall display following its playlist, closed when revoked."""
+
+    kind = "wall"
+
+    async def connect(self):
+        """Refuse unknown or revoked tokens; follow every dashboard of the playlist."""
+        self.token = self.scope["url_route"]["kwargs"]["token"]
+        display, dashboards = await database_sync_to_async(display_playlist)(self.token)
+        if display is None:
+            await self.close(code=FORBIDDEN)
+            return
+        self.display_id = display.pk
+        self.telemetry_at = 0.0
+        await self.channel_layer.group_add(display_group(display.pk), self.channel_name)
+        await self.start(dashboards)
+        await database_sync_to_async(touch_display)(display.pk)
+
+    async def disconnect(self, code):
+        """Leave the display's group too."""
+        if getattr(self, "display_id", None) is not None:
+            await self.channel_layer.group_discard(display_group(self.display_id), self.channel_name)
+        await super().disconnect(code)
+
+    async def display_changed(self, message: dict) -> None:
+        """The display was edited: close if its token no longer opens it, else follow the playlist."""
+        display, dashboards = await database_sync_to_async(display_playlist)(self.token)
+        if display is None or display.pk != self.display_id:
+            await self.close(code=FORBIDDEN)
+            return
+        await self.watch(dashboards)
+
+    async def display_reload(self, message: dict) -> None:
+        """Someone pressed "reload now" for this display."""
+        await self.send_json(events.reload(message.get("reason", "requested by an administrator")))
+
+    async def act(self, frame: dict) -> None:
+        """Walls may also report telemetry (stored at most every few seconds)."""
+        if frame["type"] != "telemetry":
+            await super().act(frame)
+            return
+        now = timezone.now().timestamp()
+        if now - self.telemetry_at >= TELEMETRY_MIN_SECONDS:
+            self.telemetry_at = now
+            await database_sync_to_async(store_telemetry)(self.display_id, frame)

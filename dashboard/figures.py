@@ -1,0 +1,266 @@
+"""Server-side rendering of widgets: pure functions of a widget spec and values.
+
+``render(spec, values, history, time_zone)`` gives what the page shows before its
+socket connects: a Plotly figure dict (KPI sparkline, gauge, bar, line, donut) and the
+per-statistic tiles every widget exposes for machines and assistive tech. The agent grid
+and the queue table are HTML grids of tiles (each cell ticks and carries its own state);
+dashboard.js keeps all of them live with the same rules.
+"""
+
+from dashboard import thresholds
+from dashboard.formatting import display_text, interval_label, local_stamp, numeric
+
+# Colour + icon per agent state; colours from the Okabe-Ito palette.
+AGENT_STATES = {
+    "Ready": {"color": "#009E73", "icon": "✔"},
+    "Talking": {"color": "#0072B2", "icon": "☎"},
+    "AfterCallWork": {"color": "#CC79A7", "icon": "✎"},
+    "NotReady": {"color": "#D55E00", "icon": "☕"},
+    "LoggedOut": {"color": "#56657a", "icon": "○"},
+}
+UNKNOWN_AGENT_STATE = {"color": "#999999", "icon": "?"}
+SERIES_COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+TEXT_COLOR = "#e8edf3"
+
+
+def widget_spec(widget, statistics) -> dict:
+    """Return the JSON-able description of a widget that the page and the JS share.
+
+    ``statistics`` are the widget's Statistic rows in display order.
+    """
+    intervals = {interval_label(s.definition) for s in statistics} - {""}
+    return {
+        "id": widget.pk,
+        "type": widget.type,
+        "label": widget.label,
+        "unit": widget.unit,
+        "format": widget.format,
+        "warning": widget.warning,
+        "critical": widget.critical,
+        "direction": widget.direction,
+        "hysteresis": widget.hysteresis,
+        "history_minutes": widget.history_minutes,
+        "interval": widget.interval or (intervals.pop() if len(intervals) == 1 else ""),
+        "x": widget.x,
+        "y": widget.y,
+        "w": widget.w,
+        "h": widget.h,
+        "statistics": [
+            {
+                "key": s.key,
+                "label": s.label or f"{s.name or 'custom'} {s.object_id}",
+                "object_type": s.object_type,
+                "object_id": s.object_id,
+                "name": s.name,
+            }
+            for s in statistics
+        ],
+    }
+
+
+def tile(spec: dict, stat: dict, value: dict | None, previous_level: str = thresholds.NONE) -> dict:
+    """Return one statistic's tile: text, state, threshold level and its cues."""
+    number = numeric(value)
+    state = (value or {}).get("state") or "unknown"
+    if value is None or value.get("kind") == "unknown":
+        state = "unknown"
+    level = thresholds.level(
+        number, spec["warning"], spec["critical"], spec["direction"], spec["hysteresis"], previous_level
+    )
+    text = display_text(value, spec["format"])
+    cue = thresholds.cue(level, spec["direction"])
+    as_of = (value or {}).get("timestamp") or (value or {}).get("received")
+    described = f"{stat['label']}: {text}{(' ' + spec['unit']) if spec['unit'] and number is not None else ''}"
+    if cue["text"]:
+        described += f", {cue['text']}"
+    described += ", stale" if state == "stale" else (", no data" if state == "unknown" else "")
+    result = {
+        "key": stat["key"],
+        "label": stat["label"],
+        "text": text,
+        "value": "" if number is None else number,
+        "state": state,
+        "level": level,
+        "cue": cue,
+        "color": thresholds.PALETTE[level],
+        "as_of": as_of,
+        "aria": described,
+    }
+    if value and value.get("kind") == "agent_state":
+        agent = value.get("agent") or {}
+        style = AGENT_STATES.get(agent.get("state"), UNKNOWN_AGENT_STATE)
+        result["agent"] = {
+            "state": agent.get("state") or "Unknown",
+            "reason": agent.get("reason") or "",
+            "since": agent.get("since"),
+            "color": style["color"],
+            "icon": style["icon"],
+        }
+    return result
+
+
+def _layout(**extra) -> dict:
+    layout = {
+        "margin": {"l": 40, "r": 10, "t": 10, "b": 30},
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "rgba(0,0,0,0)",
+        "font": {"color": TEXT_COLOR, "size": 14},
+        "autosize": True,
+        "showlegend": False,
+    }
+    layout.update(extra)
+    return layout
+
+
+def _series(points: list, time_zone: str) -> tuple[list, list]:
+    return [local_stamp(ms, time_zone) for ms, _ in points], [v for _, v in points]
+
+
+def gauge_max(spec: dict, number: float | None) -> float:
+    """Upper end of a gauge's axis: room above the critical level and the value."""
+    top = max(x for x in (spec["critical"], spec["warning"], number, 0) if x is not None)
+    return top * 1.25 if top > 0 else 1.0
+
+
+def kpi_figure(spec: dict, tiles: list, history: dict, time_zone: str) -> dict:
+    """A KPI's trend sparkline (the big number itself is HTML, for reading distance)."""
+    key = spec["statistics"][0]["key"] if spec["statistics"] else None
+    x, y = _series(history.get(key, []), time_zone)
+    color = tiles[0]["color"] if tiles else thresholds.PALETTE[thresholds.NONE]
+    trace = {"type": "scatter", "mode": "lines", "x": x, "y": y, "line": {"color": color, "width": 2}, "fill": "tozeroy"}
+    axis = {"visible": False, "fixedrange": True}
+    return {"data": [trace], "layout": _layout(margin={"l": 0, "r": 0, "t": 0, "b": 0}, xaxis=axis, yaxis=axis)}
+
+
+def gauge_figure(spec: dict, tiles: list) -> dict:
+    """A gauge with the warning/critical bands drawn on its axis."""
+    number = tiles[0]["value"] if tiles and tiles[0]["value"] != "" else None
+    top = gauge_max(spec, number)
+    steps = []
+    bands = [(spec["warning"], spec["critical"], thresholds.WARNING), (spec["critical"], None, thresholds.CRITICAL)]
+    for start, end, level in bands:
+        if start is None:
+            continue
+        low, high = (start, end if end is not None else top) if spec["direction"] == "above" else (end or 0, start)
+        steps.append({"range": [low, high], "color": thresholds.PALETTE[level] + "55"})
+    color = tiles[0]["color"] if tiles else thresholds.PALETTE[thresholds.NONE]
+    trace = {
+        "type": "indicator",
+        "mode": "gauge",
+        "value": number if number is not None else 0,
+        "gauge": {"axis": {"range": [0, top]}, "bar": {"color": color}, "steps": steps},
+    }
+    return {"data": [trace], "layout": _layout(margin={"l": 25, "r": 25, "t": 10, "b": 0})}
+
+
+def axis_labels(labels: list[str]) -> list[str]:
+    """Labels without the words they all share ("Sales waiting", "Billing waiting" → "Sales", "Billing")."""
+    words = [label.split() for label in labels]
+    if len(words) < 2:
+        return labels
+    head = 0
+    while all(len(w) > head + 1 for w in words) and len({w[head] for w in words}) == 1:
+        head += 1
+    tail = 0
+    while all(len(w) > head + tail + 1 for w in words) and len({w[-1 - tail] for w in words}) == 1:
+        tail += 1
+    return [" ".join(w[head:len(w) - tail]) for w in words]
+
+
+def bar_figure(spec: dict, tiles: list) -> dict:
+    """One bar per statistic, coloured by its threshold level."""
+    trace = {
+        "type": "bar",
+        "x": axis_labels([t["label"] for t in tiles]),
+        "y": [t["value"] if t["value"] != "" else None for t in tiles],
+        "marker": {"color": [t["color"] for t in tiles]},
+        "text": [t["text"] for t in tiles],
+        "textposition": "auto",
+    }
+    layout = _layout(yaxis={"rangemode": "tozero", "gridcolor": "#334"}, xaxis={"tickangle": 0, "automargin": True})
+    return {"data": [trace], "layout": layout}
+
+
+def line_figure(spec: dict, tiles: list, history: dict, time_zone: str) -> dict:
+    """One line per statistic over the widget's history window."""
+    data = []
+    for index, t in enumerate(tiles):
+        x, y = _series(history.get(t["key"], []), time_zone)
+        color = SERIES_COLORS[index % len(SERIES_COLORS)]
+        data.append({"type": "scatter", "mode": "lines", "name": t["label"], "x": x, "y": y, "line": {"color": color}})
+    layout = _layout(
+        showlegend=len(tiles) > 1,
+        legend={"orientation": "h", "y": -0.2},
+        xaxis={"type": "date", "gridcolor": "#334"},
+        yaxis={"rangemode": "tozero", "gridcolor": "#334"},
+    )
+    return {"data": data, "layout": layout}
+
+
+def donut_slices(tiles: list) -> tuple[list, list, list]:
+    """Labels, counts and colours of a donut.
+
+    Agent-state statistics are counted by state ("agents by state"); numeric ones give
+    one slice each.
+    """
+    if tiles and all("agent" in t for t in tiles):
+        counts: dict[str, int] = {}
+        for t in tiles:
+            counts[t["agent"]["state"]] = counts.get(t["agent"]["state"], 0) + 1
+        labels = sorted(counts)
+        colors = [AGENT_STATES.get(s, UNKNOWN_AGENT_STATE)["color"] for s in labels]
+        return labels, [counts[s] for s in labels], colors
+    labels = [t["label"] for t in tiles]
+    values = [t["value"] if t["value"] != "" else 0 for t in tiles]
+    return labels, values, [SERIES_COLORS[i % len(SERIES_COLORS)] for i in range(len(tiles))]
+
+
+def donut_figure(spec: dict, tiles: list) -> dict:
+    """A donut of the statistics (or of agents by state)."""
+    labels, values, colors = donut_slices(tiles)
+    trace = {
+        "type": "pie",
+        "hole": 0.55,
+        "labels": labels,
+        "values": values,
+        "marker": {"colors": colors},
+        "textinfo": "label+value",
+        "sort": False,
+    }
+    return {"data": [trace], "layout": _layout(margin={"l": 10, "r": 10, "t": 10, "b": 10})}
+
+
+def queue_table(spec: dict, tiles: list) -> dict:
+    """Rows per queue (object id), columns per statistic name, in widget order."""
+    columns: list[str] = []
+    rows: dict[str, dict] = {}
+    for stat, t in zip(spec["statistics"], tiles, strict=True):
+        column = stat["name"] or stat["label"]
+        if column not in columns:
+            columns.append(column)
+        rows.setdefault(stat["object_id"], {})[column] = t
+    return {
+        "columns": columns,
+        "rows": [{"label": obj, "cells": [cells.get(c) for c in columns]} for obj, cells in rows.items()],
+    }
+
+
+def render(spec: dict, values: dict, history: dict, time_zone: str) -> dict:
+    """Render a widget with its current values: its tiles, and a figure or a table."""
+    tiles = [tile(spec, stat, values.get(stat["key"])) for stat in spec["statistics"]]
+    kind = spec["type"]
+    figure = None
+    table = None
+    if kind == "kpi":
+        figure = kpi_figure(spec, tiles, history, time_zone)
+    elif kind == "gauge":
+        figure = gauge_figure(spec, tiles)
+    elif kind == "bar":
+        figure = bar_figure(spec, tiles)
+    elif kind == "line":
+        figure = line_figure(spec, tiles, history, time_zone)
+    elif kind == "donut":
+        figure = donut_figure(spec, tiles)
+    elif kind == "queue_table":
+        table = queue_table(spec, tiles)
+    return {"spec": spec, "tiles": tiles, "figure": figure, "table": table}

@@ -1,0 +1,71 @@
+"""Admin for statistics: validation that explains itself, and where each one is used."""
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+
+from statsbridge.models import Statistic, StatisticSample, statistic_key
+
+# Stat Server object types the Statistics API accepts.
+OBJECT_TYPES = (
+    "Agent", "AgentPlace", "GroupAgents", "GroupPlaces", "Queue", "RoutePoint", "GroupQueues",
+    "Tenant", "Campaign", "CampaignGroup", "CampaignCallingList", "RegDN", "StagingArea",
+)
+
+
+class StatisticForm(forms.ModelForm):
+    """Checks the object and the name/definition before anything reaches the bridge."""
+
+    class Meta:
+        model = Statistic
+        fields = ("label", "object_type", "object_id", "name", "definition")
+
+    def clean_object_type(self):
+        value = self.cleaned_data["object_type"].strip()
+        if value not in OBJECT_TYPES:
+            raise ValidationError(f"Unknown object type {value!r}: use one of {', '.join(OBJECT_TYPES)}.")
+        return value
+
+    def clean_object_id(self):
+        value = self.cleaned_data["object_id"].strip()
+        if not value:
+            raise ValidationError("Give the object's id as configured in the tenant (e.g. an agent's employee id).")
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        object_type, object_id = cleaned.get("object_type"), cleaned.get("object_id")
+        if object_type and object_id:
+            key = statistic_key(object_type, object_id, cleaned.get("name") or "", cleaned.get("definition"))
+            twin = Statistic.objects.filter(key=key).exclude(pk=self.instance.pk).first()
+            if twin is not None:
+                raise ValidationError(f"The same statistic already exists as “{twin}”: use that one.")
+        return cleaned
+
+
+@admin.register(Statistic)
+class StatisticAdmin(admin.ModelAdmin):
+    form = StatisticForm
+    list_display = ("__str__", "object_type", "object_id", "name", "key", "used_by")
+    list_filter = ("object_type", "name")
+    search_fields = ("label", "object_id", "name", "key")
+    readonly_fields = ("key",)
+
+    @admin.display(description="Used by widgets")
+    def used_by(self, obj):
+        return obj.widgets.count()
+
+
+@admin.register(StatisticSample)
+class StatisticSampleAdmin(admin.ModelAdmin):
+    """Recorded history, read-only: the bridge writes it."""
+
+    list_display = ("key", "at", "value")
+    list_filter = ("at",)
+    search_fields = ("key",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

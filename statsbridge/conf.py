@@ -1,0 +1,35 @@
+"""The bridge's settings with their defaults (``settings.BRIDGE`` overrides them)."""
+
+from django.conf import settings
+
+DEFAULTS = {
+    "EMBEDDED": True,
+    "TICK_SECONDS": 0.25,
+    "SUBSCRIPTION_BATCH_SIZE": 500,
+    "HISTORY_RETENTION_HOURS": 24.0,
+    "LEASE_SECONDS": 3.0,
+    # How often the active bridge writes its status; web processes call it down after
+    # three missed beats, so tiles go stale within 2 s of a bridge dying.
+    "HEARTBEAT_SECONDS": 0.5,
+    # How often the bridge checks whether admin edits changed what is wanted.
+    "CONFIG_POLL_SECONDS": 1.0,
+    # Full re-read of the wanted set even without an edit signal (safety net).
+    "CONFIG_REFRESH_SECONDS": 30.0,
+    "HISTORY_PRUNE_SECONDS": 60.0,
+    # At most one history sample per statistic per this many seconds.
+    "HISTORY_INTERVAL_SECONDS": 1.0,
+    # Client frames per connection allowed per second (burst = 4x).
+    "CLIENT_FRAMES_PER_SECOND": 5.0,
+    # Channel-layer/cache key prefix, so several deployments can share one Redis.
+    "KEY_PREFIX": "sb",
+}
+
+
+def bridge_setting(name: str):
+    """Return ``settings.BRIDGE[name]`` or its default."""
+    return getattr(settings, "BRIDGE", {}).get(name, DEFAULTS[name])
+
+
+def dead_after_seconds() -> float:
+    """Age of the last heartbeat after which the bridge counts as down."""
+    return 3 * float(bridge_setting("HEARTBEAT_SECONDS"))

@@ -1,0 +1,398 @@
+"""Stat Server value objects → wire Values, through one registry of decoders.
+
+The Statistics API passes Stat Server's value through as an object whose shape depends
+on the kind of statistic (a plain number, ``{"intValue", "stringValue", ...}`` from the
+Stat Server protocol, a duration, a ratio, an agent's current state with its reason).
+Each decoder recognises one family of shapes and returns a ``Decoded``; the first
+decoder that recognises a value wins. A value nobody recognises becomes kind
+``unknown`` (shown as unknown, never as 0), is logged once per statistic, and never
+raises.
+"""
+
+import logging
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from statsbridge import events
+from statsbridge.definitions import PERCENT_CATEGORIES, TIME_CATEGORIES
+
+log = logging.getLogger(__name__)
+
+NUMBER, DURATION, PERCENTAGE = "number", "duration", "percentage"
+
+_TIME_NAME = re.compile(r"(Time|Duration|SpeedOfAnswer|Delay|Seconds)", re.IGNORECASE)
+_PERCENT_NAME = re.compile(r"(Percent|ServiceLevel|ServiceFactor|Ratio|Rate|Pct|SL$)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Hint:
+    """What the statistic itself says about its values: which number kind to show."""
+
+    key: str
+    name: str = ""
+    category: str = ""
+
+    @property
+    def numeric_kind(self) -> str:
+        """Duration for time statistics, percentage for ratios, else number."""
+        if self.category in TIME_CATEGORIES:
+            return DURATION
+        if self.category in PERCENT_CATEGORIES:
+            return PERCENTAGE
+        if self.category:
+            return NUMBER
+        if _PERCENT_NAME.search(self.name):
+            return PERCENTAGE
+        if _TIME_NAME.search(self.name):
+            return DURATION
+        return NUMBER
+
+
+def hint_for(key: str, name: str, definition: dict | None) -> Hint:
+    """Return the decoding hint of a statistic from its name or custom definition."""
+    category = (definition or {}).get("category") or ""
+    return Hint(key=key, name=name or "", category=category if isinstance(category, str) else "")
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """What a decoder understood: a kind, a number (or None), and agent details."""
+
+    kind: str
+    value: float | None
+    agent: dict | None = None
+    text: str | None = None
+
+
+Decoder = Callable[[object, Hint], Decoded | None]
+DECODERS: list[tuple[str, Decoder]] = []
+
+
+def decoder(name: str) -> Callable[[Decoder], Decoder]:
+    """Register a decoder; decoders are tried in registration order."""
+
+    def register(function: Decoder) -> Decoder:
+        DECODERS.append((name, function))
+        return function
+
+    return register
+
+
+# ---------------------------------------------------------------- text formatting
+
+
+def format_number(value: float) -> str:
+    """Whole numbers without decimals, others with up to two."""
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds as M:SS, or H:MM:SS from an hour up."""
+    total = int(round(seconds))
+    sign = "-" if total < 0 else ""
+    total = abs(total)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{sign}{hours}:{minutes:02d}:{secs:02d}"
+    return f"{sign}{minutes}:{secs:02d}"
+
+
+def format_percentage(value: float) -> str:
+    """A share of 100 with at most one decimal."""
+    text = f"{value:.1f}".rstrip("0").rstrip(".")
+    return f"{text}%"
+
+
+FORMATTERS = {NUMBER: format_number, DURATION: format_duration, PERCENTAGE: format_percentage}
+
+
+# ---------------------------------------------------------------- shape helpers
+
+
+def _finite_number(value) -> float | None:
+    """A real finite number (not a bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _numeric_string(value) -> float | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _first(mapping: dict, *names: str):
+    """The first present key of ``names`` (case-insensitive), or None."""
+    lowered = {str(k).lower(): v for k, v in mapping.items()}
+    for name in names:
+        if name.lower() in lowered:
+            return lowered[name.lower()]
+    return None
+
+
+# ---------------------------------------------------------------- agent states
+
+# Stat Server status and action names → the wire's agent states.
+AGENT_STATES = {
+    "loggedout": "LoggedOut",
+    "logout": "LoggedOut",
+    "loggedoff": "LoggedOut",
+    "offline": "LoggedOut",
+    "loggedin": "LoggedIn",
+    "notready": "NotReady",
+    "notreadyfornextcall": "NotReady",
+    "notavailable": "NotReady",
+    "away": "NotReady",
+    "ready": "Ready",
+    "waitfornextcall": "Ready",
+    "available": "Ready",
+    "idle": "Ready",
+    "talking": "Talking",
+    "busy": "Talking",
+    "oncall": "Talking",
+    "callinbound": "Talking",
+    "calloutbound": "Talking",
+    "callinternal": "Talking",
+    "callconsult": "Talking",
+    "callconference": "Talking",
+    "callunknown": "Talking",
+    "handlinginteraction": "Talking",
+    "aftercallwork": "AfterCallWork",
+    "acw": "AfterCallWork",
+    "wrapup": "AfterCallWork",
+    "dialing": "Dialing",
+    "calldialing": "Dialing",
+    "ringing": "Ringing",
+    "callringing": "Ringing",
+    "onhold": "OnHold",
+    "callonhold": "OnHold",
+}
+
+
+# Stat Server's numeric DN/agent status codes (the ``Status`` of its AgentStatus,
+# PlaceStatus and DNStatus structures). A code not listed is not guessed at.
+STATUS_CODES = {
+    2: "LoggedIn",
+    4: "Ready",  # WaitForNextCall
+    6: "Dialing",  # CallDialing
+    7: "Ringing",  # CallRinging
+    8: "NotReady",  # NotReadyForNextCall
+    9: "AfterCallWork",
+    13: "OnHold",  # CallOnHold
+    18: "Talking",  # CallUnknown
+    19: "Talking",  # CallConsult
+    20: "Talking",  # CallInternal
+    21: "Talking",  # CallOutbound
+    22: "Talking",  # CallInbound
+    23: "LoggedOut",
+}
+
+
+def agent_state_name(raw) -> str | None:
+    """Canonical wire name of a Stat Server status (name or code); None for an unknown code."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return STATUS_CODES.get(raw)
+    if isinstance(raw, str) and raw.strip():
+        text = raw.strip()
+        if text.isdigit():
+            return STATUS_CODES.get(int(text))
+        return AGENT_STATES.get(re.sub(r"[\s_-]", "", text).lower(), text)
+    return None
+
+
+def _reason(raw) -> str | None:
+    """A reason from a string, ``{"name"|"code"|"reason": ...}``, or a one-pair KV list."""
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, str):
+        return raw
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        return str(raw)
+    if isinstance(raw, dict):
+        named = _first(raw, "name", "reason", "code", "value", "description")
+        if named is not None:
+            return _reason(named)
+        if len(raw) == 1:
+            key, value = next(iter(raw.items()))
+            return f"{key}: {value}" if value not in (None, "") else str(key)
+    if isinstance(raw, list) and raw:
+        return _reason(raw[0])
+    return None
+
+
+def _since(raw) -> float | None:
+    number = _finite_number(raw)
+    if number is None:
+        return None
+    # Seconds since epoch are ten digits; the wire carries milliseconds.
+    return number * 1000 if number < 1e11 else number
+
+
+@decoder("agent_state")
+def decode_agent_state(raw, hint: Hint) -> Decoded | None:
+    """``{"state"|"status": name or Stat Server code, "reasons"|"reason": ..., "time"|"since": ...}``.
+
+    Also the same structure nested under ``AgentStatus``/``PlaceStatus``/``DNStatus``.
+    The Stat Server reason list ``[{"key": "ReasonCode", "value": "Break"}]`` gives
+    the reason ``Break``.
+    """
+    if not isinstance(raw, dict):
+        return None
+    nested = _first(raw, "AgentStatus", "agentState", "PlaceStatus", "DNStatus")
+    if isinstance(nested, dict):
+        return decode_agent_state(nested, hint)
+    state = agent_state_name(_first(raw, "state", "status", "agentStatus", "currentState"))
+    if state is None:
+        return None
+    reason = _reason(_first(raw, "reason", "reasonCode", "reasons", "ReasonCode", "Reasons"))
+    since = _since(_first(raw, "since", "startTime", "stateStartTime", "time", "timestamp"))
+    duration = _finite_number(_first(raw, "duration", "timeInState"))
+    return Decoded(
+        kind="agent_state",
+        value=duration,
+        agent={"state": state, "reason": reason, "since": since},
+    )
+
+
+# ---------------------------------------------------------------- numbers
+
+
+@decoder("plain_number")
+def decode_plain_number(raw, hint: Hint) -> Decoded | None:
+    """A bare JSON number, shown as the statistic's numeric kind."""
+    number = _finite_number(raw)
+    if number is None:
+        return None
+    return Decoded(kind=hint.numeric_kind, value=number)
+
+
+@decoder("explicit_duration")
+def decode_explicit_duration(raw, hint: Hint) -> Decoded | None:
+    """``{"seconds": n}``, ``{"duration": n}`` or ``{"milliseconds": n}``."""
+    if not isinstance(raw, dict):
+        return None
+    seconds = _finite_number(_first(raw, "seconds", "duration", "durationSeconds"))
+    if seconds is None:
+        millis = _finite_number(_first(raw, "milliseconds", "ms", "durationMs"))
+        seconds = millis / 1000 if millis is not None else None
+    if seconds is None:
+        return None
+    return Decoded(kind=DURATION, value=seconds)
+
+
+@decoder("explicit_percentage")
+def decode_explicit_percentage(raw, hint: Hint) -> Decoded | None:
+    """``{"percentage"|"percent": p}`` (share of 100) or ``{"ratio": r}`` (share of 1)."""
+    if not isinstance(raw, dict):
+        return None
+    percent = _finite_number(_first(raw, "percentage", "percent", "serviceLevel"))
+    if percent is None:
+        ratio = _finite_number(_first(raw, "ratio", "fraction"))
+        percent = ratio * 100 if ratio is not None else None
+    if percent is None:
+        return None
+    return Decoded(kind=PERCENTAGE, value=percent)
+
+
+@decoder("stat_server_value")
+def decode_stat_server_value(raw, hint: Hint) -> Decoded | None:
+    """The Stat Server protocol's value: ``{"intValue"|"floatValue"|"value"|"number": n, ...}``.
+
+    ``stringValue`` alone is accepted when it holds a number. ``tag`` and
+    ``intervalLength`` ride along and are ignored.
+    """
+    if not isinstance(raw, dict):
+        return None
+    for field in ("floatValue", "doubleValue", "intValue", "longValue", "value", "number", "count"):
+        number = _finite_number(_first(raw, field))
+        if number is not None:
+            return Decoded(kind=hint.numeric_kind, value=number)
+    number = _numeric_string(_first(raw, "stringValue"))
+    if number is not None:
+        return Decoded(kind=hint.numeric_kind, value=number)
+    return None
+
+
+@decoder("numeric_string")
+def decode_numeric_string(raw, hint: Hint) -> Decoded | None:
+    """A number sent as text (``"12"``)."""
+    number = _numeric_string(raw)
+    if number is None:
+        return None
+    return Decoded(kind=hint.numeric_kind, value=number)
+
+
+# ---------------------------------------------------------------- entry point
+
+
+class Decoding:
+    """Decodes values for the bridge; remembers which statistics it already warned about."""
+
+    def __init__(self):
+        self._warned: set[str] = set()
+
+    def decode(self, raw, hint: Hint, *, timestamp, received: int, state: str = "fresh") -> dict:
+        """Return the wire Value of ``raw``; unknown shapes become kind ``unknown``."""
+        ts = _finite_number(timestamp)
+        stamp = int(ts) if ts is not None else None
+        for name, function in DECODERS:
+            try:
+                decoded = function(raw, hint)
+            except Exception:  # A decoder bug must not take the bridge down.
+                log.exception("decoder %s failed on statistic %s", name, hint.key)
+                decoded = None
+            if decoded is not None:
+                return _to_value(decoded, stamp, received, state)
+        if hint.key not in self._warned:
+            self._warned.add(hint.key)
+            log.warning(
+                "statistic %s (%s): value shape not understood, shown as unknown: %s",
+                hint.key,
+                hint.name or hint.category or "custom",
+                _shape_of(raw),
+            )
+        return events.value(kind="unknown", value=None, text="?", state=state, timestamp=stamp, received=received)
+
+
+def _to_value(decoded: Decoded, stamp: int | None, received: int, state: str) -> dict:
+    if decoded.kind == "agent_state":
+        text = decoded.agent["state"]
+        if decoded.agent.get("reason"):
+            text = f"{text} ({decoded.agent['reason']})"
+        return events.value(
+            kind="agent_state",
+            value=decoded.value,
+            text=text,
+            state=state,
+            timestamp=stamp,
+            received=received,
+            agent=decoded.agent,
+        )
+    text = decoded.text or FORMATTERS[decoded.kind](decoded.value)
+    return events.value(
+        kind=decoded.kind, value=decoded.value, text=text, state=state, timestamp=stamp, received=received
+    )
+
+
+def _shape_of(raw, depth: int = 0) -> str:
+    """A short description of a value's structure (types and keys, no contents)."""
+    if isinstance(raw, dict):
+        if depth > 1:
+            return "{...}"
+        inner = ", ".join(f"{k}: {_shape_of(v, depth + 1)}" for k, v in list(raw.items())[:8])
+        return "{" + inner + "}"
+    if isinstance(raw, list):
+        return f"list[{len(raw)}]"
+    return type(raw).__name__

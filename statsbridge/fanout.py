@@ -1,0 +1,185 @@
+"""THE one publishing entry point: values and connection changes → dashboards.
+
+The bridge ``offer``s values and connection changes as they come; once per tick
+``flush`` turns everything gathered into at most one ``status`` and one ``batch`` per
+dashboard, stores values and sequence numbers in the shared store first (so a
+snapshot taken meanwhile is never older than the batch that follows it), then sends
+the frames over the channel layer and records the values in the history. The number
+of messages is bounded by dashboards × ticks, whatever the upstream rate.
+"""
+
+import logging
+import os
+import socket
+
+from channels.layers import get_channel_layer
+
+from statsbridge import events, history, metrics, values
+from statsbridge.conf import bridge_setting
+from statsbridge.wanted import Routes
+
+log = logging.getLogger(__name__)
+
+STATUS_GROUP = "bridge.status"
+CONTROL_GROUP = "bridge.control"
+FRAME_MESSAGE = "dash.frame"
+
+
+def dashboard_group(dashboard_id: int) -> str:
+    """Channel-layer group of one dashboard's viewers."""
+    return f"dash.{dashboard_id}"
+
+
+def display_group(display_id: int) -> str:
+    """Channel-layer group of every wall socket of one display."""
+    return f"display.{display_id}"
+
+
+def plan_frames(routes: Routes, seqs: dict, changed: dict, connection: dict | None) -> list[tuple[int, dict]]:
+    """Pure: the frames of one tick, as ``(dashboard id, frame)``, advancing ``seqs`` in place.
+
+    A connection change gives every dashboard a ``status`` frame; changed values
+    give each dashboard showing one of them a single ``batch``.
+    """
+    frames = []
+    if connection is not None:
+        for dashboard_id, slug in sorted(routes.slugs.items()):
+            seqs[dashboard_id] = seqs.get(dashboard_id, 0) + 1
+            frames.append((dashboard_id, events.status(slug, seqs[dashboard_id], connection)))
+    per_dashboard: dict[int, dict] = {}
+    for key, item in changed.items():
+        for dashboard_id in routes.dashboards_by_key.get(key, ()):
+            per_dashboard.setdefault(dashboard_id, {})[key] = item
+    for dashboard_id, batch_values in sorted(per_dashboard.items()):
+        slug = routes.slugs.get(dashboard_id)
+        if slug is None:
+            continue
+        seqs[dashboard_id] = seqs.get(dashboard_id, 0) + 1
+        frames.append((dashboard_id, events.batch(slug, seqs[dashboard_id], batch_values)))
+    return frames
+
+
+class Fanout:
+    """Gathers what changed during a tick and publishes it once per tick."""
+
+    def __init__(self, run_sync, *, layer=None, record_history: bool = True, clock=events.now_ms):
+        self._run_sync = run_sync
+        self.layer = layer or get_channel_layer()
+        self._record_history = record_history
+        self._clock = clock
+        self.routes = Routes()
+        self.latest: dict[str, dict] = {}
+        self._pending: dict[str, dict] = {}
+        self._seqs: dict[int, int] = {}
+        self.connection = events.connection(upstream="connecting", service="UNKNOWN", bridge="up")
+        self._connection_changed = True
+        self._throttle = history.SampleThrottle(int(float(bridge_setting("HISTORY_INTERVAL_SECONDS")) * 1000))
+        self.identity = f"{socket.gethostname()}:{os.getpid()}"
+        self.started = self._clock()
+
+    # ------------------------------------------------------------ gathering
+
+    def offer(self, key: str, value: dict) -> None:
+        """Queue a statistic's new Value for the next tick (the last one in a tick wins)."""
+        if key not in self.routes.wanted:
+            return
+        self.latest[key] = value
+        self._pending[key] = value
+        metrics.updates_in.inc()
+
+    def set_connection(self, *, upstream: str | None = None, service: str | None = None) -> None:
+        """Change the connection state; dashboards hear of it on the next tick."""
+        new_upstream = upstream or self.connection["upstream"]
+        new_service = service or self.connection["service"]
+        if (new_upstream, new_service) == (self.connection["upstream"], self.connection["service"]):
+            return
+        self.connection = events.connection(upstream=new_upstream, service=new_service, bridge="up", as_of=self._clock())
+        self._connection_changed = True
+        metrics.set_upstream_state(new_upstream)
+        metrics.service_available.set(1 if new_service == "AVAILABLE" else 0)
+
+    def mark_all(self, state: str) -> int:
+        """Queue every known value in ``state`` (e.g. all stale when the service goes away)."""
+        count = 0
+        for key, item in self.latest.items():
+            if item["state"] != state and key in self.routes.wanted:
+                self.latest[key] = self._pending[key] = events.with_state(item, state)
+                count += 1
+        return count
+
+    async def set_routes(self, routes: Routes) -> None:
+        """Adopt new routes; dashboards new to this bridge continue their stored sequence."""
+        new_ids = [d for d in routes.slugs if d not in self._seqs]
+        if new_ids:
+            stored = await self._run_sync(values.read_seqs, new_ids)
+            self._seqs.update(stored)
+        known = set(routes.wanted)
+        missing = [k for k in known if k not in self.latest]
+        if missing:
+            stored_values = await self._run_sync(values.read_values, missing)
+            for key, item in stored_values.items():
+                # Whatever an earlier bridge left is not fresh until upstream confirms it.
+                self.latest[key] = events.with_state(item, "stale") if item["state"] == "fresh" else item
+        self.latest = {k: v for k, v in self.latest.items() if k in known}
+        self._pending = {k: v for k, v in self._pending.items() if k in known}
+        self.routes = routes
+        self._throttle.retain(known)
+        metrics.statistics_wanted.set(len(known))
+
+    # ------------------------------------------------------------ publishing
+
+    def status(self, extra: dict | None = None) -> dict:
+        """The status record web processes read (connection, heartbeat, counts)."""
+        return {
+            "connection": self.connection,
+            "heartbeat": self._clock(),
+            "bridge": self.identity,
+            "started": self.started,
+            **(extra or {}),
+        }
+
+    async def flush(self, extra_status: dict | None = None, *, heartbeat: bool = False) -> int:
+        """Publish everything gathered since the last flush; return the number of frames sent."""
+        changed, self._pending = self._pending, {}
+        connection = self.connection if self._connection_changed else None
+        self._connection_changed = False
+        if not changed and connection is None and not heartbeat:
+            return 0
+        seqs_before = dict(self._seqs)
+        frames = plan_frames(self.routes, self._seqs, changed, connection)
+        touched = {d: s for d, s in self._seqs.items() if seqs_before.get(d) != s}
+        status = self.status(extra_status) if (connection is not None or heartbeat) else None
+        await self._run_sync(values.write, changed, touched, status)
+        for dashboard_id, frame in frames:
+            await self.layer.group_send(dashboard_group(dashboard_id), {"type": FRAME_MESSAGE, "frame": frame})
+            metrics.messages_out.labels(type=frame["type"]).inc()
+        if connection is not None:
+            await self.layer.group_send(STATUS_GROUP, {"type": "bridge.status", "status": status})
+        published = self._clock()
+        self._observe(changed, published)
+        due = self._throttle.take(changed, published) if self._record_history else {}
+        if due:
+            try:
+                await self._run_sync(history.record, due, published)
+            except Exception:  # History must never stop the live path.
+                log.exception("could not record %d history samples", len(due))
+        return len(frames)
+
+    def _observe(self, changed: dict, published: int) -> None:
+        metrics.updates_out.inc(len(changed))
+        for item in changed.values():
+            if item["state"] != "fresh":
+                continue
+            if item["timestamp"]:
+                metrics.update_age.observe(max(0.0, (published - item["timestamp"]) / 1000))
+            if item["received"]:
+                metrics.fanout_lag.observe(max(0.0, (published - item["received"]) / 1000))
+
+    async def publish_down(self) -> None:
+        """Tell everyone this bridge is stopping: values stale, bridge down."""
+        self.mark_all("stale")
+        self.connection = events.connection(
+            upstream="down", service=self.connection["service"], bridge="down", as_of=self._clock()
+        )
+        self._connection_changed = True
+        await self.flush()

@@ -1,0 +1,70 @@
+"""Prometheus metrics of the bridge and the WebSocket side, and the /metrics body.
+
+Bridge metrics live in the process that runs the bridge (the web process when
+embedded, ``runbridge`` in scale-out, which can serve them with ``--metrics-port``).
+Every web process also exports the shared status the active bridge writes, so one
+scrape of any web process says whether the bridge is up and the service available.
+"""
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+from statsbridge import events, values
+
+UPSTREAM_STATES = events.UPSTREAM_STATES
+
+upstream_state = Gauge("ccdash_upstream_state", "Upstream CometD connection state (1 = current).", ["state"])
+service_available = Gauge("ccdash_service_available", "1 when the Statistics service is AVAILABLE.")
+handshakes = Counter("ccdash_bayeux_handshakes", "CometD sessions established (first and re-handshakes).")
+reconnects = Counter("ccdash_bayeux_reconnects", "Times the CometD link was lost and is being re-established.")
+subscriptions_held = Gauge("ccdash_subscriptions", "Upstream statistic subscriptions held.")
+statistics_held = Gauge("ccdash_statistics_subscribed", "Statistics subscribed upstream.")
+statistics_wanted = Gauge("ccdash_statistics_wanted", "Statistics used by at least one widget.")
+updates_in = Counter("ccdash_updates_in", "Statistic values received from upstream.")
+updates_out = Counter("ccdash_updates_out", "Statistic values published to dashboards (after coalescing).")
+messages_out = Counter("ccdash_fanout_messages", "Channel-layer messages sent to dashboard groups.", ["type"])
+resubscribes = Counter("ccdash_resubscribes", "Full re-creations of every upstream subscription.", ["reason"])
+resubscribe_seconds = Histogram(
+    "ccdash_resubscribe_seconds", "Time to re-create every subscription and push current values.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+)
+update_age = Histogram(
+    "ccdash_update_age_seconds", "Age of a value (from its Stat Server timestamp) when published.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+)
+fanout_lag = Histogram(
+    "ccdash_fanout_lag_seconds", "Time from receiving a value to publishing it.",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
+)
+decode_unknown = Counter("ccdash_decode_unknown", "Values whose shape was not understood.")
+websocket_clients = Gauge("ccdash_websocket_clients", "Open dashboard/wall WebSockets in this process.", ["kind"])
+client_frames_rejected = Counter("ccdash_client_frames_rejected", "Client frames answered with an error.", ["code"])
+
+
+def set_upstream_state(state: str) -> None:
+    """Mark ``state`` as the current upstream connection state."""
+    for name in UPSTREAM_STATES:
+        upstream_state.labels(state=name).set(1 if name == state else 0)
+
+
+class SharedStatusCollector:
+    """Exports the status the active bridge wrote to the shared store."""
+
+    def collect(self):
+        """Yield gauges read from the shared status at scrape time."""
+        connection = values.connection_from_status(values.read_status())
+        bridge = GaugeMetricFamily("ccdash_shared_bridge_up", "1 when the active bridge's heartbeat is recent.")
+        bridge.add_metric([], 1 if connection["bridge"] == "up" else 0)
+        yield bridge
+        live = GaugeMetricFamily("ccdash_shared_live", "1 when bridge up, upstream connected and service AVAILABLE.")
+        live.add_metric([], 1 if values.is_live(connection) else 0)
+        yield live
+
+
+_shared = SharedStatusCollector()
+REGISTRY.register(_shared)
+
+
+def render() -> bytes:
+    """The Prometheus text exposition of this process's registry."""
+    return generate_latest(REGISTRY)

@@ -1,0 +1,74 @@
+"""Run daphne programmatically with the embedded bridge in the same asyncio loop.
+
+daphne does not implement the ASGI lifespan protocol, so nothing in the ASGI app
+can start a background task at boot. ``serve`` builds daphne's ``Server`` itself,
+and once the (asyncio) Twisted reactor runs, starts the bridge host and any extra
+background coroutines in that very loop; on SIGTERM/SIGINT they are stopped, and the
+bridge releases its upstream subscriptions, before the reactor shuts down.
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine, Iterable
+
+log = logging.getLogger(__name__)
+
+Background = Callable[[asyncio.Event], Coroutine]
+
+
+def endpoint(host: str, port: int) -> str:
+    """The Twisted endpoint string for a TCP listener (IPv6 colons escaped)."""
+    interface = host.strip("[]").replace(":", r"\:")
+    return f"tcp:port={port}:interface={interface}"
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    embedded_bridge: bool | None = None,
+    background: Iterable[Background] = (),
+    on_listening: Callable[[list], None] | None = None,
+) -> None:
+    """Serve the ASGI app on ``host:port`` until a signal; blocks.
+
+    ``embedded_bridge`` defaults to ``settings.BRIDGE["EMBEDDED"]``. Each item of
+    ``background`` is called with a stop event, in the server's loop, once it runs;
+    its coroutine must return soon after the event is set. ``on_listening`` gets the
+    list of ``(host, port)`` actually bound (useful with port 0).
+    """
+    import daphne.server  # noqa: F401  Installs the asyncio reactor before Twisted's default one.
+    from daphne.server import Server
+    from django.conf import settings
+    from twisted.internet import defer, reactor
+
+    from dashboard.asgi import application
+    from statsbridge.conf import bridge_setting
+    from statsbridge.host import BridgeHost
+
+    if embedded_bridge is None:
+        embedded_bridge = bool(bridge_setting("EMBEDDED"))
+    server = Server(application, endpoints=[endpoint(host, port)], signal_handlers=True, verbosity=0)
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task] = []
+    starters: list[Background] = list(background)
+    if embedded_bridge:
+        starters.insert(0, lambda event: BridgeHost(settings.GENESYS).run(event))
+
+    def start() -> None:
+        loop = asyncio.get_event_loop()
+        for starter in starters:
+            tasks.append(loop.create_task(starter(stop)))
+        if on_listening is not None:
+            defer.DeferredList(server.listeners).addCallback(lambda _: on_listening(list(server.listening_addresses)))
+        log.info("serving on %s:%s (embedded bridge: %s)", host, port, "on" if embedded_bridge else "off")
+
+    def stop_background():
+        stop.set()
+        if not tasks:
+            return None
+        return defer.Deferred.fromFuture(asyncio.ensure_future(asyncio.gather(*tasks, return_exceptions=True)))
+
+    reactor.callWhenRunning(start)
+    reactor.addSystemEventTrigger("before", "shutdown", stop_background)
+    server.run()

@@ -1,0 +1,46 @@
+"""Model signals that keep the live parts in step with admin edits.
+
+Edits to statistics, widgets, their statistics and dashboards tell the bridge to
+re-read what is wanted; edits to displays and their playlists make open wall sockets
+re-check their token and playlist. Both happen after the transaction commits, so
+what they re-read is what was saved.
+"""
+
+from functools import partial
+
+from django.db import transaction
+from django.db.models.signals import m2m_changed, post_delete, post_save
+
+from statsbridge import control
+
+
+def _config_changed(sender, **kwargs) -> None:
+    transaction.on_commit(control.config_changed)
+
+
+def _display_changed(sender, instance, **kwargs) -> None:
+    display_id = getattr(instance, "display_id", None) or instance.pk
+    if display_id is not None:
+        transaction.on_commit(partial(control.display_changed, display_id))
+
+
+def connect() -> None:
+    """Connect the handlers (called once from the app config)."""
+    from dashboard.models import Dashboard, Display, DisplayItem, Widget, WidgetStatistic
+    from statsbridge.models import Statistic
+
+    for model in (Statistic, Widget, WidgetStatistic, Dashboard):
+        post_save.connect(_config_changed, sender=model, dispatch_uid=f"config-save-{model.__name__}")
+        post_delete.connect(_config_changed, sender=model, dispatch_uid=f"config-delete-{model.__name__}")
+    m2m_changed.connect(_config_changed, sender=Widget.statistics.through, dispatch_uid="config-m2m-widget")
+    for model in (Display, DisplayItem):
+        post_save.connect(_display_changed, sender=model, dispatch_uid=f"display-save-{model.__name__}")
+        post_delete.connect(_display_changed, sender=model, dispatch_uid=f"display-delete-{model.__name__}")
+    m2m_changed.connect(_display_changed_m2m, sender=Display.dashboards.through, dispatch_uid="display-m2m")
+
+
+def _display_changed_m2m(sender, instance, **kwargs) -> None:
+    from dashboard.models import Display
+
+    if isinstance(instance, Display):
+        transaction.on_commit(partial(control.display_changed, instance.pk))

@@ -1,0 +1,153 @@
+"""The Authentication API (base /auth/v3): token grants, userinfo, ping, sign-out."""
+
+import base64
+import binascii
+import logging
+from typing import Optional
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from .faults import reason
+from .gateway import check
+from .http_util import bearer_token, json_response, same_secret
+from .tenant import Tenant
+from .tokens import Grant
+
+logger = logging.getLogger("statsbridge.simulator")
+BASE = "/auth/v3"
+
+
+def basic_credentials(header: str) -> Optional[tuple[str, str]]:
+    """``(client_id, secret)`` from an ``Authorization: Basic`` header, or None."""
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    client_id, sep, secret = decoded.partition(":")
+    return (client_id, secret) if sep else None
+
+
+def _oauth_error(status: int, error: str, description: str) -> web.Response:
+    logger.info("auth API -> %d %s: %s", status, error, description)
+    return json_response({"error": error, "error_description": description}, status)
+
+
+def _fault_body(status: int) -> dict:
+    return {"error": "server_error" if status >= 500 else "invalid_request", "error_description": reason(status)}
+
+
+class AuthApi:
+    """Handlers of the Authentication API."""
+
+    def __init__(self, tenant: Tenant) -> None:
+        self.tenant = tenant
+
+    def routes(self) -> list:
+        """The routes to add to the application."""
+        return [
+            web.post(f"{BASE}/oauth/token", self.token),
+            web.get(f"{BASE}/oauth/authorize", self.authorize),
+            web.get(f"{BASE}/userinfo", self.userinfo),
+            web.get(f"{BASE}/ping", self.ping),
+            web.post(f"{BASE}/sign-out", self.sign_out),
+            web.get(f"{BASE}/sign-out", self.sign_out),
+        ]
+
+    def _client_ok(self, request: web.Request) -> Optional[str]:
+        credentials = basic_credentials(request.headers.get("Authorization", ""))
+        config = self.tenant.config
+        if credentials and credentials[0] == config.client_id and same_secret(credentials[1], config.client_secret):
+            return credentials[0]
+        return None
+
+    async def token(self, request: web.Request) -> web.Response:
+        """POST /oauth/token with the password, client_credentials, refresh_token or authorization_code grant."""
+        refused = check(request, self.tenant, "auth", _fault_body, need_token=False)
+        if refused:
+            return refused
+        client_id = self._client_ok(request)
+        if client_id is None:
+            return _oauth_error(401, "Unauthorized", "Bad credentials")
+        form = await request.post()
+        grant_type = form.get("grant_type")
+        config, tokens = self.tenant.config, self.tenant.tokens
+        grant: Optional[Grant]
+        if grant_type == "password":
+            if form.get("username") != config.username or not same_secret(form.get("password"), config.password):
+                return _oauth_error(400, "invalid_grant", "Bad credentials")
+            grant = tokens.issue(client_id, config.username)
+        elif grant_type == "client_credentials":
+            grant = tokens.issue(client_id, None, with_refresh=False)
+        elif grant_type == "refresh_token":
+            grant = tokens.refresh(str(form.get("refresh_token", "")), client_id)
+            if grant is None:
+                return _oauth_error(400, "invalid_grant", "Invalid refresh token")
+        elif grant_type == "authorization_code":
+            username = tokens.redeem_code(str(form.get("code", "")), client_id, str(form.get("redirect_uri", "")))
+            if username is None:
+                return _oauth_error(400, "invalid_grant", "Invalid authorization code")
+            grant = tokens.issue(client_id, username)
+        else:
+            return _oauth_error(400, "unsupported_grant_type", f"Unsupported grant type: {grant_type}")
+        body = {"access_token": grant.access_token, "token_type": "bearer",
+                "expires_in": tokens.ttl_seconds, "scope": "*"}
+        if grant.refresh_token:
+            body["refresh_token"] = grant.refresh_token
+        return json_response(body)
+
+    async def authorize(self, request: web.Request) -> web.Response:
+        """GET /oauth/authorize: the configured user consents at once; redirects with a code."""
+        query = request.query
+        redirect_uri = query.get("redirect_uri")
+        if query.get("response_type") != "code" or query.get("client_id") != self.tenant.config.client_id \
+                or not redirect_uri:
+            return _oauth_error(400, "invalid_request",
+                                "response_type=code, a known client_id and redirect_uri are required")
+        code = self.tenant.tokens.issue_code(self.tenant.config.client_id, redirect_uri, self.tenant.config.username)
+        params = {"code": code}
+        if "state" in query:
+            params["state"] = query["state"]
+        separator = "&" if "?" in redirect_uri else "?"
+        raise web.HTTPFound(f"{redirect_uri}{separator}{urlencode(params)}")
+
+    def _grant(self, request: web.Request) -> Optional[Grant]:
+        token = bearer_token(request)
+        return self.tenant.tokens.lookup(token) if token else None
+
+    async def userinfo(self, request: web.Request) -> web.Response:
+        """GET /userinfo: who the bearer token speaks for."""
+        refused = check(request, self.tenant, "auth", _fault_body, need_token=False)
+        if refused:
+            return refused
+        grant = self._grant(request)
+        if grant is None:
+            return _oauth_error(401, "invalid_token", "Invalid or expired access token")
+        tenant_name, _, user = (grant.username or "").rpartition("\\")
+        return json_response({"sub": grant.principal, "user_name": grant.principal, "username": user or None,
+                              "tenant": tenant_name or None, "client_id": grant.client_id,
+                              "authorities": ["ROLE_SUPERVISOR"] if grant.username else ["ROLE_CLIENT"]})
+
+    async def ping(self, request: web.Request) -> web.Response:
+        """GET /ping: 200 while the token is good, else 403."""
+        refused = check(request, self.tenant, "auth", _fault_body, need_token=False)
+        if refused:
+            return refused
+        if self._grant(request) is None:
+            return json_response({"message": "Forbidden"}, 403)
+        return json_response({"status": "OK"})
+
+    async def sign_out(self, request: web.Request) -> web.Response:
+        """POST|GET /sign-out?global=true|false: revoke the token, or all of its user's."""
+        refused = check(request, self.tenant, "auth", _fault_body, need_token=False)
+        if refused:
+            return refused
+        grant = self._grant(request)
+        if grant is None:
+            return _oauth_error(401, "invalid_token", "Invalid or expired access token")
+        everywhere = request.query.get("global", "false").lower() == "true"
+        revoked = self.tenant.tokens.sign_out(grant, everywhere)
+        return json_response({"status": {"code": 0, "message": "OK"}, "data": {"revoked": revoked}})

@@ -1,0 +1,128 @@
+"""The simulator's own control and fault API under /simulator/ (header ``x-simulator-key``)."""
+
+import json
+import logging
+
+from aiohttp import web
+
+from .catalog import catalog_listing
+from .faults import FaultError, parse_fault
+from .http_util import json_response, same_secret
+from .tenant import AVAILABLE, UNAVAILABLE, Tenant
+
+logger = logging.getLogger("statsbridge.simulator")
+BASE = "/simulator"
+
+
+def _bad(message: str) -> web.Response:
+    logger.info("control API refused a request: %s", message)
+    return json_response({"message": message}, 400)
+
+
+class ControlApi:
+    """Faults, load and inspection for tests, benchmarks and the admin UI."""
+
+    def __init__(self, tenant: Tenant) -> None:
+        self.tenant = tenant
+
+    def routes(self) -> list:
+        """The routes to add to the application."""
+        return [
+            web.post(f"{BASE}/service", self.service),
+            web.post(f"{BASE}/forget-clients", self.forget_clients),
+            web.post(f"{BASE}/fail", self.fail),
+            web.post(f"{BASE}/revoke-tokens", self.revoke_tokens),
+            web.post(f"{BASE}/load", self.load),
+            web.get(f"{BASE}/state", self.state),
+            web.get(f"{BASE}/values", self.values),
+            web.get(f"{BASE}/catalog", self.catalog),
+        ]
+
+    @web.middleware
+    async def guard(self, request: web.Request, handler):
+        """Refuse /simulator/ requests without the control key (the tenant API key never opens it)."""
+        if request.path.startswith(BASE + "/") and \
+                not same_secret(request.headers.get("x-simulator-key"), self.tenant.config.control_key):
+            logger.info("control API refused %s %s: missing or wrong x-simulator-key", request.method, request.path)
+            return json_response({"message": "Forbidden"}, 403)
+        return await handler(request)
+
+    async def _json(self, request: web.Request, required: bool = True):
+        raw = await request.read()
+        if not raw and not required:
+            return {}
+        try:
+            body = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise ValueError("body must be a JSON object") from None
+        if not isinstance(body, dict):
+            raise ValueError("body must be a JSON object")
+        return body
+
+    async def service(self, request: web.Request) -> web.Response:
+        """POST /service {"state": "UNAVAILABLE"|"AVAILABLE"}."""
+        try:
+            body = await self._json(request)
+        except ValueError as error:
+            return _bad(str(error))
+        state = body.get("state")
+        if not isinstance(state, str) or state.upper() not in (AVAILABLE, UNAVAILABLE):
+            return _bad("state must be AVAILABLE or UNAVAILABLE")
+        self.tenant.set_service_state(state.upper())
+        return json_response({"serviceState": self.tenant.service_state})
+
+    async def forget_clients(self, request: web.Request) -> web.Response:
+        """POST /forget-clients: drop every session and its subscriptions."""
+        forgotten = self.tenant.hub.end_all()
+        logger.info("forgot %d Bayeux session(s)", forgotten)
+        return json_response({"forgotten": forgotten})
+
+    async def fail(self, request: web.Request) -> web.Response:
+        """POST /fail {"status", "count", "scope"}: the next requests in scope fail."""
+        try:
+            fault = parse_fault(await self._json(request))
+        except (ValueError, FaultError) as error:
+            return _bad(str(error))
+        self.tenant.faults.arm(fault)
+        return json_response({"armed": self.tenant.faults.pending()})
+
+    async def revoke_tokens(self, request: web.Request) -> web.Response:
+        """POST /revoke-tokens [{"refresh": true}]: revoke access (and refresh) tokens."""
+        try:
+            body = await self._json(request, required=False)
+        except ValueError as error:
+            return _bad(str(error))
+        refresh = body.get("refresh", False)
+        if not isinstance(refresh, bool):
+            return _bad("refresh must be a boolean")
+        return json_response({"revoked": self.tenant.tokens.revoke_all(include_refresh=refresh)})
+
+    async def load(self, request: web.Request) -> web.Response:
+        """POST /load {"updates_per_second": N}: extra updates spread over live statistics (0 stops)."""
+        try:
+            body = await self._json(request)
+        except ValueError as error:
+            return _bad(str(error))
+        rate = body.get("updates_per_second")
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate < 0:
+            return _bad("updates_per_second must be a non-negative number")
+        self.tenant.load_rate = float(rate)
+        return json_response({"updates_per_second": self.tenant.load_rate})
+
+    async def state(self, request: web.Request) -> web.Response:
+        """GET /state: service state and counts."""
+        return json_response(self.tenant.state())
+
+    async def values(self, request: web.Request) -> web.Response:
+        """GET /values: the true current value of every subscribed statistic."""
+        values = [
+            {"subscriptionId": sub.subscription_id, "statisticId": stat.statistic_id, "name": stat.resolved.name,
+             "objectType": stat.object_type, "objectId": stat.object_id, "value": stat.value,
+             "timestamp": stat.timestamp}
+            for sub in self.tenant.registry.by_id.values() for stat in sub.statistics.values()
+        ]
+        return json_response({"values": values})
+
+    async def catalog(self, request: web.Request) -> web.Response:
+        """GET /catalog: the objects and statistics of this tenant."""
+        return json_response({"objects": self.tenant.model.objects(), "statistics": catalog_listing()})

@@ -1,0 +1,105 @@
+"""OAuth token bookkeeping of the simulated Authentication API (no I/O)."""
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+
+@dataclass
+class Grant:
+    """One issued access token (and its refresh token, if any)."""
+
+    access_token: str = field(repr=False)
+    refresh_token: Optional[str] = field(repr=False)
+    client_id: str
+    username: Optional[str]
+    expires_at: float
+
+    @property
+    def principal(self) -> str:
+        """Who the token speaks for: the user, or the client for client_credentials."""
+        return self.username or self.client_id
+
+
+@dataclass
+class _Code:
+    client_id: str
+    redirect_uri: str
+    username: str
+
+
+class TokenStore:
+    """Issues, looks up, refreshes and revokes tokens; ``clock`` is monotonic seconds."""
+
+    def __init__(self, ttl_seconds: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_seconds = ttl_seconds
+        self._clock = clock
+        self._by_access: dict[str, Grant] = {}
+        self._by_refresh: dict[str, Grant] = {}
+        self._codes: dict[str, _Code] = {}
+
+    def issue(self, client_id: str, username: Optional[str], with_refresh: bool = True) -> Grant:
+        """Issue a fresh access token (plus a refresh token when ``with_refresh``)."""
+        grant = Grant(
+            access_token=secrets.token_urlsafe(24),
+            refresh_token=secrets.token_urlsafe(24) if with_refresh else None,
+            client_id=client_id,
+            username=username,
+            expires_at=self._clock() + self.ttl_seconds,
+        )
+        self._by_access[grant.access_token] = grant
+        if grant.refresh_token:
+            self._by_refresh[grant.refresh_token] = grant
+        return grant
+
+    def lookup(self, access_token: str) -> Optional[Grant]:
+        """The live grant for ``access_token``, or None if unknown, revoked or expired."""
+        grant = self._by_access.get(access_token)
+        if grant is None:
+            return None
+        if grant.expires_at <= self._clock():
+            del self._by_access[access_token]
+            return None
+        return grant
+
+    def refresh(self, refresh_token: str, client_id: str) -> Optional[Grant]:
+        """Trade a refresh token (single use) for a new grant of the same principal."""
+        old = self._by_refresh.get(refresh_token)
+        if old is None or old.client_id != client_id:
+            return None
+        del self._by_refresh[refresh_token]
+        return self.issue(old.client_id, old.username)
+
+    def issue_code(self, client_id: str, redirect_uri: str, username: str) -> str:
+        """An authorization code for the authorization_code grant."""
+        code = secrets.token_urlsafe(16)
+        self._codes[code] = _Code(client_id, redirect_uri, username)
+        return code
+
+    def redeem_code(self, code: str, client_id: str, redirect_uri: str) -> Optional[str]:
+        """The username the code was issued for; codes are single use and bound."""
+        issued = self._codes.pop(code, None)
+        if issued is None or issued.client_id != client_id or issued.redirect_uri != redirect_uri:
+            return None
+        return issued.username
+
+    def sign_out(self, grant: Grant, everywhere: bool) -> int:
+        """Revoke ``grant`` (or every grant of its principal); returns how many."""
+        victims = [g for g in self._by_access.values() if g.principal == grant.principal] if everywhere else [grant]
+        for victim in victims:
+            self._forget(victim)
+        return len(victims)
+
+    def revoke_all(self, include_refresh: bool) -> int:
+        """Revoke every access token (and refresh token if asked); returns how many."""
+        count = len(self._by_access)
+        self._by_access.clear()
+        if include_refresh:
+            self._by_refresh.clear()
+        return count
+
+    def _forget(self, grant: Grant) -> None:
+        self._by_access.pop(grant.access_token, None)
+        if grant.refresh_token:
+            self._by_refresh.pop(grant.refresh_token, None)

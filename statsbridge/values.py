@@ -1,0 +1,147 @@
+"""Latest values, per-dashboard sequence numbers and bridge status, in Django's cache.
+
+The active bridge writes; every web process reads (local memory when embedded, Redis
+in scale-out). Keys are prefixed with ``BRIDGE["KEY_PREFIX"]`` on top of the cache's
+own prefix. Everything here is synchronous: async callers wrap it in a thread.
+"""
+
+from django.core.cache import cache
+
+from statsbridge import events
+from statsbridge.conf import bridge_setting, dead_after_seconds
+
+
+def _prefix() -> str:
+    return bridge_setting("KEY_PREFIX")
+
+
+def value_key(stat_key: str) -> str:
+    """Cache key of a statistic's latest Value."""
+    return f"{_prefix()}:v:{stat_key}"
+
+
+def seq_key(dashboard_id: int) -> str:
+    """Cache key of a dashboard's last sequence number."""
+    return f"{_prefix()}:seq:{dashboard_id}"
+
+
+def status_key() -> str:
+    """Cache key of the active bridge's status (connection, heartbeat, counts)."""
+    return f"{_prefix()}:status"
+
+
+def config_key() -> str:
+    """Cache key of the configuration version, bumped on every admin edit."""
+    return f"{_prefix()}:config"
+
+
+def subscriptions_key() -> str:
+    """Cache key of the upstream subscription ids the active bridge holds."""
+    return f"{_prefix()}:subscriptions"
+
+
+def missing_value() -> dict:
+    """The Value of a statistic the bridge has not received yet."""
+    return events.value(kind="unknown", value=None, text="…", state="unknown", timestamp=None, received=0)
+
+
+def connection_from_status(status: dict | None, now: int | None = None) -> dict:
+    """The Connection browsers see, given the bridge's last written status.
+
+    A status whose heartbeat is older than three beats means the bridge is gone,
+    whatever it said last.
+    """
+    now = now if now is not None else events.now_ms()
+    if not status or now - status.get("heartbeat", 0) > dead_after_seconds() * 1000:
+        as_of = status.get("heartbeat", now) if status else now
+        return events.connection(upstream="down", service="UNKNOWN", bridge="down", as_of=int(as_of))
+    return dict(status["connection"])
+
+
+def is_live(connection: dict) -> bool:
+    """Whether values can be fresh under this connection."""
+    return connection["bridge"] == "up" and connection["upstream"] == "connected" and connection["service"] == "AVAILABLE"
+
+
+def shown_values(keys, stored: dict, connection: dict) -> dict:
+    """Values to show for ``keys``: stored ones (stale unless live), missing ones as unknown."""
+    live = is_live(connection)
+    result = {}
+    for key in keys:
+        current = stored.get(key)
+        if current is None:
+            result[key] = missing_value()
+        elif not live and current["state"] == "fresh":
+            result[key] = events.with_state(current, "stale")
+        else:
+            result[key] = current
+    return result
+
+
+def write(values: dict | None = None, seqs: dict | None = None, status: dict | None = None) -> None:
+    """Store values (by statistic key), sequence numbers (by dashboard id) and status at once."""
+    data = {value_key(k): v for k, v in (values or {}).items()}
+    data.update({seq_key(d): s for d, s in (seqs or {}).items()})
+    if status is not None:
+        data[status_key()] = status
+    if data:
+        cache.set_many(data, timeout=None)
+
+
+def read_values(keys) -> dict:
+    """Latest stored Values of ``keys`` (absent ones left out)."""
+    keys = list(keys)
+    found = cache.get_many([value_key(k) for k in keys])
+    return {k: found[value_key(k)] for k in keys if value_key(k) in found}
+
+
+def read_seqs(dashboard_ids) -> dict:
+    """Last sequence numbers of dashboards (0 when none yet)."""
+    ids = list(dashboard_ids)
+    found = cache.get_many([seq_key(d) for d in ids])
+    return {d: int(found.get(seq_key(d), 0)) for d in ids}
+
+
+def read_status() -> dict | None:
+    """The active bridge's last status, or None."""
+    return cache.get(status_key())
+
+
+def bump_config_version() -> None:
+    """Tell the bridge (in any process) that what is wanted may have changed."""
+    key = config_key()
+    if not cache.add(key, 1, timeout=None):
+        try:
+            cache.incr(key)
+        except ValueError:  # Evicted between add and incr.
+            cache.add(key, 1, timeout=None)
+
+
+def config_version() -> int:
+    """The current configuration version (0 before any edit)."""
+    return int(cache.get(config_key(), 0))
+
+
+def read_subscription_ids() -> list[str]:
+    """Subscription ids the last active bridge recorded (for takeover cleanup)."""
+    return list(cache.get(subscriptions_key(), []))
+
+
+def write_subscription_ids(ids) -> None:
+    """Record the subscription ids this bridge holds upstream."""
+    cache.set(subscriptions_key(), sorted(ids), timeout=None)
+
+
+def dashboard_snapshot(dashboard_id: int, slug: str, keys) -> dict:
+    """A ``snapshot`` frame of one dashboard from the shared store.
+
+    The sequence number is read together with the values: a batch published
+    meanwhile carries a higher number and the same or newer values, so nothing is lost.
+    """
+    keys = list(keys)
+    wanted = [seq_key(dashboard_id), status_key()] + [value_key(k) for k in keys]
+    found = cache.get_many(wanted)
+    connection = connection_from_status(found.get(status_key()))
+    stored = {k: found[value_key(k)] for k in keys if value_key(k) in found}
+    seq = int(found.get(seq_key(dashboard_id), 0))
+    return events.snapshot(slug, seq, connection, shown_values(keys, stored, connection))

@@ -1,0 +1,161 @@
+"""More bridge behaviour against the simulator: refusals, coalescing, operator actions, dialects."""
+
+import asyncio
+
+import pytest
+from channels.db import database_sync_to_async
+from django.contrib.auth.models import User
+
+from dashboard.models import Dashboard, Widget, WidgetStatistic
+from statsbridge import control, values
+from statsbridge.decoding import Decoding, Hint
+from statsbridge.host import BridgeHost
+from statsbridge.lease import LocalLease
+from statsbridge.models import Statistic
+from tests.bridge.test_bridge_simulator import Control, _truth_with, _until_equal, genesys_for, open_desk, seed
+from tests.fixtures_simulator import fast_config
+from tests.live import eventually
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def simulator_config():
+    return fast_config(tick_seconds=0.3, notification_nesting="flat")
+
+
+@pytest.fixture
+async def bridge(simulator):
+    host = BridgeHost(genesys_for(simulator), lease=LocalLease())
+    stop = asyncio.Event()
+    task = asyncio.create_task(host.run(stop))
+    await eventually(lambda: host.bridge, 5, "bridge started")
+    yield host
+    stop.set()
+    await asyncio.wait_for(task, 20)
+
+
+def add_bad_statistics(widget):
+    """One statistic with an unknown object (refused inside a good batch), one alone in its own dashboard."""
+    unknown_object = Statistic.objects.create(object_type="Queue", object_id="VQ_Nowhere", name="CallsWaiting")
+    WidgetStatistic.objects.create(widget=widget, statistic=unknown_object, position=20)
+    return unknown_object.key
+
+
+async def test_refused_statistics_are_reported_and_the_rest_flows(simulator, bridge):
+    control_api = Control(simulator)
+    user, dashboard, widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
+    bad = await database_sync_to_async(add_bad_statistics)(widget)
+    await eventually(lambda: _truth_with(control_api, set(keys)), 10, "good statistics subscribed")
+    status = await eventually(
+        lambda: (s := values.read_status()) and bad in s.get("refused", {}) and s, 5, "refusal in the shared status"
+    )
+    assert "VQ_Nowhere" in status["refused"][bad]
+    browser = await open_desk(user)
+    await _until_equal(browser, control_api, keys, "good values flow (flat notifications)")
+    assert browser.values[bad]["kind"] == "unknown" and browser.values[bad]["value"] is None
+    details = status["subscription_details"]
+    assert sum(d["statistics"] for d in details) == len(keys)
+    await browser.communicator.disconnect()
+
+
+async def test_updates_are_coalesced_to_one_batch_per_dashboard_per_tick(simulator, bridge):
+    control_api = Control(simulator)
+    user, dashboard, widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
+    await eventually(lambda: _truth_with(control_api, set(keys)), 10, "subscribed")
+    browser = await open_desk(user)
+    await _until_equal(browser, control_api, keys, "live")
+    await control_api.call("POST", "/load", {"updates_per_second": 3000})
+    await eventually(lambda: control_api.state(), 1, "load running")
+    start_sent = (await control_api.state())["loadUpdatesSent"]
+    frames_before = len(browser.frames)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    while loop.time() - started < 1.5:
+        await browser.pump(0.02)
+    elapsed = loop.time() - started
+    await control_api.call("POST", "/load", {"updates_per_second": 0})
+    sent = (await control_api.state())["loadUpdatesSent"] - start_sent
+    frames = len(browser.frames) - frames_before
+    ticks = elapsed / 0.05
+    assert sent > 2000, f"the load did not run ({sent} updates)"
+    # One dashboard: at most one batch per tick (plus slack for timer jitter), whatever the rate.
+    assert 5 < frames <= ticks + 5, (frames, ticks, sent)
+    assert browser.gaps == []
+    await browser.communicator.disconnect()
+
+
+async def test_operator_resubscribe_and_peek(simulator, bridge):
+    control_api = Control(simulator)
+    user, dashboard, widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
+    before = await eventually(lambda: _truth_with(control_api, set(keys)), 10, "subscribed")
+    await control.request_resubscribe_async()
+
+    async def resubscribed():
+        truth = await _truth_with(control_api, set(keys))
+        if not truth:
+            return None
+        old = {items[0]["subscriptionId"] for items in before.values()}
+        new = {items[0]["subscriptionId"] for items in truth.values()}
+        return truth if not old & new and all(len(i) == 1 for i in truth.values()) else None
+
+    await eventually(resubscribed, 5, "every subscription re-created on request")
+    statistic = await database_sync_to_async(Statistic.objects.get)(key=keys[0])
+
+    async def peek_matches():
+        value = await control.peek_statistic_async(statistic, genesys_for(simulator))
+        truth = await control_api.truth()
+        item = truth[keys[0]][0]
+        expected = Decoding().decode(item["value"], Hint(keys[0], item["name"]), timestamp=item["timestamp"], received=0)
+        return value["value"] == expected["value"] and value["kind"] == expected["kind"]
+
+    await eventually(peek_matches, 5, "peek equals the simulator's value", interval=0.1)
+    custom = await database_sync_to_async(Statistic.objects.exclude)(definition=None)
+    with pytest.raises(ValueError):
+        await control.peek_statistic_async(await database_sync_to_async(custom.first)(), genesys_for(simulator))
+
+
+def seed_second_dashboard():
+    dashboard = Dashboard.objects.create(title="Other", slug="other")
+    widget = Widget.objects.create(dashboard=dashboard, type=Widget.KPI, label="Waiting")
+    statistic = Statistic.objects.get(name="CallsWaiting")
+    WidgetStatistic.objects.create(widget=widget, statistic=statistic)
+    return statistic.key
+
+
+async def test_a_statistic_on_two_dashboards_is_subscribed_once_and_reaches_both(simulator, bridge):
+    control_api = Control(simulator)
+    user, dashboard, widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
+    await eventually(lambda: _truth_with(control_api, set(keys)), 10, "subscribed")
+    shared = await database_sync_to_async(seed_second_dashboard)()
+    browser = await open_desk(user, "other")
+    await browser.until(lambda b: b.values.get(shared, {}).get("state") == "fresh", 5, "shared statistic on the second dashboard")
+    truth = await control_api.truth()
+    assert len(truth[shared]) == 1 and set(truth) == set(keys)
+    await browser.communicator.disconnect()
+
+
+async def test_readyz_and_metrics_follow_the_bridge(simulator, bridge, client):
+    user = await database_sync_to_async(User.objects.create_user)("x", password="x")
+    assert user
+    await database_sync_to_async(seed)(simulator.tenant.model.objects())
+
+    async def ready():
+        response = await database_sync_to_async(client.get)("/readyz")
+        return response if response.status_code == 200 else None
+
+    response = await eventually(ready, 10, "/readyz turns ready")
+    assert response.json()["connection"]["service"] == "AVAILABLE"
+    await Control(simulator).call("POST", "/service", {"state": "UNAVAILABLE"})
+
+    async def not_ready():
+        response = await database_sync_to_async(client.get)("/readyz")
+        return response if response.status_code == 503 else None
+
+    response = await eventually(not_ready, 3, "/readyz says why not")
+    assert response.json()["reason"] == "statistics service is UNAVAILABLE"
+    metrics_text = (await database_sync_to_async(client.get)("/metrics")).content.decode()
+    for name in ("ccdash_service_available 0.0", "ccdash_upstream_state{state=\"connected\"} 1.0", "ccdash_shared_bridge_up 1.0",
+                 "ccdash_updates_in_total", "ccdash_update_age_seconds_bucket", "ccdash_resubscribe_seconds_count"):
+        assert name in metrics_text, name
+    assert (await database_sync_to_async(client.get)("/healthz")).json() == {"status": "ok"}

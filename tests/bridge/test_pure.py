@@ -1,0 +1,240 @@
+"""Pure parts of the bridge: definitions, decoding, frames, plans, notifications, helpers."""
+
+import logging
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from statsbridge import events
+from statsbridge.decoding import Decoding, Hint, format_duration, hint_for
+from statsbridge.definitions import definition_errors, validate_definition
+from statsbridge.fanout import plan_frames
+from statsbridge.models import Statistic
+from statsbridge.notifications import service_state, statistic_items
+from statsbridge.simulator import catalog
+from statsbridge.simulator.model import ContactCentre
+from statsbridge.sockets import SeqFilter, TokenBucket, parse_client_frame
+from statsbridge.values import connection_from_status, shown_values
+from statsbridge.views import readiness
+from statsbridge.wanted import Routes, plan_changes
+
+GOOD = {"category": "TotalNumber", "subject": "DNAction", "mainMask": "CallAnswered", "notificationMode": "Changes"}
+
+
+# ------------------------------------------------------------------ definitions
+
+
+def test_a_complete_definition_is_valid():
+    full = {
+        **GOOD,
+        "notificationMode": "Periodical",
+        "notificationFrequency": 10,
+        "insensitivity": 1,
+        "intervalType": "SlidingWindow",
+        "intervalLength": 1800,
+        "relMask": "*",
+        "dynamicTimeProfile": "00:00",
+        "dynamicFilter": "Media=voice",
+        "maskType": "DN",
+    }
+    assert definition_errors(full) == {}
+
+
+@pytest.mark.parametrize(
+    "change, field, words",
+    [
+        ({"category": "Bogus"}, "category", "must be one of"),
+        ({"subject": None}, "subject", "required"),
+        ({"notificationMode": "Sometimes"}, "notificationMode", "must be one of"),
+        ({"notificationMode": "Periodical"}, "notificationFrequency", "required when notificationMode is Periodical"),
+        ({"notificationFrequency": 0}, "notificationFrequency", "at least 1"),
+        ({"insensitivity": -1}, "insensitivity", "at least 0"),
+        ({"intervalType": "SlidingWindow"}, "intervalLength", "required when intervalType is SlidingWindow"),
+        ({"intervalType": "Forever"}, "intervalType", "must be one of"),
+        ({"dynamicTimeProfile": "25:00"}, "dynamicTimeProfile", "time of day"),
+        ({"mainMask": "Call;Drop"}, "mainMask", "list of action or status names"),
+        ({"colour": "red"}, "colour", "not a Stat Server definition field"),
+        ({"category": "CurrentState", "subject": "DNAction"}, "subject", "CurrentState"),
+    ],
+)
+def test_each_bad_field_gets_its_own_message(change, field, words):
+    errors = definition_errors({**GOOD, **change})
+    assert field in errors and words in errors[field]
+
+
+def test_statistic_clean_explains_a_bad_definition():
+    statistic = Statistic(object_type="Queue", object_id="q", definition={**GOOD, "category": "Nope"})
+    with pytest.raises(ValidationError) as raised:
+        statistic.clean()
+    assert "category must be one of" in str(raised.value)
+    Statistic(object_type="Queue", object_id="q", definition=GOOD).clean()
+    with pytest.raises(ValidationError):
+        validate_definition(["not", "an", "object"])
+
+
+# ------------------------------------------------------------------ decoding
+
+
+def decode(raw, name="", category="", decoding=None):
+    value = (decoding or Decoding()).decode(raw, Hint("s1", name, category), timestamp=1_700_000_000_000, received=1)
+    events.validate_value(value)
+    return value
+
+
+@pytest.mark.parametrize(
+    "raw, name, category, kind, number, text",
+    [
+        ({"value": 5}, "CallsWaiting", "", "number", 5, "5"),
+        (12, "CallsWaiting", "", "number", 12, "12"),
+        ({"value": 93.25}, "ServiceLevel", "", "percentage", 93.25, "93.2%"),
+        ({"value": 75}, "LongestWaitTime", "", "duration", 75, "1:15"),
+        ({"intValue": 3725, "stringValue": "3725", "tag": -1, "intervalLength": 0}, "", "TotalTime", "duration", 3725, "1:02:05"),
+        ({"stringValue": "42"}, "Anything", "", "number", 42, "42"),
+        ({"ratio": 0.5}, "x", "", "percentage", 50, "50%"),
+        ({"seconds": 61}, "x", "", "duration", 61, "1:01"),
+        ({"value": 0}, "CallsAbandoned", "", "number", 0, "0"),
+        ("7", "CallsWaiting", "", "number", 7, "7"),
+    ],
+)
+def test_numbers_durations_and_percentages(raw, name, category, kind, number, text):
+    value = decode(raw, name, category)
+    assert (value["kind"], value["value"], value["text"], value["state"]) == (kind, number, text, "fresh")
+
+
+def test_agent_state_from_stat_server_codes_names_and_reasons():
+    value = decode(
+        {"agentId": "a1", "status": 8, "time": 1_700_000_000, "reasons": [{"key": "ReasonCode", "value": "Break"}]},
+        "CurrentAgentState",
+    )
+    assert value["kind"] == "agent_state"
+    assert value["agent"] == {"state": "NotReady", "reason": "Break", "since": 1_700_000_000_000}
+    assert value["text"] == "NotReady (Break)"
+    assert decode({"AgentStatus": {"status": "WaitForNextCall"}})["agent"]["state"] == "Ready"
+    assert decode({"state": "AfterCallWork", "reason": {"name": "Wrap"}})["agent"]["reason"] == "Wrap"
+
+
+def test_every_simulator_shape_decodes_to_something_known():
+    centre = ContactCentre(seed=3, agents=6, queues=2)
+    objects = centre.objects()
+    for spec in catalog.CATALOG.values():
+        object_type = spec.object_types[0]
+        raw = spec.compute(centre, object_type, objects[object_type][0])
+        value = decode(raw, spec.name)
+        assert value["kind"] != "unknown", spec.name
+        expected = {"count": "number", "duration": "duration", "percentage": "percentage", "agent-state": "agent_state", "average": None}[spec.shape]
+        if expected:
+            assert value["kind"] == expected, spec.name
+
+
+def test_unknown_shapes_are_unknown_never_zero_and_logged_once(caplog):
+    decoding = Decoding()
+    caplog.set_level(logging.WARNING, logger="statsbridge.decoding")
+    for raw in ({"weird": [1, 2]}, None, True, {"status": 999}, float("nan"), "abc"):
+        value = decode(raw, "X", decoding=decoding)
+        assert (value["kind"], value["value"], value["text"]) == ("unknown", None, "?")
+    assert len([r for r in caplog.records if "not understood" in r.getMessage()]) == 1
+
+
+def test_hints_and_duration_formatting():
+    assert hint_for("k", "", {"category": "ServiceFactor"}).numeric_kind == "percentage"
+    assert hint_for("k", "CallsWaiting", None).numeric_kind == "number"
+    assert hint_for("k", "AverageSpeedOfAnswer", None).numeric_kind == "duration"
+    assert format_duration(-5) == "-0:05" and format_duration(3600) == "1:00:00"
+
+
+# ------------------------------------------------------------------ frames
+
+
+def test_every_builder_makes_a_valid_frame_and_the_validator_catches_mistakes():
+    value = events.value(kind="number", value=1, text="1", state="fresh", timestamp=None, received=5)
+    connection = events.connection(upstream="connected", service="AVAILABLE", bridge="up")
+    for frame in (
+        events.snapshot("d", 0, connection, {"k": value}),
+        events.batch("d", 1, {"k": value}),
+        events.status("d", 2, connection),
+        events.error("bad_json", "x"),
+        events.reload("because"),
+        events.pong(1.5),
+    ):
+        events.validate_frame(frame)
+    broken = [
+        {**events.batch("d", 1, {"k": value}), "extra": 1},
+        events.batch("d", -1, {}),
+        events.batch("d", 1, {"k": {**value, "kind": "weird"}}),
+        events.batch("d", 1, {"k": {**value, "kind": "unknown"}}),
+        events.status("d", 1, {**connection, "service": "MAYBE"}),
+        {"type": "surprise"},
+    ]
+    for frame in broken:
+        with pytest.raises(events.FrameError):
+            events.validate_frame(frame)
+    with pytest.raises(events.FrameError):
+        events.error("nope", "x")
+
+
+def test_client_frames_are_parsed_or_explained():
+    assert parse_client_frame('{"type": "resync"}', None) == ({"type": "resync"}, None)
+    assert parse_client_frame('{"type": "ping", "t": true}', None)[1]["code"] == "bad_message"
+    assert parse_client_frame(None, b"x")[1]["code"] == "bad_message"
+    assert parse_client_frame('"x' + "é" * 2100 + '"', None)[1]["code"] == "too_large"
+    telemetry = '{"type": "telemetry", "version": "v1", "memory": null, "latency": 3}'
+    assert parse_client_frame(telemetry, None)[0]["latency"] == 3
+
+
+# ------------------------------------------------------------------ plans and fan-out
+
+
+def test_plan_touches_only_the_difference():
+    held = {"sub1": {"a", "b"}, "sub2": {"c"}, "sub3": {"d", "e"}}
+    plan = plan_changes({"a", "b", "d", "f"}, held)
+    assert plan.create == ("f",) and plan.delete == ("sub2",) and plan.replace == {"sub3": ("d",)}
+    assert plan_changes({"a", "b"}, {"sub1": {"a", "b"}}).empty
+
+
+def test_one_batch_per_dashboard_per_tick_and_status_to_all():
+    routes = Routes(wanted={}, dashboards_by_key={"a": frozenset({1, 2}), "b": frozenset({2})}, slugs={1: "one", 2: "two", 3: "three"})
+    seqs = {1: 10}
+    value = events.value(kind="number", value=1, text="1", state="fresh", timestamp=None, received=1)
+    frames = plan_frames(routes, seqs, {"a": value, "b": value}, None)
+    assert [(d, f["type"], f["seq"], sorted(f["values"])) for d, f in frames] == [(1, "batch", 11, ["a"]), (2, "batch", 1, ["a", "b"])]
+    connection = events.connection(upstream="down", service="UNKNOWN", bridge="up")
+    frames = plan_frames(routes, seqs, {}, connection)
+    assert [(d, f["type"], f["seq"]) for d, f in frames] == [(1, "status", 12), (2, "status", 2), (3, "status", 1)]
+
+
+def test_notifications_in_every_dialect():
+    nested = {"messageType": "StatisticUpdate", "data": {"statistics": [{"statisticId": "s", "value": {"value": 1}}]}}
+    flat = {"messageType": "StatisticUpdate", "statistics": [{"statisticId": "s"}, {"bad": 1}]}
+    assert len(statistic_items("/statistics/v3/updates", nested)) == 1
+    assert len(statistic_items("/statistics/v3/updates", flat)) == 1
+    assert statistic_items("/other", flat) == []
+    assert service_state("/statistics/v3/service", {"data": {"serviceState": "unavailable"}}) == "UNAVAILABLE"
+    assert service_state("statistics/v3/service", {"serviceState": "AVAILABLE"}) == "AVAILABLE"
+    assert service_state("/x", {"topic": "statistics/v3/service", "serviceState": "Available"}) == "AVAILABLE"
+    assert service_state("/statistics/v3/updates", {"statistics": []}) is None
+
+
+# ------------------------------------------------------------------ store and sockets helpers
+
+
+def test_connection_and_values_shown_to_browsers():
+    value = events.value(kind="number", value=1, text="1", state="fresh", timestamp=None, received=1)
+    live = {"connection": events.connection(upstream="connected", service="AVAILABLE", bridge="up"), "heartbeat": 10_000}
+    assert connection_from_status(live, now=10_100)["bridge"] == "up"
+    dead = connection_from_status(live, now=10_000 + 5_000)
+    assert dead["bridge"] == "down"
+    shown = shown_values(["a", "b"], {"a": value}, dead)
+    assert shown["a"]["state"] == "stale" and shown["b"]["state"] == "unknown"
+    assert readiness(None)[0] is False and "no active bridge" in readiness(None)[1]
+
+
+def test_token_bucket_and_sequence_filter():
+    now = [0.0]
+    bucket = TokenBucket(rate=2, burst=2, clock=lambda: now[0])
+    assert [bucket.allow() for _ in range(3)] == [True, True, False]
+    now[0] = 0.5
+    assert bucket.allow() and not bucket.allow()
+    seqs = SeqFilter()
+    assert not seqs.accept({"dashboard": "d", "seq": 1})
+    seqs.snapshot_sent({"dashboard": "d", "seq": 4})
+    assert [seqs.accept({"dashboard": "d", "seq": s}) for s in (3, 4, 5, 5, 7)] == [False, False, True, False, True]

@@ -1,0 +1,198 @@
+"""A real stack for browser tests: simulator, web server with the embedded bridge, Chromium.
+
+The simulator runs in this process (so tests can pull its plug and read its truth
+over HTTP); the web server is ``manage.py serve`` in a child process on its own SQLite
+file, seeded by ``manage.py seed_demo``; the browser is Debian's Chromium, headless,
+with background networking off and a fresh profile.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from statsbridge.simulator import SimulatorThread
+from tests.fixtures_simulator import fast_config
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+    # For the memory test: exact heap sizes and a callable gc().
+    "--enable-precise-memory-info", "--js-flags=--expose-gc",
+]
+CONTROL_KEY = "browser-test-control-key"
+WALL_SECONDS = 5
+
+
+def wait_for(condition, timeout: float, message: str, interval: float = 0.05):
+    """Poll ``condition`` until it returns something truthy; fail with ``message`` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"{message} (waited {timeout} s)")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Simulator:
+    """The simulator's control API, as a person pulling the plug would use it."""
+
+    def __init__(self, thread: SimulatorThread):
+        self.thread = thread
+        self.url = thread.url.rstrip("/")
+
+    def _call(self, method: str, path: str, body: dict | None = None) -> dict:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers={"x-simulator-key": CONTROL_KEY, "content-type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return json.load(reply)
+
+    def service(self, state: str) -> None:
+        """Make the Statistics service AVAILABLE or UNAVAILABLE."""
+        assert self._call("POST", "/simulator/service", {"state": state})["serviceState"] == state
+
+    def load(self, updates_per_second: float) -> None:
+        """Add synthetic updates spread over the live statistics (0 stops)."""
+        self._call("POST", "/simulator/load", {"updates_per_second": updates_per_second})
+
+    def values(self) -> dict:
+        """The true current value of every subscribed statistic, by statistic id."""
+        return {item["statisticId"]: item for item in self._call("GET", "/simulator/values")["values"]}
+
+
+class Server:
+    """``manage.py serve`` with the embedded bridge, restartable on the same port."""
+
+    def __init__(self, env: dict, port: int, log: Path):
+        self.env, self.port, self.log = env, port, log
+        self.process: subprocess.Popen | None = None
+        self.base = f"http://127.0.0.1:{port}"
+
+    def start(self) -> None:
+        handle = self.log.open("a")
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(self.port), "--bridge"],
+            cwd=ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT,
+        )
+        handle.close()
+        wait_for(self._ready, 20, f"the web server did not start on port {self.port}; see {self.log}", interval=0.1)
+
+    def _ready(self) -> bool:
+        assert self.process.poll() is None, f"the web server exited; see {self.log}"
+        try:
+            with urllib.request.urlopen(self.base + "/healthz", timeout=1) as reply:
+                return reply.status == 200
+        except OSError:
+            return False
+
+    def kill(self) -> None:
+        """Kill it the hard way: no goodbye to anyone."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def manage(env: dict, *args: str) -> str:
+    done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def simulator():
+    with SimulatorThread(fast_config(tick_seconds=0.5, control_key=CONTROL_KEY)) as thread:
+        yield Simulator(thread)
+
+
+@pytest.fixture(scope="module")
+def stack(simulator, tmp_path_factory):
+    """Simulator + migrated, seeded database + running web server; yields what tests need."""
+    home = tmp_path_factory.mktemp("stack")
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+        "SECRET_KEY": "browser-test-secret-key-0123456789abcdef0123456789",
+        "DEBUG": "false",
+        "DATABASE_URL": f"sqlite:///{home / 'db.sqlite3'}",
+        "GENESYS_API_URL": simulator.url,
+        "BRIDGE_EMBEDDED": "true",
+        "LOG_LEVEL": "WARNING",
+    }
+    env.pop("REDIS_URL", None)
+    manage(env, "migrate", "--verbosity", "0")
+    seeded = json.loads(manage(env, "seed_demo", "--simulator", simulator.url, "--control-key", CONTROL_KEY,
+                               "--seconds", str(WALL_SECONDS)))
+    server = Server(env, free_port(), home / "server.log")
+    server.start()
+    try:
+        yield {"server": server, "simulator": simulator, **seeded}
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser_context(tmp_path_factory):
+    """Debian's Chromium with a fresh profile (one per test module)."""
+    from playwright.sync_api import sync_playwright
+
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: run bin/setup --test (it installs Debian's chromium)")
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True,
+            args=CHROMIUM_ARGS, viewport={"width": 1600, "height": 900},
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+@pytest.fixture
+def page(browser_context, request):
+    """A fresh tab, logged out; a screenshot is saved under test-artifacts/ afterwards."""
+    browser_context.clear_cookies()
+    tab = browser_context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    tab.page_errors = errors
+    yield tab
+    ARTIFACTS.mkdir(exist_ok=True)
+    tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
+    tab.close()
+
+
+def login(tab, base: str, username: str, password: str, path: str) -> None:
+    """Log in through the login page and land on ``path``."""
+    tab.goto(f"{base}/accounts/login/?next={path}")
+    tab.fill("#id_username", username)
+    tab.fill("#id_password", password)
+    tab.click("button[type=submit]")
+    tab.wait_for_url(f"{base}{path}")

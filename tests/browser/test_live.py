@@ -1,0 +1,226 @@
+"""The product in a real browser: live values, outages, restarts, walls, thresholds, access."""
+
+import re
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.browser.conftest import WALL_SECONDS, login, wait_for
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+TILES = """() => [...document.querySelectorAll('[data-statistic]')].map((t) => ({
+  key: t.dataset.statistic, value: t.dataset.value, state: t.dataset.state, threshold: t.dataset.threshold,
+  asOf: t.dataset.asOf, label: t.getAttribute('aria-label'),
+}))"""
+BANNER = "() => document.getElementById('connection-banner').dataset.state"
+
+
+def tiles(tab) -> list[dict]:
+    return tab.evaluate(TILES)
+
+
+def all_in_state(tab, state: str):
+    found = tiles(tab)
+    return found if found and all(t["state"] == state for t in found) else None
+
+
+def open_dashboard(page, stack, slug: str):
+    login(page, stack["server"].base, stack["username"], stack["password"], f"/d/{slug}/")
+    wait_for(lambda: page.evaluate(BANNER) == "live", 10, "the banner never said live")
+    wait_for(lambda: all_in_state(page, "fresh"), 10, f"not every tile of {slug} turned fresh")
+
+
+def test_a_login_is_required_for_dashboards(page, stack):
+    base = stack["server"].base
+    page.goto(f"{base}/d/overview/")
+    assert page.url.startswith(f"{base}/accounts/login/")
+    page.fill("#id_username", stack["username"])
+    page.fill("#id_password", "wrong password")
+    page.click("button[type=submit]")
+    assert "did not match" in page.inner_text("[role=alert]")
+    login(page, base, stack["username"], stack["password"], "/d/overview/")
+    assert page.inner_text("h1") == "Contact-centre overview"
+
+
+def test_the_dashboard_loads_and_values_change_live(page, stack):
+    open_dashboard(page, stack, "agents")
+    first = {t["key"]: (t["value"], t["asOf"]) for t in tiles(page)}
+    navigations = page.evaluate("() => performance.getEntriesByType('navigation').length")
+    changed = wait_for(
+        lambda: [t for t in tiles(page) if t["value"] and t["value"] != first[t["key"]][0]],
+        10, "no tile value changed without a reload")
+    assert changed[0]["asOf"] != first[changed[0]["key"]][1]
+    assert page.evaluate("() => performance.getEntriesByType('navigation').length") == navigations
+    assert page.locator(".tile-age").first.inner_text().startswith("as of ")
+    page.screenshot(path=str(ROOT / "docs" / "img" / "dashboard.png"))
+    assert page.page_errors == []
+
+
+def test_unavailable_makes_every_tile_stale_within_2s_and_available_restores_the_truth(page, stack):
+    simulator = stack["simulator"]
+    open_dashboard(page, stack, "overview")
+    started = time.monotonic()
+    simulator.service("UNAVAILABLE")
+    try:
+        wait_for(lambda: all_in_state(page, "stale"), 2.0, "not every tile was STALE within 2 s of UNAVAILABLE")
+        stale_after = time.monotonic() - started
+        assert page.evaluate(BANNER) == "upstream down"
+        assert page.locator(".tile .state-word.stale").first.is_visible()
+        assert all(t["label"].endswith(", stale") for t in tiles(page))
+    finally:
+        recovered_at = time.monotonic()
+        simulator.service("AVAILABLE")
+    wait_for(lambda: all_in_state(page, "fresh"), 2.0, "tiles did not turn fresh within 2 s of AVAILABLE")
+    print(f"stale after {stale_after:.2f} s; fresh again after {time.monotonic() - recovered_at:.2f} s")
+
+    # Values equal the simulator's truth: whenever the page and the simulator show the
+    # same reading (same Stat Server timestamp) the numbers must agree, and every tile
+    # must get there.
+    confirmed: set[str] = set()
+
+    def compare():
+        shown = {t["key"]: t for t in tiles(page)}
+        truth = simulator.values()
+        for key, tile in shown.items():
+            item = truth.get(key)
+            assert item is not None, f"{key} is shown but not subscribed in the simulator"
+            if str(item["timestamp"]) != tile["asOf"]:
+                continue  # the value moved between the two reads; look again
+            assert float(tile["value"]) == float(item["value"]["value"]), f"{key}: page {tile['value']} != truth {item['value']}"
+            confirmed.add(key)
+        return confirmed == set(shown)
+
+    wait_for(compare, 10, "not every tile matched the simulator's truth", interval=0.2)
+
+
+def test_memory_and_dom_stay_flat_under_a_stream_of_updates(page, stack):
+    simulator = stack["simulator"]
+    open_dashboard(page, stack, "overview")
+    measure = """() => { gc(); return {heap: performance.memory.usedJSHeapSize, nodes: document.getElementsByTagName('*').length,
+        points: [...document.querySelectorAll('.js-plotly-plot')].reduce((n, el) => n + el.data.reduce((m, t) => m + (t.x ? t.x.length : 0), 0), 0)}; }"""
+    simulator.load(400)
+    try:
+        page.wait_for_timeout(3000)  # warm-up: caches, JIT, first redraws (a measured window, not a wait for a condition)
+        before = page.evaluate(measure)
+        frames = page.evaluate("() => window.dashboardPage.seqs.size")
+        page.wait_for_timeout(12000)
+        after = page.evaluate(measure)
+    finally:
+        simulator.load(0)
+    growth = (after["heap"] - before["heap"]) / 1048576
+    print(f"heap {before['heap'] / 1048576:.1f} → {after['heap'] / 1048576:.1f} MB, nodes {before['nodes']} → {after['nodes']}, "
+          f"plotted points {before['points']} → {after['points']}")
+    assert frames == 1
+    assert growth < 2.0, f"the heap grew by {growth:.1f} MB in 12 s of updates"
+    assert after["nodes"] <= before["nodes"] + 50, "the DOM keeps growing"
+
+
+def test_a_wall_survives_a_server_kill_and_restart_without_reloading(page, stack):
+    server = stack["server"]
+    page.goto(server.base + stack["wall_path"])
+    wait_for(lambda: page.evaluate(BANNER) == "live", 10, "the wall never went live")
+    page.evaluate("() => { window.sameDocument = 'yes'; }")
+    killed = time.monotonic()
+    server.kill()
+    try:
+        wait_for(lambda: all_in_state(page, "stale"), 2.0, "the wall's tiles were not STALE within 2 s of the kill")
+        assert page.evaluate(BANNER) == "reconnecting"
+        print(f"stale {time.monotonic() - killed:.2f} s after the kill")
+    finally:
+        server.start()
+    wait_for(lambda: page.evaluate(BANNER) == "live" and all_in_state(page, "fresh"), 20,
+             "the wall did not come back live after the restart")
+    assert page.evaluate("() => window.sameDocument") == "yes", "the wall reloaded"
+    assert page.page_errors == []
+
+
+def test_the_wall_rotates_through_its_playlist_with_big_fonts_and_no_cursor(page, stack):
+    page.goto(stack["server"].base + stack["wall_path"])
+    wait_for(lambda: page.evaluate("() => document.body.dataset.board") == "overview", 5, "the wall did not start on overview")
+    assert page.evaluate("() => getComputedStyle(document.body).cursor") == "none"
+    kpi = float(page.evaluate("() => getComputedStyle(document.querySelector('.widget.kpi .tile-value')).fontSize")[:-2])
+    assert kpi >= 64, f"KPI numbers are {kpi}px on a wall"
+    assert page.locator(".board-wrap[data-dashboard=overview] .qr svg").is_visible()
+    page.screenshot(path=str(ROOT / "docs" / "img" / "wall.png"))
+    wait_for(lambda: page.evaluate("() => document.body.dataset.board") == "queues", WALL_SECONDS + 3,
+             "the wall did not rotate to the next dashboard")
+    assert page.locator(".board-wrap[data-dashboard=queues]").is_visible()
+    assert page.locator(".board-wrap[data-dashboard=overview]").is_hidden()
+    wait_for(lambda: page.evaluate("() => document.body.dataset.board") == "overview", WALL_SECONDS + 3,
+             "the wall did not come back to the first dashboard")
+
+
+def test_a_threshold_crossing_shows_colour_and_text(page, stack):
+    base = stack["server"].base
+    open_dashboard(page, stack, "agents")
+    widget = page.locator(".widget.bar", has_text="Time in current state")
+    widget_id = widget.get_attribute("id").removeprefix("w-")
+    keys = widget.evaluate("(w) => [...w.querySelectorAll('[data-statistic]')].map((t) => t.dataset.statistic)")
+    highest = max(float(t["value"]) for t in tiles(page) if t["key"] in keys)
+    line = highest + 6  # seconds in state only grow until the agent changes state
+    page.goto(f"{base}/admin/dashboard/widget/{widget_id}/change/")
+    page.fill("#id_warning", str(line))
+    page.fill("#id_critical", str(line + 100_000))
+    page.click("input[name=_save]")
+    assert "was changed successfully" in page.inner_text(".messagelist")
+    page.goto(f"{base}/d/agents/")
+    wait_for(lambda: all_in_state(page, "fresh"), 10, "tiles did not turn fresh")
+    crossing = wait_for(
+        lambda: next((t for t in tiles(page) if t["key"] in keys and t["threshold"] == "warning"), None),
+        20, f"no agent's time in state crossed {line} s")
+    tile = page.locator(f"#w-{widget_id} [data-statistic='{crossing['key']}']")
+    assert tile.locator(".cue-text").inner_text() == "HIGH"
+    assert tile.locator(".cue-icon").inner_text() == "▲"
+    assert ", HIGH" in tile.get_attribute("aria-label")
+    assert tile.locator(".tile-value").evaluate("(e) => getComputedStyle(e).color") == "rgb(230, 159, 0)"
+    assert float(tile.get_attribute("data-value")) >= line
+
+
+def test_the_fleet_console_shows_the_wall_and_reload_now_reaches_it(page, browser_context, stack):
+    base = stack["server"].base
+    wall = browser_context.new_page()
+    try:
+        wall.goto(base + stack["wall_path"])
+        wait_for(lambda: wall.evaluate(BANNER) == "live", 10, "the wall never went live")
+        wall.evaluate("() => { window.sameDocument = 'yes'; }")
+        login(page, base, stack["username"], stack["password"], "/admin/dashboard/display/fleet/")
+
+        def reported():
+            page.reload()
+            row = page.locator("#fleet tbody tr").first
+            return row if row.get_attribute("data-online") == "true" and "ms" in row.inner_text() else None
+
+        row = wait_for(reported, 15, "the wall's telemetry never reached the fleet console", interval=0.5)
+        text = row.inner_text()
+        assert "Floor wall (demo)" in text and "● online" in text and "MB" in text and "outdated" not in text
+        row.locator("input[type=submit][value='Reload now']").click()
+        assert "Asked “Floor wall (demo)” to reload" in page.inner_text(".messagelist")
+        wait_for(lambda: wall.evaluate("() => window.sameDocument") is None, 10, "the wall did not reload")
+        wait_for(lambda: wall.evaluate(BANNER) == "live", 10, "the wall did not come back live after reloading")
+    finally:
+        wall.close()
+
+
+def test_a_revoked_wall_token_is_refused_and_its_socket_closed(page, browser_context, stack):
+    base = stack["server"].base
+    wall = browser_context.new_page()
+    try:
+        wall.goto(base + stack["wall_path"])
+        wait_for(lambda: wall.evaluate(BANNER) == "live", 10, "the wall never went live")
+        login(page, base, stack["username"], stack["password"], "/admin/dashboard/display/")
+        page.check("input[name=_selected_action]")
+        page.select_option("select[name=action]", "revoke")
+        page.click("button[name=index]")
+        assert "Revoked 1 wall link" in page.inner_text(".messagelist")
+        wait_for(lambda: wall.evaluate(BANNER) == "refused", 5, "the wall's socket was not closed on revoke")
+        with urllib.request.urlopen(base + "/healthz") as reply:
+            assert reply.status == 200
+        response = wall.goto(base + stack["wall_path"])
+        assert response.status == 403
+        assert re.search("not valid", wall.inner_text("h1"))
+    finally:
+        wall.close()

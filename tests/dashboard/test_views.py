@@ -1,0 +1,135 @@
+"""Pages: who may see what, and that they show the bridge's current and recorded values."""
+
+import datetime as dt
+import re
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.core.cache import cache
+
+from dashboard.models import Dashboard, Display
+from dashboard.views import ops_summary
+from statsbridge import events, history, values
+from statsbridge.models import Statistic
+
+
+@pytest.fixture(autouse=True)
+def clean_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def live_status():
+    connection = events.connection(upstream="connected", service="AVAILABLE", bridge="up")
+    return {"connection": connection, "heartbeat": events.now_ms(), "bridge": "test:1", "started": events.now_ms(),
+            "subscriptions": 1, "statistics": 3, "wanted": 3, "refused": {"sbad": "unknown object"},
+            "last_error": None, "last_resubscribe": None, "token_expires_at": None}
+
+
+def number(n, state="fresh"):
+    return events.value(kind="number", value=n, text=str(n), state=state, timestamp=events.now_ms(), received=events.now_ms())
+
+
+def tile_attrs(html, key):
+    match = re.search(rf'<(?:div|td) class="tile[^"]*"[^>]*data-statistic="{key}"[^>]*>', html)
+    assert match, f"no tile for {key}"
+    return dict(re.findall(r'(data-[a-z-]+|aria-label)="([^"]*)"', match.group(0)))
+
+
+def waiting_key(slug="overview"):
+    return Statistic.objects.get(object_type="Queue", name="CallsWaiting", object_id__startswith="VQ_Sales").key
+
+
+def test_dashboards_need_a_login(client, demo):
+    for url in ("/", "/d/overview/", "/d/overview/history/"):
+        response = client.get(url)
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/"), url
+
+
+def test_a_user_sees_only_dashboards_shared_with_their_group(client, demo):
+    user = User.objects.create_user("ann", password="pw-ann-123")
+    client.force_login(user)
+    assert client.get("/d/overview/").status_code == 403
+    assert b"overview" not in client.get("/").content
+    group = Group.objects.create(name="floor")
+    user.groups.add(group)
+    Dashboard.objects.get(slug="overview").groups.add(group)
+    assert client.get("/d/overview/").status_code == 200
+    assert client.get("/d/agents/").status_code == 403
+    listing = client.get("/").content.decode()
+    assert "/d/overview/" in listing and "/d/agents/" not in listing
+
+
+def test_the_page_is_rendered_with_the_current_values(client, demo):
+    key = waiting_key()
+    values.write(values={key: number(7)}, status=live_status())
+    client.force_login(User.objects.get(username=demo.username))
+    html = client.get("/d/overview/").content.decode()
+    attrs = tile_attrs(html, key)
+    assert (attrs["data-value"], attrs["data-state"], attrs["data-threshold"]) == ("7.0", "fresh", "critical")
+    assert attrs["aria-label"].startswith("Sales waiting: 7 calls, CRITICAL HIGH")
+    assert 'id="dash-config"' in html and "/ws/dashboards/overview/" in html
+    assert "/vendor/plotly.min.js" in html and "cdn" not in html.lower()
+
+
+def test_values_are_stale_when_the_bridge_is_gone(client, demo):
+    key = waiting_key()
+    status = live_status()
+    status["heartbeat"] -= 60_000  # silent for a minute: the bridge is down
+    values.write(values={key: number(2)}, status=status)
+    client.force_login(User.objects.get(username=demo.username))
+    attrs = tile_attrs(client.get("/d/overview/").content.decode(), key)
+    assert (attrs["data-value"], attrs["data-state"]) == ("2.0", "stale")
+
+
+def test_a_wall_opens_with_its_token_and_is_refused_once_revoked(client, demo):
+    response = client.get(f"/wall/{demo.wall_token}/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.count('class="board-wrap"') == 2 and "<svg" in html and "/ws/wall/" in html
+    assert client.get("/wall/not-a-token/").status_code == 403
+    Display.objects.filter(pk=demo.display.pk).update(revoked=True)
+    refused = client.get(f"/wall/{demo.wall_token}/")
+    assert refused.status_code == 403 and b"not valid" in refused.content
+
+
+def test_history_shows_what_was_recorded_at_that_time(client, demo):
+    key = waiting_key()
+    ten = dt.datetime(2026, 11, 29, 10, 0, tzinfo=dt.timezone.utc)
+    history.record({key: number(3)}, int(ten.timestamp() * 1000))
+    history.record({key: number(9)}, int((ten + dt.timedelta(minutes=5)).timestamp() * 1000))
+    client.force_login(User.objects.get(username=demo.username))
+    at_ten_past_two = client.get("/d/overview/history/?at=2026-11-29T10:02").content.decode()
+    assert tile_attrs(at_ten_past_two, key)["data-value"] == "3.0"
+    at_six_past = client.get("/d/overview/history/?at=2026-11-29T10:06").content.decode()
+    assert tile_attrs(at_six_past, key)["data-value"] == "9.0"
+    before = client.get("/d/overview/history/?at=2026-11-29T09:00").content.decode()
+    assert tile_attrs(before, key)["data-state"] == "unknown"
+    bad = client.get("/d/overview/history/?at=yesterday")
+    assert bad.status_code == 400 and "is not a date and time" in bad.content.decode()
+
+
+def test_ops_is_for_staff_only(client, demo):
+    values.write(status=live_status())
+    client.force_login(User.objects.create_user("bob", password="pw-bob-123"))
+    assert client.get("/ops/").status_code == 302
+    client.force_login(User.objects.get(username=demo.username))
+    html = client.get("/ops/").content.decode()
+    assert 'data-field="service">AVAILABLE' in html and "unknown object" in html
+
+
+def test_ops_summary_ages():
+    status = live_status()
+    status.update(heartbeat=10_000, started=4_000, token_expires_at=70.0,
+                  last_resubscribe={"reason": "service AVAILABLE", "statistics": 3, "seconds": 0.2, "at": 8_000})
+    summary = ops_summary(status, status["connection"], 12.0)
+    assert (summary["heartbeat_age"], summary["uptime"], summary["token_expires_in"]) == (2.0, 8, 58)
+    assert summary["last_resubscribe"]["ago"] == 4
+    assert summary["refused"] == [("sbad", "unknown object")]
+
+
+def test_plotly_is_served_locally(client):
+    response = client.get("/vendor/plotly.min.js")
+    assert response.status_code == 200 and response["Content-Type"] == "text/javascript"
+    assert b"plotly" in b"".join(response.streaming_content)[:2000].lower()

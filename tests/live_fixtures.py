@@ -1,0 +1,25 @@
+"""Fixtures shared by the bridge and consumer tests (imported by their conftest files)."""
+
+import pytest
+from channels.layers import channel_layers
+from django.core.cache import cache
+
+FAST_BRIDGE = {
+    "TICK_SECONDS": 0.05,
+    "HEARTBEAT_SECONDS": 0.2,
+    "CONFIG_POLL_SECONDS": 0.2,
+    "LEASE_SECONDS": 1.5,
+    "SUBSCRIPTION_BATCH_SIZE": 3,
+    "CLIENT_FRAMES_PER_SECOND": 5.0,
+}
+
+
+@pytest.fixture(autouse=True)
+def fresh_live_state(settings):
+    """Fast bridge timings, an empty cache and a new in-memory channel layer per test."""
+    settings.BRIDGE = {**settings.BRIDGE, **FAST_BRIDGE}
+    cache.clear()
+    channel_layers.backends.clear()
+    yield
+    cache.clear()
+    channel_layers.backends.clear()

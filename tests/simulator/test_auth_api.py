@@ -1,0 +1,124 @@
+"""The simulated Authentication API: grants, errors, userinfo, ping, sign-out, revocation."""
+
+import base64
+from urllib.parse import parse_qs, urlsplit
+
+from .helpers import API_KEY, BASIC, CONTROL, Client, control
+
+PASSWORD_GRANT = {"grant_type": "password", "username": "demo\\supervisor", "password": "demo-password",
+                  "client_id": "demo-client", "scope": "*"}
+
+
+async def test_password_grant_returns_bearer_token_with_refresh(client: Client):
+    response = await client.grant(**PASSWORD_GRANT)
+    body = await response.json()
+    assert response.status == 200
+    assert body["token_type"] == "bearer" and body["expires_in"] == 3600 and body["scope"] == "*"
+    assert body["access_token"] and body["refresh_token"] and body["access_token"] != client.token
+
+
+async def test_client_credentials_grant_has_no_refresh_token_and_works(client: Client):
+    body = await (await client.grant(grant_type="client_credentials", scope="*")).json()
+    assert "refresh_token" not in body
+    client.token = body["access_token"]
+    response = await client.request("GET", "/auth/v3/userinfo")
+    info = await response.json()
+    assert response.status == 200 and info["sub"] == "demo-client" and info["username"] is None
+    status, _ = await client.subscribe_statistics(
+        [{"statisticId": "w", "objectType": "Queue", "objectId": "VQ_Sales@SIP_Switch", "name": "CallsWaiting"}])
+    assert status == 200
+
+
+async def test_refresh_grant_rotates_and_old_refresh_token_dies(client: Client):
+    first = await (await client.grant(**PASSWORD_GRANT)).json()
+    refresh = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"], "client_id": "demo-client",
+               "scope": "*"}
+    second = await client.grant(**refresh)
+    assert second.status == 200
+    assert (await second.json())["access_token"] not in (first["access_token"], client.token)
+    again = await client.grant(**refresh)
+    assert again.status == 400
+    assert await again.json() == {"error": "invalid_grant", "error_description": "Invalid refresh token"}
+
+
+async def test_authorization_code_flow(client: Client):
+    response = await client.http.get(client.url + "/auth/v3/oauth/authorize", allow_redirects=False, params={
+        "response_type": "code", "client_id": "demo-client", "redirect_uri": "http://app.test/cb", "state": "xyz"})
+    assert response.status == 302
+    location = urlsplit(response.headers["Location"])
+    query = parse_qs(location.query)
+    assert location.netloc == "app.test" and query["state"] == ["xyz"]
+    code = {"grant_type": "authorization_code", "code": query["code"][0], "redirect_uri": "http://app.test/cb",
+            "client_id": "demo-client"}
+    granted = await client.grant(**code)
+    assert granted.status == 200
+    client.token = (await granted.json())["access_token"]
+    info = await (await client.request("GET", "/auth/v3/userinfo")).json()
+    assert info["user_name"] == "demo\\supervisor" and info["tenant"] == "demo" and info["username"] == "supervisor"
+    reused = await client.grant(**code)
+    assert reused.status == 400 and (await reused.json())["error"] == "invalid_grant"
+
+
+async def test_authorize_refuses_unknown_client(client: Client):
+    response = await client.http.get(client.url + "/auth/v3/oauth/authorize", allow_redirects=False, params={
+        "response_type": "code", "client_id": "someone", "redirect_uri": "http://app.test/cb"})
+    assert response.status == 400 and (await response.json())["error"] == "invalid_request"
+
+
+async def test_grant_errors(client: Client):
+    bad_secret = "Basic " + base64.b64encode(b"demo-client:wrong").decode()
+    response = await client.http.post(client.url + "/auth/v3/oauth/token", data=PASSWORD_GRANT,
+                                      headers={"x-api-key": API_KEY, "Authorization": bad_secret})
+    assert response.status == 401
+    assert await response.json() == {"error": "Unauthorized", "error_description": "Bad credentials"}
+    no_basic = await client.http.post(client.url + "/auth/v3/oauth/token", data=PASSWORD_GRANT,
+                                      headers={"x-api-key": API_KEY})
+    assert no_basic.status == 401
+    wrong_password = await client.grant(**{**PASSWORD_GRANT, "password": "nope"})
+    assert wrong_password.status == 400
+    assert await wrong_password.json() == {"error": "invalid_grant", "error_description": "Bad credentials"}
+    unsupported = await client.grant(grant_type="implicit")
+    assert unsupported.status == 400 and (await unsupported.json())["error"] == "unsupported_grant_type"
+    no_key = await client.http.post(client.url + "/auth/v3/oauth/token", data=PASSWORD_GRANT,
+                                    headers={"x-api-key": "wrong", "Authorization": BASIC})
+    assert no_key.status == 403 and await no_key.json() == {"message": "Forbidden"}
+
+
+async def test_ping_userinfo_and_sign_out(client: Client, make_client):
+    ping = await client.request("GET", "/auth/v3/ping")
+    assert ping.status == 200
+    other = await make_client()
+    await client.request("POST", "/auth/v3/sign-out?global=false")
+    assert (await client.request("GET", "/auth/v3/ping")).status == 403
+    assert (await client.request("GET", "/auth/v3/userinfo")).status == 401
+    assert (await other.request("GET", "/auth/v3/ping")).status == 200
+    third = await make_client()
+    response = await other.request("GET", "/auth/v3/sign-out?global=true")
+    assert response.status == 200 and (await response.json())["data"]["revoked"] == 2
+    assert (await third.request("GET", "/auth/v3/ping")).status == 403
+
+
+async def test_revoke_tokens_cuts_every_token_short(client: Client):
+    refresh_token = (await (await client.grant(**PASSWORD_GRANT)).json())["refresh_token"]
+    status, body = await control(client, "POST", "revoke-tokens")
+    assert status == 200 and body["revoked"] == 2
+    subscribe = await client.request("POST", "/statistics/v3/subscriptions", json={})
+    assert subscribe.status == 401 and await subscribe.json() == {"message": "Unauthorized"}
+    handshake = await client.bayeux([{"channel": "/meta/handshake", "version": "1.0"}])
+    assert handshake[0] == 401
+    refreshed = await client.grant(grant_type="refresh_token", refresh_token=refresh_token, client_id="demo-client")
+    assert refreshed.status == 200
+    await control(client, "POST", "revoke-tokens", {"refresh": True})
+    token = (await refreshed.json())["refresh_token"]
+    assert (await client.grant(grant_type="refresh_token", refresh_token=token)).status == 400
+
+
+async def test_auth_faults(client: Client):
+    status, body = await control(client, "POST", "fail", {"status": 503, "count": 2, "scope": "auth"})
+    assert status == 200 and body["armed"] == {"auth": {"status": 503, "count": 2}}
+    for _ in range(2):
+        response = await client.grant(**PASSWORD_GRANT)
+        assert response.status == 503
+        assert await response.json() == {"error": "server_error", "error_description": "Service Unavailable"}
+    assert (await client.grant(**PASSWORD_GRANT)).status == 200
+    assert (await client.request("GET", "/simulator/state", headers=CONTROL)).status == 200

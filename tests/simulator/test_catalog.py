@@ -1,0 +1,110 @@
+"""Catalogue: descriptor validation, custom definitions, value shapes, notification decisions."""
+
+import pytest
+
+from statsbridge.simulator import catalog, model as m
+from statsbridge.simulator.catalog import StatisticError, resolve
+from statsbridge.simulator.subscriptions import OpenStatistic, should_notify
+
+CC = m.ContactCentre(42, 8, 2)
+
+
+def descriptor(**fields):
+    return {"objectType": m.QUEUE, "objectId": "VQ_Sales@SIP_Switch", **fields}
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"name": "NoSuchStat"}, "unknown statistic name 'NoSuchStat'"),
+    ({"name": "CallsWaiting", "objectId": "VQ_Nope"}, "unknown objectId 'VQ_Nope' for objectType Queue"),
+    ({"name": "CallsWaiting", "objectType": "Planet"}, "unknown objectType 'Planet'"),
+    ({"name": "CurrentAgentState"}, "statistic CurrentAgentState does not apply to objectType Queue"),
+    ({}, "a statistic needs a name or a definition"),
+    ({"name": "CallsWaiting", "objectId": ""}, "objectId is required"),
+    ({"definition": []}, "definition must be an object"),
+    ({"definition": {"category": "CurrentNumber", "colour": "red"}}, "unknown definition field(s): colour"),
+    ({"definition": {"subject": "DNAction"}}, "definition.category is required"),
+    ({"definition": {"category": "Vibes"}}, "unknown definition.category 'Vibes'"),
+    ({"definition": {"category": "CurrentNumber", "notificationMode": "Sometimes"}}, "notificationMode must be one of"),
+    ({"definition": {"category": "CurrentNumber", "notificationFrequency": 0}}, "notificationFrequency must be a positive"),
+    ({"definition": {"category": "CurrentNumber", "insensitivity": -1}}, "insensitivity must be a non-negative"),
+    ({"definition": {"category": "CurrentNumber", "intervalType": "SlidingWindow"}}, "intervalLength must be a positive"),
+    ({"definition": {"category": "CurrentNumber", "dynamicTimeProfile": "25:00"}}, "dynamicTimeProfile must look like"),
+    ({"definition": {"category": "CurrentNumber", "mainMask": 3}}, "definition.mainMask must be a string"),
+    ({"definition": {"category": "Formula"}}, "computes no statistic with category Formula"),
+])
+def test_bad_descriptors_are_refused_with_clear_messages(fields, message):
+    with pytest.raises(StatisticError) as error:
+        resolve(descriptor(**fields), CC.has_object)
+    assert message in str(error.value)
+
+
+def test_named_statistic_uses_changes_mode():
+    resolved = resolve(descriptor(name="CallsWaiting"), CC.has_object)
+    assert (resolved.spec.name, resolved.mode, resolved.insensitivity, resolved.definition) == \
+        ("CallsWaiting", "Changes", 0.0, None)
+
+
+def test_custom_definition_maps_onto_a_computation_and_keeps_its_notification_fields():
+    definition = {"category": "CurrentMaxTime", "subject": "DNAction", "mainMask": "CallWait",
+                  "notificationMode": "periodical", "notificationFrequency": 3, "intervalType": "GrowingWindow",
+                  "dynamicTimeProfile": "00:00", "dynamicFilter": "Media=voice", "maskType": "DN"}
+    resolved = resolve(descriptor(definition=definition, name="MyWait"), CC.has_object)
+    assert resolved.spec.name == "LongestWaitTime"
+    assert (resolved.name, resolved.mode, resolved.frequency) == ("MyWait", "Periodical", 3.0)
+    by_mask = resolve(descriptor(definition={"category": "AverageTime", "mainMask": "CallInbound,AfterCallWork"}),
+                      CC.has_object)
+    assert by_mask.spec.name == "AverageHandlingTime"
+
+
+def test_every_catalogued_statistic_computes_its_documented_shape():
+    cc = m.ContactCentre(42, 8, 2)
+    for _ in range(600):
+        cc.step(0.5)
+    objects = cc.objects()
+    for spec in catalog.CATALOG.values():
+        for object_type in spec.object_types:
+            value = spec.compute(cc, object_type, objects[object_type][0])
+            if spec.shape == "agent-state":
+                assert value["status"] in catalog.STATUS_CODES.values()
+                assert value["dnStatuses"][0]["status"] == value["status"]
+                assert isinstance(value["time"], int) and isinstance(value["reasons"], list)
+            else:
+                assert list(value) == ["value"], spec.name
+                kind = {"count": int, "duration": int, "average": float, "percentage": float}[spec.shape]
+                assert isinstance(value["value"], kind), spec.name
+                assert value["value"] >= 0
+                if spec.shape == "percentage":
+                    assert value["value"] <= 100
+
+
+def test_group_counts_add_up_to_the_group():
+    cc = m.ContactCentre(3, 12, 2)
+    for _ in range(300):
+        cc.step(0.5)
+        for group_id, group in cc.groups.items():
+            counts = [catalog.CATALOG[name].compute(cc, m.GROUP_AGENTS, group_id)["value"]
+                      for name in ("AgentsReady", "AgentsNotReady", "AgentsTalking", "AgentsAfterCallWork")]
+            logged_in = catalog.CATALOG["AgentsLoggedIn"].compute(cc, m.GROUP_AGENTS, group_id)["value"]
+            assert sum(counts) == logged_in <= len(group.agent_ids)
+
+
+def stat(mode: str, insensitivity: float = 0.0, frequency: float = 10.0, sent=None, sent_at: float = 0.0):
+    resolved = resolve(descriptor(definition={"category": "CurrentNumber", "notificationMode": mode,
+                                              "insensitivity": insensitivity,
+                                              "notificationFrequency": frequency}), CC.has_object)
+    open_stat = OpenStatistic("sub", "s", m.QUEUE, "VQ_Sales@SIP_Switch", resolved)
+    open_stat.sent_value, open_stat.sent_at = sent, sent_at
+    return open_stat
+
+
+def test_notification_modes():
+    assert not should_notify(stat("NoNotification", sent={"value": 1}), {"value": 9}, 100)
+    assert not should_notify(stat("Changes", sent={"value": 1}), {"value": 1}, 100)
+    assert should_notify(stat("Changes", sent={"value": 1}), {"value": 2}, 0)
+    assert not should_notify(stat("Changes", insensitivity=2, sent={"value": 1}), {"value": 3}, 0)
+    assert should_notify(stat("Changes", insensitivity=2, sent={"value": 1}), {"value": 4}, 0)
+    assert should_notify(stat("Changes", insensitivity=2, sent={"status": 4}), {"status": 8}, 0)
+    assert should_notify(stat("Immediate", insensitivity=5, sent={"value": 1}), {"value": 2}, 0)
+    assert not should_notify(stat("Immediate", sent={"value": 1}), {"value": 1}, 0)
+    assert not should_notify(stat("Periodical", frequency=5, sent={"value": 1}, sent_at=10), {"value": 7}, 14.9)
+    assert should_notify(stat("Periodical", frequency=5, sent={"value": 1}, sent_at=10), {"value": 1}, 15)

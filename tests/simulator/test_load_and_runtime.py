@@ -1,0 +1,109 @@
+"""Benchmark load, in-process/threaded running, and the ``simulate`` command."""
+
+import asyncio
+import base64
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import aiohttp
+import pytest
+from django.conf import settings
+
+from statsbridge.simulator import SimulatorConfig, SimulatorThread, start_simulator
+from tests.fixtures_simulator import fast_config
+
+from .helpers import CONTROL, Client, control, updates_in
+
+ROOT = Path(__file__).resolve().parents[2]
+STATS = [{"statisticId": f"n{n}", "objectType": "Agent", "objectId": f"agent{n:03d}",
+          "definition": {"category": "CurrentState", "notificationMode": "NoNotification"}} for n in range(1, 11)]
+
+
+async def test_load_delivers_the_requested_rate_with_emission_time(client: Client):
+    await client.start_session()
+    assert (await client.subscribe_statistics(STATS))[0] == 200
+    await control(client, "POST", "load", {"updates_per_second": 400})
+    started = time.monotonic()
+    messages = await client.collect(lambda got: len(updates_in(got)) >= 400, timeout=5)
+    elapsed = time.monotonic() - started
+    await control(client, "POST", "load", {"updates_per_second": 0})
+    items = updates_in(messages)
+    assert 250 <= len(items) / elapsed <= 600, len(items) / elapsed
+    counts = {i["statisticId"] for i in items}
+    assert counts == {s["statisticId"] for s in STATS}  # spread over every live statistic
+    for message in messages:
+        emitted = message["ext"]["simulator"]["emittedAt"]
+        assert abs(emitted - message["data"]["data"]["statistics"][0]["timestamp"]) < 5
+        assert list(message["data"]["data"]["statistics"][0]["value"]) != ["ext"]
+    state = (await control(client, "GET", "state"))[1]
+    assert state["loadUpdatesSent"] >= len(items)
+
+
+def test_simulator_thread_serves_sync_code():
+    with SimulatorThread(fast_config()) as thread:
+        request = urllib.request.Request(thread.url + "/simulator/state", headers=CONTROL)
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200
+        assert thread.call(lambda tenant: tenant.service_state) == "AVAILABLE"
+        url = thread.url
+    with pytest.raises(OSError):
+        urllib.request.urlopen(url + "/simulator/state", timeout=2)
+
+
+async def test_start_simulator_reports_bound_port_and_secrets_stay_out_of_repr():
+    config = fast_config(api_key="k-SECRET-1", client_secret="s-SECRET-2", password="p-SECRET-3",
+                         control_key="c-SECRET-4")
+    running = await start_simulator(config)
+    try:
+        assert running.url.startswith("http://127.0.0.1:") and not running.url.endswith(":0")
+        for secret in ("k-SECRET-1", "s-SECRET-2", "p-SECRET-3", "c-SECRET-4"):
+            assert secret not in repr(config) and secret not in repr(running)
+    finally:
+        await running.stop()
+
+
+def test_demo_defaults_match_the_bridge_settings():
+    if any(os.environ.get(f"GENESYS_{k}") for k in ("API_URL", "API_KEY", "CLIENT_ID", "CLIENT_SECRET")):
+        pytest.skip("GENESYS_* overridden in this environment")
+    defaults = SimulatorConfig()
+    assert (f"http://{defaults.host}:{defaults.port}", defaults.api_key, defaults.client_id,
+            defaults.client_secret) == (settings.GENESYS["API_URL"], settings.GENESYS["API_KEY"],
+                                        settings.GENESYS["CLIENT_ID"], settings.GENESYS["CLIENT_SECRET"])
+
+
+async def test_simulate_command_serves_given_credentials():
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "simulate", "--port", str(port), "--api-key", "cmd-key", "--client-id", "cid",
+         "--client-secret", "csecret", "--username", "acme\\boss", "--password", "pw", "--control-key", "ck",
+         "--token-ttl", "77", "--seed", "5", "--agents", "6", "--queues", "2"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"})
+    try:
+        line = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), 30)
+        assert f"listening on http://127.0.0.1:{port}" in line and "pw" not in line and "csecret" not in line
+        url = f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession() as http:
+            token = await http.post(url + "/auth/v3/oauth/token", headers={
+                "x-api-key": "cmd-key", "Authorization": "Basic " + base64.b64encode(b"cid:csecret").decode()},
+                data={"grant_type": "password", "username": "acme\\boss", "password": "pw"})
+            assert token.status == 200 and (await token.json())["expires_in"] == 77
+            catalog = await (await http.get(url + "/simulator/catalog", headers={"x-simulator-key": "ck"})).json()
+            assert len(catalog["objects"]["Agent"]) == 6 and len(catalog["objects"]["Queue"]) == 2
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=10)
+    assert process.returncode == 0 and "stopped" in output
+
+
+def free_port() -> int:
+    """A port that was free a moment ago (the command needs a concrete one)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
