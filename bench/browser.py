@@ -13,6 +13,7 @@ import time
 
 from bench.common import AT_MOST, Context, Result, Target
 from bench.procs import wait_until
+from bench.profiling import summarise_cpu_profile
 from bench.stack import Stack
 
 CHROMIUM = "/usr/bin/chromium"
@@ -84,14 +85,25 @@ async def observe(probe: PageProbe, seconds: float, interval: float) -> dict:
     return {"busy_fraction": probe.busy / elapsed, "heap": heap, "seconds": elapsed}
 
 
+async def cpu_profile(cdp, seconds: float) -> str:
+    """A sampled JS CPU profile of the page under load, summarised by self time."""
+    await cdp.send("Profiler.enable")
+    await cdp.send("Profiler.setSamplingInterval", {"interval": 1000})
+    await cdp.send("Profiler.start")
+    await asyncio.sleep(seconds)  # The profile's length.
+    profile = (await cdp.send("Profiler.stop"))["profile"]
+    await cdp.send("Profiler.disable")
+    return f"Chromium JS CPU profile, {seconds:g} s under load:\n" + summarise_cpu_profile(profile)
+
+
 async def run(ctx: Context, result: Result) -> None:
     """Idle page first, then the loaded wall for 10 minutes (1 hour with --hour; seconds in smoke)."""
     from playwright.async_api import async_playwright
 
-    idle_seconds = ctx.pick(3.0, 60.0)
-    warmup = ctx.pick(3.0, 30.0)
-    duration = ctx.pick(15.0, 600.0, 3600.0)
-    interval = ctx.pick(3.0, 30.0, 60.0)
+    idle_seconds = ctx.pick(2.0, 60.0)
+    warmup = ctx.pick(2.0, 30.0)
+    duration = ctx.pick(6.0, 600.0, 3600.0)
+    interval = ctx.pick(2.0, 30.0, 60.0)
     rate = TILES * UPDATES_PER_TILE
     async with Stack("browser") as stack:
         await stack.start_simulator(TILES)
@@ -123,9 +135,11 @@ async def run(ctx: Context, result: Result) -> None:
                 loaded = await observe(probe, duration, interval)
                 bench_counts = await page.evaluate("window.__bench")
                 fresh_tiles = await page.locator('[data-statistic][data-state="fresh"]').count()
+                profile = await cpu_profile(cdp, ctx.pick(2.0, 20.0))
                 await stack.set_load(0)
             finally:
                 await context.close()
+    result.profile = profile
     heap_growth = slope_per_hour(loaded["heap"])
     result.add("main-thread busy fraction under load", 100 * loaded["busy_fraction"], "%", "limit (target)",
                100 * BUSY_LIMIT, Target(AT_MOST, 1.0))

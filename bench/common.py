@@ -1,6 +1,7 @@
 """What every benchmark shares: modes, figures, targets, results, the machine it ran on.
 
-A benchmark is a function ``run(ctx: Context) -> Result``. Every figure is reported as
+A benchmark is a module with ``async def run(ctx: Context, result: Result)`` that fills
+``result`` (see ``bench/__main__.py`` for the list). Every figure is reported as
 a ratio against a peer or a limit measured (or fixed, for targets) in the same run,
 because this machine is shared and noisy and absolute numbers drift between runs.
 """
@@ -14,7 +15,7 @@ import shlex
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO / "bench" / "results"
@@ -172,20 +173,3 @@ def write_result(result: Result, directory: Path) -> Path:
     path = directory / f"{result.name}.json"
     path.write_text(json.dumps(result.to_json(), indent=2, sort_keys=False) + "\n")
     return path
-
-
-def percentile(sorted_values: list, fraction: float) -> Optional[float]:
-    """Nearest-rank percentile of an ascending list (None when empty)."""
-    if not sorted_values:
-        return None
-    rank = max(1, math.ceil(fraction * len(sorted_values)))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
-
-
-@dataclass(frozen=True)
-class Benchmark:
-    """A registered benchmark: its name, a one-line title and the function that runs it."""
-
-    name: str
-    title: str
-    run: Callable[[Context, Result], None]

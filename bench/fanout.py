@@ -12,7 +12,7 @@ import asyncio
 import json
 
 from bench.common import AT_LEAST, AT_MOST, Context, Result, Target
-from bench.procs import PYTHON, CpuWindow, wait_until
+from bench.procs import CpuWindow
 from bench.stack import Stack
 from bench.swarm import histogram, histogram_percentiles, start_swarm
 
@@ -20,19 +20,20 @@ IDLE_LIMIT_BYTES = 40 * 1024
 
 
 def _publisher_args(stack: Stack, mode: str, rate: float, name: str, tick: float = 0.25) -> tuple:
-    report = stack.dir / f"{name}.publisher.json"
+    report, go = stack.dir / f"{name}.publisher.json", stack.dir / f"{name}.go"
     return ["-m", "bench.webproc", "--mode", mode, "--rate", str(rate), "--tick", str(tick),
-            "--report", str(report)], report
+            "--report", str(report), "--go", str(go)], report, go
 
 
 async def deliveries(stack: Stack, mode: str, clients: int, rate: float, warmup: float, window: float,
                      name: str) -> dict:
     """Values/s reaching ``clients`` clients with ``mode`` publishing ``rate`` updates/s."""
-    args, report_path = _publisher_args(stack, mode, rate, name)
+    args, report_path, go = _publisher_args(stack, mode, rate, name)
     web = await stack.start_web(name, module=args, bridge=False)
     swarm = await start_swarm(stack, web, clients, f"{name}-clients")
     try:
         await swarm.wait_ready(120)
+        go.touch()
         await asyncio.sleep(warmup)  # A fixed warm-up period before the window, not a wait for a condition.
         before, pub_before = swarm.report(), json.loads(report_path.read_text())
         cpu = CpuWindow([web.proc.pid])
@@ -59,7 +60,7 @@ async def deliveries(stack: Stack, mode: str, clients: int, rate: float, warmup:
 
 async def idle_memory(stack: Stack, clients: int, settle: float) -> dict:
     """RSS growth of a web process per idle WebSocket connection."""
-    args, _ = _publisher_args(stack, "idle", 0, "idle")
+    args, _, _ = _publisher_args(stack, "idle", 0, "idle")
     web = await stack.start_web("idle", module=args, bridge=False)
     try:
         # Warm the process (imports, first connection, caches) with a few sockets first.

@@ -10,7 +10,6 @@ each reader's process (from /proc) make the figure; the bridge's count is its ow
 
 import asyncio
 import json
-import time
 
 from bench.common import AT_LEAST, Context, Result, Target
 from bench.procs import PYTHON, CpuWindow, wait_until

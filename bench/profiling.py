@@ -51,3 +51,21 @@ async def profile_process(pid: int, seconds: float, out: Path) -> Optional[str]:
     if process.returncode != 0 or not out.exists():
         return f"py-spy failed: {error.decode(errors='replace')[-500:]}"
     return summarise(out.read_text())
+
+
+def summarise_cpu_profile(profile: dict, top: int = TOP) -> str:
+    """Top functions by self time of a Chrome DevTools ``Profiler.stop`` profile (idle excluded)."""
+    by_id = {node["id"]: node for node in profile.get("nodes", [])}
+    own: Counter = Counter()
+    for node_id, delta in zip(profile.get("samples", []), profile.get("timeDeltas", [])):
+        frame = by_id.get(node_id, {}).get("callFrame", {})
+        name = frame.get("functionName") or "(anonymous)"
+        url = frame.get("url", "").rsplit("/", 1)[-1]
+        own[f"{name} {url}:{frame.get('lineNumber', -1) + 1}" if url else name] += delta
+    idle = own.pop("(idle)", 0)
+    busy = sum(own.values())
+    if not busy:
+        return "no busy samples"
+    lines = [f"{busy / 1000:.0f} ms busy, {idle / 1000:.0f} ms idle; self time:"]
+    lines += [f"  {100 * t / busy:5.1f}%  {name}" for name, t in own.most_common(top)]
+    return "\n".join(lines)

@@ -18,7 +18,7 @@ TARGET_SECONDS = 2.0
 
 async def run(ctx: Context, result: Result) -> None:
     """Measure recovery ``rounds`` times; report the worst and the median."""
-    n, dashboards, clients = ctx.pick(300, 10_000), 10, ctx.pick(10, 20)
+    n, dashboards, clients = ctx.pick(200, 10_000), 10, ctx.pick(10, 20)
     rounds = ctx.pick(1, 3)
     times, resubscribed = [], []
     async with Stack("recovery") as stack:

@@ -4,7 +4,8 @@ daphne serves the project's ASGI application (``statsbridge.serve.serve``, no br
 in the same event loop a publisher offers ``R`` synthetic statistic updates per
 second over every statistic a widget uses, and publishes them either through the
 coalescing ``Fanout`` (one batch per dashboard per tick) or naively (one
-``group_send`` per update per dashboard), the peer of the fan-out benchmark. Both
+``group_send`` per update per dashboard), the peer of the fan-out benchmark; it
+starts once the ``--go`` file exists (after the harness's clients connected). Both
 keep the shared status alive so clients see a live bridge. ``idle`` publishes nothing.
 Offered updates the publisher could not even hand over in time are dropped and counted.
 """
@@ -27,13 +28,14 @@ MAX_BACKLOG_SECONDS = 0.1
 class Publisher:
     """Synthetic updates at a fixed offered rate, published one of two ways."""
 
-    def __init__(self, mode: str, rate: float, report: Path, tick: float):
+    def __init__(self, mode: str, rate: float, report: Path, tick: float, go: Path):
         from statsbridge.aio import SyncRunner
 
         self.mode = mode
         self.rate = rate
         self.report = report
         self.tick = tick
+        self.go = go
         self.run_sync = SyncRunner("bench-publisher")
         self.offered = self.published = self.skipped = self.group_sends = 0
 
@@ -85,6 +87,8 @@ class Publisher:
 
         layer = get_channel_layer()
         keys = itertools.cycle(sorted(routes.wanted))
+        while not self.go.exists():  # The harness says go once its clients are connected.
+            await asyncio.sleep(TICK_INTERVAL)
         seqs: dict = {}
         budget, last, number = 0.0, time.monotonic(), 0
         while not stop.is_set():
@@ -123,12 +127,13 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0.0)
     parser.add_argument("--tick", type=float, default=0.25)
     parser.add_argument("--report", required=True)
+    parser.add_argument("--go", required=True, help="start offering once this file exists")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     django.setup()
     from statsbridge.serve import serve
 
-    publisher = Publisher(args.mode, args.rate, Path(args.report), args.tick)
+    publisher = Publisher(args.mode, args.rate, Path(args.report), args.tick, Path(args.go))
     serve("127.0.0.1", args.port, embedded_bridge=False, background=[publisher.run])
 
 

@@ -75,6 +75,7 @@ class Bridge:
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set, then release upstream subscriptions and disconnect."""
         await self._load_routes()
+        self._open_upstream()
         # Subscriptions a previous bridge left (it crashed or lost its lease) are
         # deleted before ours are created, so upstream never holds duplicates.
         self._inherited_ids = await self._run_sync(values.read_subscription_ids)
@@ -114,18 +115,20 @@ class Bridge:
 
     # ------------------------------------------------------------ upstream link
 
-    async def _open_upstream(self) -> None:
+    def _open_upstream(self) -> None:
+        """One HTTP session, token provider and REST client for the bridge's whole life."""
         genesys = self._genesys
         self._session = create_session(genesys["API_KEY"])
         self._tokens = TokenProvider(self._session, Credentials.from_settings(genesys))
         self._statistics = StatisticsClient(self._session, genesys["API_URL"], self._tokens, chunk_size=self._batch_size)
-        self._bayeux = BayeuxClient(
+
+    def _new_bayeux(self) -> BayeuxClient:
+        return BayeuxClient(
             self._session,
-            genesys["API_URL"].rstrip("/") + NOTIFICATIONS_PATH,
+            self._genesys["API_URL"].rstrip("/") + NOTIFICATIONS_PATH,
             channels=[SERVICE_CHANNEL, UPDATES_CHANNEL],
             token_provider=self._tokens,
         )
-        self._bayeux.start()
 
     async def _close_upstream(self) -> None:
         bayeux, session = self._bayeux, self._session
@@ -141,12 +144,14 @@ class Bridge:
         backoff = Backoff(base=1.0, cap=60.0)
         failures = 0
         while not stop.is_set():
-            await self._open_upstream()
+            self._bayeux = self._new_bayeux()
+            self._bayeux.start()
             async for event in self._bayeux.events():
                 self.handle(event)
                 if self.session_up:
                     failures = 0
-            await self._close_upstream()
+            await self._bayeux.disconnect()
+            self.session_up = False
             failures += 1
             delay = backoff.delay(failures)
             log.warning("upstream link stopped; starting a new one in %.1f s", delay)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Coroutine, Iterable
 log = logging.getLogger(__name__)
 
 Background = Callable[[asyncio.Event], Coroutine]
+MAX_MESSAGE_BYTES = 64 * 1024
 
 
 def endpoint(host: str, port: int) -> str:
@@ -48,7 +49,16 @@ def serve(
 
     if embedded_bridge is None:
         embedded_bridge = bool(bridge_setting("EMBEDDED"))
-    server = Server(application, endpoints=[endpoint(host, port)], signal_handlers=True, verbosity=0)
+    # Client frames over 4 KB get an error frame (socket kept); far larger ones are
+    # refused by daphne itself so a hostile client cannot make us buffer megabytes.
+    server = Server(
+        application,
+        endpoints=[endpoint(host, port)],
+        signal_handlers=True,
+        verbosity=0,
+        websocket_max_message_size=MAX_MESSAGE_BYTES,
+        websocket_max_frame_size=MAX_MESSAGE_BYTES,
+    )
     stop = asyncio.Event()
     tasks: list[asyncio.Task] = []
     starters: list[Background] = list(background)

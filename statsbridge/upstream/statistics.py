@@ -151,10 +151,22 @@ class StatisticsClient:
 
     async def subscribe(self, statistics: Sequence[dict], *, chunk_size: int | None = None,
                         verbose: str = "INFO") -> SubscriptionBatch:
-        """Subscribe any number of statistics as several subscriptions of at most ``chunk_size``."""
+        """Subscribe any number of statistics as several subscriptions of at most ``chunk_size``.
+
+        All or nothing: when a chunk fails, the chunks already created are deleted
+        (best effort) before the error is raised, so no subscription is left unknown.
+        """
         results = []
-        for chunk in chunked(statistics, chunk_size or self.chunk_size):
-            results.append(await self.create_subscription(chunk, verbose=verbose))
+        try:
+            for chunk in chunked(statistics, chunk_size or self.chunk_size):
+                results.append(await self.create_subscription(chunk, verbose=verbose))
+        except Exception:
+            for created in results:
+                try:
+                    await self.delete_subscription(created.data.get("subscriptionId"))
+                except Exception as error:  # the service drops it with the session anyway
+                    logger.warning("could not delete subscription after a failed subscribe: %s", error)
+            raise
         return SubscriptionBatch(tuple(results))
 
     async def get_subscription_values(self, subscription_id: str, statistic_ids: Iterable[str] | None = None,

@@ -159,3 +159,21 @@ async def test_readyz_and_metrics_follow_the_bridge(simulator, bridge, client):
                  "ccdash_updates_in_total", "ccdash_update_age_seconds_bucket", "ccdash_resubscribe_seconds_count"):
         assert name in metrics_text, name
     assert (await database_sync_to_async(client.get)("/healthz")).json() == {"status": "ok"}
+
+
+async def test_a_broken_cometd_link_turns_values_stale_and_recovery_fresh(simulator, bridge):
+    control_api = Control(simulator)
+    user, dashboard, widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
+    await eventually(lambda: _truth_with(control_api, set(keys)), 10, "subscribed")
+    browser = await open_desk(user)
+    await _until_equal(browser, control_api, keys, "live")
+    await control_api.call("POST", "/fail", {"scope": "notifications", "status": 503, "count": 2})
+    await browser.until(
+        lambda b: b.connection["upstream"] == "reconnecting" and all(b.values[k]["state"] == "stale" for k in keys),
+        2.0, "stale within 2 s of the link breaking",
+    )
+    await browser.until(lambda b: b.connection["upstream"] == "connected", 6, "link restored")
+    await _until_equal(browser, control_api, keys, "fresh values equal to the truth after recovery")
+    truth = await control_api.truth()
+    assert all(len(items) == 1 for items in truth.values()), "no duplicate subscriptions after recovery"
+    await browser.communicator.disconnect()

@@ -137,6 +137,8 @@ async def test_two_web_processes_two_bridges_and_a_takeover():
         assert body["subscriptions"] >= 1
         _, truth = await get_json(simulator.url + "/simulator/values", control)
         assert sorted(v["statisticId"] for v in truth["values"]) == sorted(keys), "no duplicate upstream subscriptions"
+        _, state = await get_json(simulator.url + "/simulator/state", control)
+        assert state["subscriptions"] == 1, "the dead bridge's subscription was deleted by its successor"
         # Both screens were told the bridge was gone, and are fresh again under the new one.
         assert all(b.saw_bridge_down for b in browsers)
         await eventually(

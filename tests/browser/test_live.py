@@ -106,7 +106,7 @@ def test_memory_and_dom_stay_flat_under_a_stream_of_updates(page, stack):
     try:
         page.wait_for_timeout(3000)  # warm-up: caches, JIT, first redraws (a measured window, not a wait for a condition)
         before = page.evaluate(measure)
-        frames = page.evaluate("() => window.dashboardPage.seqs.size")
+        followed = page.evaluate("() => window.dashboardPage.seqs.size")
         page.wait_for_timeout(12000)
         after = page.evaluate(measure)
     finally:
@@ -114,7 +114,7 @@ def test_memory_and_dom_stay_flat_under_a_stream_of_updates(page, stack):
     growth = (after["heap"] - before["heap"]) / 1048576
     print(f"heap {before['heap'] / 1048576:.1f} → {after['heap'] / 1048576:.1f} MB, nodes {before['nodes']} → {after['nodes']}, "
           f"plotted points {before['points']} → {after['points']}")
-    assert frames == 1
+    assert followed == 1, "the page should follow exactly its one dashboard"
     assert growth < 2.0, f"the heap grew by {growth:.1f} MB in 12 s of updates"
     assert after["nodes"] <= before["nodes"] + 50, "the DOM keeps growing"
 

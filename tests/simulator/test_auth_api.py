@@ -3,7 +3,11 @@
 import base64
 from urllib.parse import parse_qs, urlsplit
 
-from .helpers import API_KEY, BASIC, CONTROL, Client, control
+import pytest
+
+from tests.fixtures_simulator import fast_config
+
+from .helpers import API_KEY, BASIC, CONTROL, Client, control, wait_until
 
 PASSWORD_GRANT = {"grant_type": "password", "username": "demo\\supervisor", "password": "demo-password",
                   "client_id": "demo-client", "scope": "*"}
@@ -122,3 +126,22 @@ async def test_auth_faults(client: Client):
         assert await response.json() == {"error": "server_error", "error_description": "Service Unavailable"}
     assert (await client.grant(**PASSWORD_GRANT)).status == 200
     assert (await client.request("GET", "/simulator/state", headers=CONTROL)).status == 200
+
+
+class TestShortTokenLifetime:
+    @pytest.fixture
+    def simulator_config(self):
+        return fast_config(token_ttl=1)
+
+    async def test_expired_token_gets_401_everywhere_and_refresh_still_works(self, client: Client):
+        first = await (await client.grant(**PASSWORD_GRANT)).json()
+        assert first["expires_in"] == 1
+        client.token = first["access_token"]
+
+        async def expired():
+            return (await client.request("GET", "/statistics/v3/subscriptions/x/statistic-values")).status == 401
+        await wait_until(expired, timeout=4, message="token expiry after 1 s")
+        assert (await client.bayeux([{"channel": "/meta/handshake", "version": "1.0"}]))[0] == 401
+        assert (await client.request("GET", "/auth/v3/ping")).status == 403
+        renewed = await client.grant(grant_type="refresh_token", refresh_token=first["refresh_token"])
+        assert renewed.status == 200

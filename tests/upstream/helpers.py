@@ -29,6 +29,15 @@ async def wait_for(condition, *, timeout: float = 10.0, message: str = "conditio
         await asyncio.sleep(interval)
 
 
+async def wait_for_async(condition, *, timeout: float = 10.0, message: str = "condition", interval: float = 0.1):
+    """Like ``wait_for``, for an async ``condition()``."""
+    deadline = time.monotonic() + timeout
+    while not await condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+        await asyncio.sleep(interval)
+
+
 class Collector:
     """Consumes a client's events in the background and keeps them for assertions."""
 

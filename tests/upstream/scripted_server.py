@@ -10,6 +10,7 @@ import json
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -32,8 +33,6 @@ class Recorded:
 
     def form(self) -> dict:
         """The body decoded as a form."""
-        from urllib.parse import parse_qsl
-
         return dict(parse_qsl(self.body.decode()))
 
 

@@ -154,6 +154,18 @@ async def test_large_statistic_sets_are_split_into_subscriptions_of_the_chunk_si
     assert batch.errors == []
 
 
+async def test_a_failing_chunk_rolls_back_the_chunks_already_created(server, client_factory):
+    server.queue("POST", f"{BASE}/subscriptions", ok({"subscriptionId": "first"}), ok({"subscriptionId": "second"}),
+                 Scripted(status=400, json={"status": {"code": 3, "message": "bad statistic"}}))
+    server.default("DELETE", f"{BASE}/subscriptions/first", lambda r: ok({}))
+    server.default("DELETE", f"{BASE}/subscriptions/second",
+                   lambda r: Scripted(status=500, json={"status": {"code": 500, "message": "x"}}))
+    with pytest.raises(StatisticsApiError, match="bad statistic"):
+        await client_factory(chunk_size=2).subscribe([stat(n) for n in range(6)])
+    assert len(server.received("DELETE", f"{BASE}/subscriptions/first")) == 1
+    assert len(server.received("DELETE", f"{BASE}/subscriptions/second")) == 1
+
+
 async def test_peek_sends_statistic_ids_comma_joined_or_not_at_all(server, client_factory):
     server.default("GET", f"{BASE}/subscriptions/sub-1/statistic-values", lambda r: ok({"statistics": []}))
     client = client_factory()

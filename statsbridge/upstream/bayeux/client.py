@@ -173,9 +173,9 @@ class BayeuxClient:
         decision = Decision(Action.HANDSHAKE, 0.0, "starting")
         try:
             while decision.action is not Action.STOP:
+                if decision.failed:
+                    self._set_state(ConnectionState.BACKING_OFF, decision.reason, decision.delay)
                 if decision.delay > 0:
-                    if decision.failed:
-                        self._set_state(ConnectionState.BACKING_OFF, decision.reason, decision.delay)
                     await asyncio.sleep(decision.delay)
                 if decision.action is Action.HANDSHAKE:
                     decision = await self._handshake(decision.reason)
