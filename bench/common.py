@@ -126,7 +126,7 @@ class Context:
 
 
 def machine() -> dict:
-    """The machine a result was measured on: cores, memory, CPU model, Python."""
+    """The machine a result was measured on: cores, memory, CPU model, Python, load at the start."""
     model = platform.processor() or "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -149,6 +149,8 @@ def machine() -> dict:
         "cpu": model,
         "python": platform.python_version(),
         "implementation": sys.implementation.name,
+        # Other work on this shared machine at the start of the run.
+        "load_average_1m": round(os.getloadavg()[0], 2),
     }
 
 

@@ -10,13 +10,15 @@ connection: RSS of the web process before and after opening idle sockets.
 
 import asyncio
 import json
+import signal
 
 from bench.common import AT_LEAST, AT_MOST, Context, Result, Target
-from bench.procs import CpuWindow
+from bench.procs import BenchError, CpuWindow, wait_until
 from bench.stack import Stack
 from bench.swarm import histogram, histogram_percentiles, start_swarm
 
 IDLE_LIMIT_BYTES = 40 * 1024
+CONNECT_SECONDS = 240
 
 
 def _publisher_args(stack: Stack, mode: str, rate: float, name: str, tick: float = 0.25) -> tuple:
@@ -32,7 +34,7 @@ async def deliveries(stack: Stack, mode: str, clients: int, rate: float, warmup:
     web = await stack.start_web(name, module=args, bridge=False)
     swarm = await start_swarm(stack, web, clients, f"{name}-clients")
     try:
-        await swarm.wait_ready(120)
+        await swarm.wait_ready(CONNECT_SECONDS)
         go.touch()
         await asyncio.sleep(warmup)  # A fixed warm-up period before the window, not a wait for a condition.
         before, pub_before = swarm.report(), json.loads(report_path.read_text())
@@ -58,24 +60,39 @@ async def deliveries(stack: Stack, mode: str, clients: int, rate: float, warmup:
             "p99_ms": latency[0.99], "web_cores": cpu.cores, "client_cores": swarm_cpu.cores}
 
 
-async def idle_memory(stack: Stack, clients: int, settle: float) -> dict:
-    """RSS growth of a web process per idle WebSocket connection."""
-    args, _, _ = _publisher_args(stack, "idle", 0, "idle")
-    web = await stack.start_web("idle", module=args, bridge=False)
+async def idle_memory(stack: Stack, clients: int, settle: float, trace: bool = False) -> dict:
+    """RSS growth of a web process per idle WebSocket connection (``trace``: also where Python allocated)."""
+    args, _, _ = _publisher_args(stack, "idle", 0, "idle-trace" if trace else "idle")
+    traced = stack.dir / "idle.tracemalloc.txt"
+    if trace:
+        args += ["--tracemalloc", str(traced)]
+    web = await stack.start_web("idle-trace" if trace else "idle", module=args, bridge=False)
     try:
         # Warm the process (imports, first connection, caches) with a few sockets first.
         warm = await start_swarm(stack, web, 5, "idle-warm")
         await warm.wait_ready()
         await asyncio.sleep(settle)  # Let allocations from start-up settle (fixed period, not a condition).
         before = web.proc.rss()
+        if trace:
+            web.proc.popen.send_signal(signal.SIGUSR1)
         swarm = await start_swarm(stack, web, clients, "idle-clients")
         await swarm.wait_ready(120)
         await asyncio.sleep(settle)
         after = web.proc.rss()
+        if trace:
+            web.proc.popen.send_signal(signal.SIGUSR1)
+            await wait_until(_exists(traced), 60, "the allocation diff", check=web.proc.check_alive)
         web.proc.check_alive()
     finally:
         await stack.stop(web.proc)
-    return {"rss_before": before, "rss_after": after, "per_connection": (after - before) / clients}
+    return {"rss_before": before, "rss_after": after, "per_connection": (after - before) / clients,
+            "allocations": traced.read_text() if trace else None}
+
+
+def _exists(path):
+    async def exists() -> bool:
+        return path.exists()
+    return exists
 
 
 async def run(ctx: Context, result: Result) -> None:
@@ -90,9 +107,13 @@ async def run(ctx: Context, result: Result) -> None:
             await stack.start_simulator(n)  # Only for the catalogue the seed uses.
             await stack.prepare(n, dashboards)
             for clients in client_counts:
-                for mode in ("coalesced", "naive"):
-                    name = f"{layer}-{clients}-{mode}"
-                    measured[name] = await deliveries(stack, mode, clients, rate, warmup, window, name)
+                try:
+                    for mode in ("coalesced", "naive"):
+                        name = f"{layer}-{clients}-{mode}"
+                        measured[name] = await deliveries(stack, mode, clients, rate, warmup, window, name)
+                except BenchError as error:
+                    result.notes.append(f"{layer} layer, {clients} clients could not be measured: {error}")
+                    continue
                 coalesced, naive = measured[f"{layer}-{clients}-coalesced"], measured[f"{layer}-{clients}-naive"]
                 result.add(f"{layer} layer, {clients} clients: deliveries/s coalescing vs naive",
                            coalesced["deliveries_per_second"], "values/s", "naive group_send per update",
@@ -101,6 +122,9 @@ async def run(ctx: Context, result: Result) -> None:
         await stack.start_simulator(n)
         await stack.prepare(n, dashboards)
         idle = await idle_memory(stack, ctx.pick(50, 1000), ctx.pick(0.5, 3.0))
+        if idle["per_connection"] > IDLE_LIMIT_BYTES and not ctx.smoke:
+            traced = await idle_memory(stack, 200, 3.0, trace=True)
+            result.profile = f"Idle connections over the limit; 200 more sockets, {traced['allocations']}"
     result.add("memory per idle WebSocket connection", idle["per_connection"] / 1024, "KB",
                "limit (target)", IDLE_LIMIT_BYTES / 1024, Target(AT_MOST, 1.0))
     result.counts = {"statistics": n, "dashboards": dashboards, "offered_updates_per_second": rate,

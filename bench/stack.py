@@ -1,8 +1,8 @@
 """The system under test, as real processes on 127.0.0.1: simulator, database, web and bridge.
 
 ``Stack`` owns a temporary folder (SQLite database, logs, seed files) or, for
-scale-out, a fresh PostgreSQL database and Redis database 11 (the benchmarks' own,
-flushed at start); it starts
+scale-out, a fresh PostgreSQL database and a Redis database claimed for the run
+(emptied when claimed and when released); it starts
 and stops every process it made, and nothing else.
 """
 
@@ -24,7 +24,10 @@ from bench.workload import agents_for, plan_statistics
 
 CONTROL_KEY = "demo-control-key"
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
-REDIS_URL = "redis://127.0.0.1:6379/11"
+REDIS_ADDRESS = "redis://127.0.0.1:6379"
+# Benchmarks claim one of these Redis databases for a run (others' tests use 0).
+REDIS_DATABASES = range(8, 16)
+REDIS_OWNER_KEY = "bench:owner"
 STARTUP_SECONDS = 60.0
 
 
@@ -59,13 +62,12 @@ class Stack:
         self.database = f"bench_{self.prefix}"
         self._http: Optional[aiohttp.ClientSession] = None
         self._db_created = False
+        self.redis_url = ""
 
     async def __aenter__(self) -> "Stack":
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
         if self.redis:
-            # Database 11 is the benchmarks' own: channels_redis group memberships of
-            # an earlier run's killed processes would otherwise linger for a day.
-            await _run(["redis-cli", "-u", REDIS_URL, "flushdb"], dict(os.environ), "flushing the benchmark Redis db")
+            self.redis_url = await asyncio.to_thread(_claim_redis_database, self.prefix)
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -73,6 +75,8 @@ class Stack:
             proc.stop()
         if self._http is not None:
             await self._http.close()
+        if self.redis_url:
+            await asyncio.to_thread(_release_redis_database, self.redis_url)
         if self._db_created:
             _postgres(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
         if self.keep_logs is not None:
@@ -123,7 +127,7 @@ class Stack:
         else:
             env["DATABASE_URL"] = f"sqlite:///{self.dir / 'db.sqlite3'}"
         if self.redis:
-            env["REDIS_URL"] = REDIS_URL
+            env["REDIS_URL"] = self.redis_url
             env["CACHE_KEY_PREFIX"] = self.prefix
         env.update({k: str(v) for k, v in extra.items()})
         return env
@@ -226,6 +230,37 @@ async def _run(args: list, env: dict, what: str) -> None:
         raise BenchError(f"{what} took longer than 300 s") from None
     if process.returncode != 0:
         raise BenchError(f"{what} failed ({process.returncode}):\n{output.decode(errors='replace')[-3000:]}")
+
+
+def _claim_redis_database(owner: str) -> str:
+    """Claim a free benchmark Redis database, empty it, and return its URL.
+
+    Emptying matters: channels_redis group memberships of an earlier run's killed
+    processes would otherwise linger for a day. Claiming keeps concurrent runs apart.
+    """
+    import redis
+
+    for number in REDIS_DATABASES:
+        client = redis.Redis.from_url(f"{REDIS_ADDRESS}/{number}")
+        try:
+            if client.set(REDIS_OWNER_KEY, owner, nx=True, ex=3600):
+                client.flushdb()
+                client.set(REDIS_OWNER_KEY, owner, ex=3600)
+                return f"{REDIS_ADDRESS}/{number}"
+        finally:
+            client.close()
+    raise BenchError(f"every benchmark Redis database ({REDIS_DATABASES.start}-{REDIS_DATABASES.stop - 1}) is in use")
+
+
+def _release_redis_database(url: str) -> None:
+    """Empty a claimed database, which also releases the claim."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
 
 
 def _postgres(sql: str) -> None:

@@ -5,7 +5,8 @@ in the same event loop a publisher offers ``R`` synthetic statistic updates per
 second over every statistic a widget uses, and publishes them either through the
 coalescing ``Fanout`` (one batch per dashboard per tick) or naively (one
 ``group_send`` per update per dashboard), the peer of the fan-out benchmark; it
-starts once the ``--go`` file exists (after the harness's clients connected). Both
+starts its full rate once the ``--go`` file exists (after the harness's clients
+connected), offering a trickle until then. Both
 keep the shared status alive so clients see a live bridge. ``idle`` publishes nothing.
 Offered updates the publisher could not even hand over in time are dropped and counted.
 """
@@ -15,6 +16,7 @@ import asyncio
 import itertools
 import json
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -23,6 +25,8 @@ import django
 TICK_INTERVAL = 0.01
 HEARTBEAT_SECONDS = 0.5
 MAX_BACKLOG_SECONDS = 0.1
+TOP_ALLOCATIONS = 15
+TRICKLE_PER_DASHBOARD = 2.0
 
 
 class Publisher:
@@ -87,19 +91,24 @@ class Publisher:
 
         layer = get_channel_layer()
         keys = itertools.cycle(sorted(routes.wanted))
-        while not self.go.exists():  # The harness says go once its clients are connected.
-            await asyncio.sleep(TICK_INTERVAL)
+        # Until the harness says go (its clients are connected), a trickle keeps every
+        # dashboard's sockets from idling: with channels_redis on redis-py 8 an idle
+        # receive outlives the 5 s default socket timeout and the consumer dies.
+        trickle = TRICKLE_PER_DASHBOARD * len(routes.slugs)
+        going = False
         seqs: dict = {}
         budget, last, number = 0.0, time.monotonic(), 0
         while not stop.is_set():
             await asyncio.sleep(TICK_INTERVAL)
+            going = going or self.go.exists()
+            rate = self.rate if going else trickle
             now = time.monotonic()
-            budget += self.rate * (now - last)
+            budget += rate * (now - last)
             last = now
-            if budget > self.rate * MAX_BACKLOG_SECONDS:
+            if budget > rate * MAX_BACKLOG_SECONDS:
                 # Publishing cannot keep up: drop what is too late rather than queue without bound.
-                self.skipped += int(budget - self.rate * MAX_BACKLOG_SECONDS)
-                budget = self.rate * MAX_BACKLOG_SECONDS
+                self.skipped += int(budget - rate * MAX_BACKLOG_SECONDS)
+                budget = rate * MAX_BACKLOG_SECONDS
             count, budget = int(budget), budget - int(budget)
             stamp = events.now_ms()
             for _ in range(count):
@@ -120,6 +129,32 @@ class Publisher:
                 self.published += 1
 
 
+class AllocationDiff:
+    """With ``--tracemalloc FILE``: SIGUSR1 takes a snapshot; the second one writes the growth by line."""
+
+    def __init__(self, path: Path):
+        import tracemalloc
+
+        self.path = path
+        self.first = None
+        tracemalloc.start(1)
+
+    def on_signal(self, signum, frame) -> None:
+        """Take a snapshot; from the second on, write the top growth since the first to the file."""
+        import tracemalloc
+
+        snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+        if self.first is None:
+            self.first = snapshot
+            return
+        stats = snapshot.compare_to(self.first, "lineno")
+        total = sum(stat.size_diff for stat in stats)
+        lines = [f"tracemalloc: {total / 1024:.0f} KB more Python allocations; top lines:"]
+        lines += [f"  {stat.size_diff / 1024:8.0f} KB  {stat.count_diff:+7d} blocks  {stat.traceback[0]}"
+                  for stat in stats[:TOP_ALLOCATIONS]]
+        self.path.write_text("\n".join(lines) + "\n")
+
+
 def main() -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -129,7 +164,10 @@ def main() -> None:
     parser.add_argument("--report", required=True)
     parser.add_argument("--go", required=True, help="start offering once this file exists")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--tracemalloc", help="trace allocations; SIGUSR1 snapshots, the second writes this file")
     args = parser.parse_args()
+    if args.tracemalloc:
+        signal.signal(signal.SIGUSR1, AllocationDiff(Path(args.tracemalloc)).on_signal)
     django.setup()
     from statsbridge.serve import serve
 

@@ -101,6 +101,7 @@ class Swarm:
                 "values": self.values, "closed": self.closed, "errors": dict(self.errors),
                 "latency_ms": {str(k): v for k, v in sorted(self.latency.items())},
                 "clients_not_fresh": self.clients_not_fresh, "all_fresh_at": self.all_fresh_at,
+                "values_not_fresh": sum(view.not_fresh for view in self.views),
                 "some_stale_at": self.some_stale_at, "at": time.time() * 1000}
 
 

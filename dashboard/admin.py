@@ -4,6 +4,7 @@ import datetime as dt
 import json
 
 from django.contrib import admin, messages
+from django.db import transaction
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
@@ -159,6 +160,13 @@ class DisplayAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if token:
             self._show_token(request, obj, token)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if change:
+            # Schedules and playlists are rendered into the wall page: open walls reload to pick them up.
+            display_id = form.instance.pk
+            transaction.on_commit(lambda: control.reload_display(display_id, "display settings changed"))
 
     @admin.action(description="Issue a new wall link (the old one stops working)")
     def issue_new_token(self, request, queryset):

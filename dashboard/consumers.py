@@ -6,8 +6,6 @@ client frames with an ``error`` frame while keeping the socket open. Parsing, ra
 limiting and sequence filtering are pure helpers in ``statsbridge.sockets``.
 """
 
-import logging
-
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import timezone
@@ -20,9 +18,8 @@ from statsbridge.sockets import SeqFilter, TokenBucket, parse_client_frame
 from statsbridge.watch import watcher
 from statsbridge.wanted import dashboard_keys
 
-log = logging.getLogger(__name__)
-
 FORBIDDEN = 4403
+GONE = 4404
 TELEMETRY_MIN_SECONDS = 5.0
 
 
@@ -127,6 +124,10 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if self.seqs.accept(frame):
             await self.send_json(frame)
 
+    async def dash_removed(self, message: dict) -> None:
+        """A followed dashboard was deleted: nothing left to show on a desk."""
+        await self.close(code=GONE)
+
     # -- from the browser
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
@@ -199,6 +200,10 @@ class WallConsumer(LiveConsumer):
             await self.close(code=FORBIDDEN)
             return
         await self.watch(dashboards)
+
+    async def dash_removed(self, message: dict) -> None:
+        """A playlist dashboard was deleted: follow what is left of the playlist."""
+        await self.display_changed(message)
 
     async def display_reload(self, message: dict) -> None:
         """Someone pressed "reload now" for this display."""

@@ -21,6 +21,11 @@ def current_values(keys) -> dict:
     return store.shown_values(keys, store.read_values(keys), connection())
 
 
+def stored_values(keys) -> dict:
+    """The latest Values the bridge stored, as stored (absent ones left out)."""
+    return store.read_values(keys)
+
+
 def history(keys, window_ms: int, until_ms: int | None = None) -> dict:
     """Per statistic, ``[[ms, number], ...]`` of the last ``window_ms`` up to ``until_ms`` (now).
 

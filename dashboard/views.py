@@ -9,13 +9,17 @@ import plotly
 from django.contrib.auth.decorators import login_required, user_passes_test
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
-from django.shortcuts import get_object_or_404, render
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_safe
 
 from dashboard import boards, livedata, qr
 from dashboard.models import Dashboard, Display
+from statsbridge import control
+from statsbridge.models import Statistic
+from statsbridge.upstream.errors import UpstreamError
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 WALL_MEMORY_LIMIT_MB = 400
@@ -158,12 +162,50 @@ def _staff(user) -> bool:
 @user_passes_test(_staff)
 def ops_page(request):
     """Upstream and service state, subscriptions, errors and rates; resubscribe and peek."""
-    return render(request, "dashboard/ops.html", ops_context(request))
+    if request.method == "POST":
+        ops_action(request)
+        return redirect("ops")
+    return render(request, "dashboard/ops.html", ops_context())
 
 
-def ops_context(request) -> dict:
-    """What the ops page shows, from the status the bridge publishes."""
-    return ops_summary(livedata.bridge_status(), livedata.connection(), time.time())
+def ops_action(request) -> None:
+    """Carry out one ops button: resubscribe all, peek all, or peek one statistic now."""
+    action = request.POST.get("action")
+    if action == "resubscribe":
+        control.request_resubscribe()
+        messages.info(request, "Asked the bridge to re-create every subscription.")
+    elif action == "peek_all":
+        control.request_peek()
+        messages.info(request, "Asked the bridge to re-read every subscribed value.")
+    elif action == "peek":
+        statistic = Statistic.objects.filter(pk=request.POST.get("statistic") or 0).first()
+        if statistic is None:
+            messages.error(request, "No such statistic.")
+            return
+        try:
+            value = control.peek_statistic(statistic)
+        except (ValueError, UpstreamError) as error:
+            messages.error(request, f"Peek of “{statistic}” failed: {error}")
+        else:
+            stamp = value.get("timestamp")
+            when = dt.datetime.fromtimestamp(stamp / 1000, dt.timezone.utc).strftime("%H:%M:%S UTC") if stamp else "no timestamp"
+            messages.info(request, f"Peek of “{statistic}”: {value['text'] or value['value']} ({value['kind']}, {when}).")
+    else:
+        messages.error(request, f"Unknown action {action!r}.")
+
+
+def ops_context() -> dict:
+    """What the ops page shows, from the status the bridge publishes and the latest values."""
+    summary = ops_summary(livedata.bridge_status(), livedata.connection(), time.time())
+    used = Statistic.objects.filter(widgets__isnull=False).distinct().order_by("object_type", "object_id", "name")
+    stored = livedata.stored_values(s.key for s in used)
+    now_ms = time.time() * 1000
+    summary["rows"] = [
+        {"statistic": s, "value": stored.get(s.key),
+         "age": None if not stored.get(s.key) else max(0, int((now_ms - stored[s.key]["received"]) / 1000))}
+        for s in used
+    ]
+    return summary
 
 
 def ops_summary(status: dict | None, connection: dict, now_s: float) -> dict:

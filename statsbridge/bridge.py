@@ -147,7 +147,10 @@ class Bridge:
             self._bayeux = self._new_bayeux()
             self._bayeux.start()
             async for event in self._bayeux.events():
-                self.handle(event)
+                try:
+                    self.handle(event)
+                except Exception:  # One bad message must not stop the link.
+                    log.exception("could not handle %s", type(event).__name__)
                 if self.session_up:
                     failures = 0
             await self._bayeux.disconnect()

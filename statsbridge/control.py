@@ -17,7 +17,7 @@ from django.conf import settings
 
 from statsbridge import events, values
 from statsbridge.decoding import Decoding, hint_for
-from statsbridge.fanout import CONTROL_GROUP, display_group
+from statsbridge.fanout import CONTROL_GROUP, dashboard_group, display_group
 from statsbridge.upstream.auth import Credentials, TokenProvider
 from statsbridge.upstream.http import create_session
 from statsbridge.upstream.statistics import StatisticsClient
@@ -41,6 +41,11 @@ def display_changed(display_id: int) -> None:
 def reload_display(display_id: int, reason: str = "requested by an administrator") -> None:
     """Synchronous ``reload_display_async``."""
     async_to_sync(reload_display_async)(display_id, reason)
+
+
+def dashboard_removed(dashboard_id: int) -> None:
+    """Close desk sockets of a deleted dashboard; walls showing it re-read their playlist."""
+    async_to_sync(get_channel_layer().group_send)(dashboard_group(dashboard_id), {"type": "dash.removed"})
 
 
 def config_changed() -> None:

@@ -115,10 +115,18 @@ FORMATTERS = {NUMBER: format_number, DURATION: format_duration, PERCENTAGE: form
 
 
 def _finite_number(value) -> float | None:
-    """A real finite number (not a bool), else None."""
+    """A real finite number (not a bool), else None (JSON integers too big for a float too)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value) if math.isfinite(value) else None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+# Milliseconds since the epoch beyond this (year 5138) are not timestamps.
+MAX_TIMESTAMP_MS = 10**14
 
 
 def _numeric_string(value) -> float | None:
@@ -234,7 +242,7 @@ def _reason(raw) -> str | None:
 
 def _since(raw) -> float | None:
     number = _finite_number(raw)
-    if number is None:
+    if number is None or not 0 <= number < MAX_TIMESTAMP_MS:
         return None
     # Seconds since epoch are ten digits; the wire carries milliseconds.
     return number * 1000 if number < 1e11 else number
@@ -346,7 +354,7 @@ class Decoding:
     def decode(self, raw, hint: Hint, *, timestamp, received: int, state: str = "fresh") -> dict:
         """Return the wire Value of ``raw``; unknown shapes become kind ``unknown``."""
         ts = _finite_number(timestamp)
-        stamp = int(ts) if ts is not None else None
+        stamp = int(ts) if ts is not None and 0 <= ts < MAX_TIMESTAMP_MS else None
         for name, function in DECODERS:
             try:
                 decoded = function(raw, hint)

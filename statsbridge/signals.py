@@ -1,7 +1,7 @@
 """Model signals that keep the live parts in step with admin edits.
 
 Edits to statistics, widgets, their statistics and dashboards tell the bridge to
-re-read what is wanted; edits to displays and their playlists make open wall sockets
+re-read what is wanted; deleting a dashboard closes its desk sockets; edits to displays and their playlists make open wall sockets
 re-check their token and playlist. Both happen after the transaction commits, so
 what they re-read is what was saved.
 """
@@ -16,6 +16,10 @@ from statsbridge import control
 
 def _config_changed(sender, **kwargs) -> None:
     transaction.on_commit(control.config_changed)
+
+
+def _dashboard_deleted(sender, instance, **kwargs) -> None:
+    transaction.on_commit(partial(control.dashboard_removed, instance.pk))
 
 
 def _display_changed(sender, instance, **kwargs) -> None:
@@ -33,6 +37,7 @@ def connect() -> None:
         post_save.connect(_config_changed, sender=model, dispatch_uid=f"config-save-{model.__name__}")
         post_delete.connect(_config_changed, sender=model, dispatch_uid=f"config-delete-{model.__name__}")
     m2m_changed.connect(_config_changed, sender=Widget.statistics.through, dispatch_uid="config-m2m-widget")
+    post_delete.connect(_dashboard_deleted, sender=Dashboard, dispatch_uid="dashboard-deleted")
     for model in (Display, DisplayItem):
         post_save.connect(_display_changed, sender=model, dispatch_uid=f"display-save-{model.__name__}")
         post_delete.connect(_display_changed, sender=model, dispatch_uid=f"display-delete-{model.__name__}")

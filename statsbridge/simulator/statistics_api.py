@@ -16,9 +16,11 @@ logger = logging.getLogger("statsbridge.simulator")
 BASE = "/statistics/v3"
 
 
-def envelope(path: str, code: int = 0, message: str = "OK", data=None, errors=None) -> dict:
+def envelope(path: Optional[str], code: int = 0, message: str = "OK", data=None, errors=None) -> dict:
     """The Statistics API response envelope."""
-    body: dict = {"status": {"code": code, "message": message}, "path": path}
+    body: dict = {"status": {"code": code, "message": message}}
+    if path is not None:
+        body["path"] = path
     if data is not None:
         body["data"] = data
     if errors:
@@ -38,7 +40,7 @@ def fail(request: web.Request, status: int, message: str, errors=None) -> web.Re
 
 
 def _fault_body(status: int) -> dict:
-    return envelope("", status, reason(status))
+    return envelope(None, status, reason(status))
 
 
 def _verbose(request: web.Request) -> Optional[bool]:

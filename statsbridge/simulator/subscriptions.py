@@ -25,10 +25,10 @@ class OpenStatistic:
         """Statistics with equal keys have equal values: compute once per tick."""
         return (self.resolved.spec.name, self.object_type, self.object_id)
 
-    def item(self, verbose: bool, subscription: bool = True) -> dict:
-        """The statistic as the Statistics API returns it."""
-        body = {"statisticId": self.statistic_id} if subscription else {}
-        if verbose or not subscription:
+    def item(self, verbose: bool) -> dict:
+        """The statistic as the subscription calls return it (descriptors only when verbose)."""
+        body: dict = {"statisticId": self.statistic_id}
+        if verbose:
             body.update(name=self.resolved.name, objectId=self.object_id, objectType=self.object_type)
         body.update(value=self.value, timestamp=self.timestamp)
         return body

@@ -4,7 +4,6 @@ import asyncio
 
 import pytest
 from channels.db import database_sync_to_async
-from django.contrib.auth.models import User
 
 from dashboard.models import Dashboard, Widget, WidgetStatistic
 from statsbridge import control, values
@@ -36,7 +35,7 @@ async def bridge(simulator):
 
 
 def add_bad_statistics(widget):
-    """One statistic with an unknown object (refused inside a good batch), one alone in its own dashboard."""
+    """A statistic of an object the tenant does not have: refused upstream."""
     unknown_object = Statistic.objects.create(object_type="Queue", object_id="VQ_Nowhere", name="CallsWaiting")
     WidgetStatistic.objects.create(widget=widget, statistic=unknown_object, position=20)
     return unknown_object.key
@@ -136,8 +135,6 @@ async def test_a_statistic_on_two_dashboards_is_subscribed_once_and_reaches_both
 
 
 async def test_readyz_and_metrics_follow_the_bridge(simulator, bridge, client):
-    user = await database_sync_to_async(User.objects.create_user)("x", password="x")
-    assert user
     await database_sync_to_async(seed)(simulator.tenant.model.objects())
 
     async def ready():
@@ -177,3 +174,21 @@ async def test_a_broken_cometd_link_turns_values_stale_and_recovery_fresh(simula
     truth = await control_api.truth()
     assert all(len(items) == 1 for items in truth.values()), "no duplicate subscriptions after recovery"
     await browser.communicator.disconnect()
+
+
+# A model that never moves: only a peek can refresh a value's "received" time.
+@pytest.mark.parametrize("simulator_config", [fast_config(tick_seconds=3600.0)])
+async def test_lost_notifications_make_the_bridge_peek_every_subscription(simulator, bridge):
+    from statsbridge.upstream.bayeux import MessagesLost
+
+    control_api = Control(simulator)
+    user, dashboard, widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
+    await eventually(lambda: _truth_with(control_api, set(keys)), 10, "subscribed")
+    latest = bridge.bridge.fanout.latest
+    await eventually(lambda: all(k in latest for k in keys), 5, "values received")
+    before = {k: latest[k]["received"] for k in keys}
+    # What the CometD client emits when its buffer overflowed.
+    bridge.bridge.handle(MessagesLost(17))
+    await eventually(
+        lambda: all(latest[k]["received"] > before[k] for k in keys), 3, "every statistic re-read after the loss"
+    )

@@ -1,6 +1,5 @@
 """The Redis lease (real Redis) and the history store."""
 
-import asyncio
 import datetime as dt
 import uuid
 

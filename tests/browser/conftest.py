@@ -185,6 +185,7 @@ def page(browser_context, request):
     tab.page_errors = errors
     yield tab
     ARTIFACTS.mkdir(exist_ok=True)
+    tab.wait_for_load_state()
     tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
     tab.close()
 

@@ -1,13 +1,16 @@
 """The product in a real browser: live values, outages, restarts, walls, thresholds, access."""
 
+import datetime as dt
 import re
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import expect
 
-from tests.browser.conftest import WALL_SECONDS, login, wait_for
+from tests.browser.conftest import ARTIFACTS, WALL_SECONDS, login, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -17,6 +20,16 @@ TILES = """() => [...document.querySelectorAll('[data-statistic]')].map((t) => (
   asOf: t.dataset.asOf, label: t.getAttribute('aria-label'),
 }))"""
 BANNER = "() => document.getElementById('connection-banner').dataset.state"
+
+
+def evaluate_settled(tab, script: str):
+    """Evaluate in the page, or None while the page is navigating (its old document is gone)."""
+    try:
+        return tab.evaluate(script)
+    except PlaywrightError as error:
+        if "context was destroyed" in str(error) or "navigating" in str(error):
+            return None
+        raise
 
 
 def tiles(tab) -> list[dict]:
@@ -166,7 +179,7 @@ def test_a_threshold_crossing_shows_colour_and_text(page, stack):
     page.fill("#id_warning", str(line))
     page.fill("#id_critical", str(line + 100_000))
     page.click("input[name=_save]")
-    assert "was changed successfully" in page.inner_text(".messagelist")
+    expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
     page.goto(f"{base}/d/agents/")
     wait_for(lambda: all_in_state(page, "fresh"), 10, "tiles did not turn fresh")
     crossing = wait_for(
@@ -198,11 +211,54 @@ def test_the_fleet_console_shows_the_wall_and_reload_now_reaches_it(page, browse
         text = row.inner_text()
         assert "Floor wall (demo)" in text and "● online" in text and "MB" in text and "outdated" not in text
         row.locator("input[type=submit][value='Reload now']").click()
-        assert "Asked “Floor wall (demo)” to reload" in page.inner_text(".messagelist")
-        wait_for(lambda: wall.evaluate("() => window.sameDocument") is None, 10, "the wall did not reload")
-        wait_for(lambda: wall.evaluate(BANNER) == "live", 10, "the wall did not come back live after reloading")
+        expect(page.locator(".messagelist")).to_contain_text("Asked “Floor wall (demo)” to reload")
+        wait_for(lambda: evaluate_settled(wall, "() => window.sameDocument === undefined"), 10, "the wall did not reload")
+        wait_for(lambda: evaluate_settled(wall, BANNER) == "live", 10, "the wall did not come back live after reloading")
     finally:
         wall.close()
+
+
+def test_a_night_schedule_set_in_the_admin_dims_the_open_wall(page, browser_context, stack):
+    base = stack["server"].base
+    wall = browser_context.new_page()
+    try:
+        wall.goto(base + stack["wall_path"])
+        wait_for(lambda: wall.evaluate(BANNER) == "live", 10, "the wall never went live")
+        assert wall.evaluate("() => document.body.dataset.night") == ""
+        now = dt.datetime.now(dt.timezone.utc)  # the demo dashboards' time zone
+        login(page, base, stack["username"], stack["password"], "/admin/dashboard/display/")
+        page.click("text=Floor wall (demo)")
+        page.fill("#id_night_start", (now - dt.timedelta(hours=1)).strftime("%H:%M"))
+        page.fill("#id_night_end", (now + dt.timedelta(hours=1)).strftime("%H:%M"))
+        page.select_option("#id_night_mode", "dim")
+        page.click("input[name=_save]")
+        expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
+        wait_for(lambda: evaluate_settled(wall, "() => document.body.dataset.night") == "dim", 10,
+                 "the open wall did not dim for its night schedule")
+        assert wall.evaluate("() => getComputedStyle(document.querySelector('main')).filter") == "brightness(0.3)"
+        wall.screenshot(path=str(ARTIFACTS / "wall-night-dimmed.png"))
+    finally:
+        wall.close()
+        page.goto(f"{base}/admin/dashboard/display/")
+        page.click("text=Floor wall (demo)")
+        page.fill("#id_night_start", "")
+        page.fill("#id_night_end", "")
+        page.click("input[name=_save]")
+        expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
+
+
+def test_the_widget_form_previews_the_cost_before_saving(page, stack):
+    base = stack["server"].base
+    login(page, base, stack["username"], stack["password"], "/admin/dashboard/widget/add/")
+    summary = page.locator("#cost-preview .summary")
+    expect(summary).to_have_text("Adds no upstream statistic.")
+    options = page.locator("select[name='widgetstatistic_set-0-statistic'] option")
+    labels = options.all_inner_texts()
+    used = next(label for label in labels if label == "Sales waiting")
+    page.select_option("select[name='widgetstatistic_set-0-statistic']", label=used)
+    expect(summary).to_have_text("Adds no upstream statistic; reuses 1 already subscribed.")
+    expect(page.locator("#cost-preview .details")).to_have_text("Reused: Sales waiting.")
+    assert page.page_errors == []
 
 
 def test_a_revoked_wall_token_is_refused_and_its_socket_closed(page, browser_context, stack):
@@ -215,7 +271,7 @@ def test_a_revoked_wall_token_is_refused_and_its_socket_closed(page, browser_con
         page.check("input[name=_selected_action]")
         page.select_option("select[name=action]", "revoke")
         page.click("button[name=index]")
-        assert "Revoked 1 wall link" in page.inner_text(".messagelist")
+        expect(page.locator(".messagelist")).to_contain_text("Revoked 1 wall link")
         wait_for(lambda: wall.evaluate(BANNER) == "refused", 5, "the wall's socket was not closed on revoke")
         with urllib.request.urlopen(base + "/healthz") as reply:
             assert reply.status == 200

@@ -10,6 +10,7 @@ from django.contrib.auth.models import AnonymousUser, Group, User
 
 from dashboard.asgi import application
 from dashboard.models import Dashboard, Display, DisplayItem, Widget, WidgetStatistic
+from dashboard.routing import websocket_urlpatterns
 from statsbridge import events, values
 from statsbridge.control import display_changed_async, reload_display_async
 from statsbridge.fanout import FRAME_MESSAGE, dashboard_group
@@ -17,8 +18,6 @@ from statsbridge.models import Statistic
 from tests.live import Browser, eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-from dashboard.routing import websocket_urlpatterns  # noqa: E402
 
 router = URLRouter(websocket_urlpatterns)
 
@@ -270,3 +269,25 @@ async def test_reissuing_a_token_closes_sockets_opened_with_the_old_one():
     closed = await eventually(lambda: communicator_closed(communicator), 3.0, "socket closed after re-issue")
     assert closed["code"] == 4403
     await display_changed_async(display.pk)  # Harmless with no socket left.
+
+
+async def test_deleting_a_dashboard_closes_its_desk_sockets_and_walls_drop_it():
+    first, _ = await make_async(make_dashboard, "first")
+    second, _ = await make_async(make_dashboard, "second")
+    display, token = await make_async(make_display, [first, second])
+    user = await make_async(staff_user)
+    communicator, _, _ = await desk("second", user)
+    await Browser(communicator).next_frame()
+    wall_socket, _, _ = await wall(token)
+    wall_browser = Browser(wall_socket)
+    await wall_browser.until(lambda b: set(b.seq) == {"first", "second"}, 2.0, "wall snapshots")
+    await make_async(second.delete)
+    closed = await eventually(lambda: communicator_closed(communicator), 3.0, "desk socket closed")
+    assert closed["code"] == 4404
+    # The wall stays open and keeps following the first dashboard only.
+    layer = get_channel_layer()
+    await layer.group_send(dashboard_group(second.pk), {"type": FRAME_MESSAGE, "frame": events.batch("second", 99, {})})
+    assert await wall_socket.receive_nothing(0.2)
+    await wall_socket.send_json_to({"type": "resync"})
+    await wall_browser.until(lambda b: [f["dashboard"] for f in b.frames[-1:]] == ["first"], 2.0, "resync covers the rest")
+    await wall_socket.disconnect()

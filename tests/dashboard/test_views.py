@@ -133,3 +133,33 @@ def test_plotly_is_served_locally(client):
     response = client.get("/vendor/plotly.min.js")
     assert response.status_code == 200 and response["Content-Type"] == "text/javascript"
     assert b"plotly" in b"".join(response.streaming_content)[:2000].lower()
+
+
+def test_ops_buttons_reach_the_bridge_control_group(client, demo):
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from statsbridge.fanout import CONTROL_GROUP
+
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(CONTROL_GROUP, channel)
+    client.force_login(User.objects.get(username=demo.username))
+    response = client.post("/ops/", {"action": "resubscribe"}, follow=True)
+    assert "re-create every subscription" in response.content.decode()
+    assert async_to_sync(layer.receive)(channel)["type"] == "bridge.resubscribe"
+    client.post("/ops/", {"action": "peek_all"})
+    assert async_to_sync(layer.receive)(channel)["type"] == "bridge.peek"
+    assert "Unknown action" in client.post("/ops/", {"action": "explode"}, follow=True).content.decode()
+
+
+def test_ops_peek_now_reads_one_statistic_from_the_service(client, demo, simulator_thread, settings):
+    settings.GENESYS = {**settings.GENESYS, "API_URL": simulator_thread.url.rstrip("/")}
+    client.force_login(User.objects.get(username=demo.username))
+    stat = Statistic.objects.get(object_type="Queue", name="CallsWaiting", object_id__startswith="VQ_Sales")
+    page = client.post("/ops/", {"action": "peek", "statistic": stat.pk}, follow=True).content.decode()
+    assert re.search(r"Peek of “Sales waiting”: \d+ \(number, \d\d:\d\d:\d\d UTC\)", page), page
+    ghost = Statistic.objects.create(object_type="Queue", object_id="VQ_Nowhere@SIP_Switch", name="CallsWaiting", label="ghost")
+    page = client.post("/ops/", {"action": "peek", "statistic": ghost.pk}, follow=True).content.decode()
+    assert "Peek of “ghost” failed:" in page
+    assert f'data-key="{stat.key}"' in page and "Peek now" in page

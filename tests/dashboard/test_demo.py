@@ -1,0 +1,85 @@
+"""``manage.py demo``: one command brings up simulator, bridge and web server, seeded and moving."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def wait_for(condition, timeout: float, message: str, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"{message} (waited {timeout} s)")
+        time.sleep(interval)
+
+
+def fetch(url: str, data: bytes | None = None, headers: dict | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url, data=data, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as reply:
+            return reply.status, reply.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+@pytest.fixture
+def demo_process(tmp_path):
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "dashboard.settings", "DEBUG": "true",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}", "LOG_LEVEL": "WARNING"}
+    env.pop("REDIS_URL", None)
+    env.pop("SECRET_KEY", None)
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "demo", "--port", "0", "--sim-port", "0", "--control-key", "k-test"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True)
+    reader.start()
+    try:
+        yield process, lines
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+def test_demo_prints_where_everything_is_and_values_move(demo_process):
+    process, lines = demo_process
+    output = wait_for(lambda: "".join(lines) if "pull the plug" in "".join(lines) else None, 30,
+                      "the demo did not print its URLs")
+    base = re.search(r"listening on (http://127\.0\.0\.1:\d+)/", output).group(1)
+    wall = re.search(r"wall:\s+(http://\S+/wall/[\w-]+/)", output).group(1)
+    simulator = re.search(r"simulator:\s+(http://\S+?)/?\s+control key: k-test", output).group(1)
+    assert re.search(r"login:\s+demo / \S+", output)
+    assert f"{base}/d/overview/" in output
+
+    wait_for(lambda: fetch(f"{base}/readyz")[0] == 200, 15, "the demo's bridge never became ready")
+    state = json.loads(fetch(f"{simulator}/simulator/state", headers={"x-simulator-key": "k-test"})[1])
+    assert state["serviceState"] == "AVAILABLE"
+
+    def readings():
+        status, html = fetch(wall)
+        assert status == 200
+        return dict(re.findall(r'data-statistic="(\w+)" data-value="[^"]*" data-state="fresh"[^>]*data-as-of="(\d+)"', html))
+
+    first = wait_for(readings, 10, "the wall showed no fresh value")
+    wait_for(lambda: any(readings().get(k, v) != v for k, v in first.items()), 15, "no value moved on the wall")
+    assert process.poll() is None
