@@ -78,11 +78,14 @@ async def observe(probe: PageProbe, seconds: float, interval: float) -> dict:
     start = time.monotonic()
     probe.busy = 0.0
     heap = [(0.0, await probe.sample())]
+    busy = []  # busy fraction of each interval, to show a trend with uptime
     while time.monotonic() - start < seconds:
+        busy_before, at = probe.busy, time.monotonic()
         await asyncio.sleep(min(interval, max(0.0, seconds - (time.monotonic() - start))))
         heap.append((time.monotonic() - start, await probe.sample()))
+        busy.append((probe.busy - busy_before) / (time.monotonic() - at))
     elapsed = time.monotonic() - start
-    return {"busy_fraction": probe.busy / elapsed, "heap": heap, "seconds": elapsed}
+    return {"busy_fraction": probe.busy / elapsed, "heap": heap, "seconds": elapsed, "busy_by_interval": busy}
 
 
 async def cpu_profile(cdp, seconds: float) -> str:
@@ -154,6 +157,8 @@ async def run(ctx: Context, result: Result) -> None:
         "long_task_ms": round(bench_counts["longTaskMs"], 1),
         "heap_mb_first": round(loaded["heap"][0][1], 2), "heap_mb_last": round(loaded["heap"][-1][1], 2),
         "heap_samples": len(loaded["heap"]),
+        "busy_pct_first_interval": round(100 * loaded["busy_by_interval"][0], 1),
+        "busy_pct_last_interval": round(100 * loaded["busy_by_interval"][-1], 1),
     }
     result.notes.append(f"Debian Chromium headless ({' '.join(CHROMIUM_ARGS)}), fresh profile, 1920×1080, "
                         f"wall page `/wall/<token>/`; {rate} updates/s for {duration:g} s after {warmup:g} s "

@@ -54,6 +54,7 @@ async def deliveries(stack: Stack, mode: str, clients: int, rate: float, warmup:
     latency = histogram_percentiles(histogram(after) - histogram(before))
     return {"deliveries_per_second": (after["values"] - before["values"]) / cpu.wall,
             "frames_per_second": (after["frames"] - before["frames"]) / cpu.wall,
+            "snapshots_per_second": (after["snapshots"] - before["snapshots"]) / cpu.wall,
             "offered_per_second": (pub_after["offered"] - pub_before["offered"]) / cpu.wall,
             "skipped_per_second": (pub_after["skipped"] - pub_before["skipped"]) / cpu.wall,
             "group_sends_per_second": (pub_after["group_sends"] - pub_before["group_sends"]) / cpu.wall,

@@ -21,12 +21,14 @@ SHORT_TICK = 0.025
 
 
 async def measure(stack: Stack, web, clients: int, rate: float, warmup: float, window: float,
-                  swarm_name: str = "clients") -> dict:
+                  swarm_name: str = "clients", trickle: float = 0.0) -> dict:
     """Run a swarm against ``web`` (one or a list) under ``rate`` updates/s; latency over ``window``.
 
+    ``trickle`` updates/s are offered while the clients connect (see ``bench.scale``).
     Returns percentiles, deliveries (values/s at the clients), and the web processes' cores.
     """
     webs = web if isinstance(web, list) else [web]
+    await stack.set_load(trickle)
     swarm = await start_swarm(stack, webs, clients, swarm_name)
     await swarm.wait_ready()
     await stack.set_load(rate)

@@ -6,6 +6,8 @@ from pathlib import Path
 from bench.common import REPO, RESULTS_DIR
 
 DOC = REPO / "docs" / "benchmarks.md"
+# Hand-written reading of the latest profiles (why targets are missed, what to fix).
+ANALYSIS = REPO / "bench" / "analysis.md"
 ORDER = ("latency", "ingest", "fanout", "recovery", "browser", "memory", "scale")
 
 HEADER = """# Benchmarks
@@ -80,12 +82,14 @@ def render_result(result: dict) -> str:
     return "\n".join(lines)
 
 
-def render(results: list) -> str:
-    """The whole page from result documents."""
+def render(results: list, analysis: str = "") -> str:
+    """The whole page from result documents (and the hand-written analysis, if any)."""
     rank = {name: i for i, name in enumerate(ORDER)}
     ordered = sorted(results, key=lambda r: rank.get(r["name"], len(ORDER)))
     summary = ["| benchmark | figure | ratio | target | |", "|---|---|---|---|---|"]
     for result in ordered:
+        if result.get("error"):
+            summary.append(f"| {result['name']} | (run failed: see below) | — | — | **could not run** |")
         for figure in result.get("figures", []):
             if figure.get("target"):
                 ratio = figure.get("ratio")
@@ -96,6 +100,8 @@ def render(results: list) -> str:
     parts = [HEADER, "## Summary", "", *summary, ""]
     if missing:
         parts += [f"Not yet measured in full mode: {', '.join(missing)}.", ""]
+    if analysis:
+        parts += [analysis.rstrip(), ""]
     parts += [render_result(r) for r in ordered]
     return "\n".join(parts).rstrip() + "\n"
 
@@ -105,7 +111,7 @@ def load_results(directory: Path = RESULTS_DIR) -> list:
     return [json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))]
 
 
-def write_docs(directory: Path = RESULTS_DIR, doc: Path = DOC) -> Path:
-    """Regenerate ``docs/benchmarks.md`` from ``directory``."""
-    doc.write_text(render(load_results(directory)))
+def write_docs(directory: Path = RESULTS_DIR, doc: Path = DOC, analysis: Path = ANALYSIS) -> Path:
+    """Regenerate ``docs/benchmarks.md`` from ``directory`` and the analysis file."""
+    doc.write_text(render(load_results(directory), analysis.read_text() if analysis.exists() else ""))
     return doc

@@ -114,7 +114,9 @@ class Stack:
     def django_env(self, **extra) -> dict:
         """Environment of every Django process of this stack."""
         env = {
-            "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+            # BENCH_SETTINGS_MODULE measures a candidate configuration (a module that
+            # imports dashboard.settings and changes it) against the default.
+            "DJANGO_SETTINGS_MODULE": os.environ.get("BENCH_SETTINGS_MODULE", "dashboard.settings"),
             "SECRET_KEY": "bench-secret-key-not-secret-0123456789abcdefghijklmnop",
             "DEBUG": "false",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",

@@ -224,10 +224,14 @@ def donut_figure(spec: dict, tiles: list) -> dict:
         "labels": labels,
         "values": values,
         "marker": {"colors": colors},
-        "textinfo": "label+value",
+        "textinfo": "value",
+        "textposition": "inside",
+        "insidetextorientation": "horizontal",
         "sort": False,
     }
-    return {"data": [trace], "layout": _layout(margin={"l": 10, "r": 10, "t": 10, "b": 10})}
+    layout = _layout(margin={"l": 10, "r": 10, "t": 10, "b": 10}, showlegend=True,
+                     legend={"orientation": "v", "x": 1, "y": 0.5, "font": {"size": 13}})
+    return {"data": [trace], "layout": layout}
 
 
 def queue_table(spec: dict, tiles: list) -> dict:

@@ -227,6 +227,10 @@ def ops_summary(status: dict | None, connection: dict, now_s: float) -> dict:
         "statistics": status.get("statistics"),
         "wanted": status.get("wanted"),
         "refused": sorted((status.get("refused") or {}).items()),
+        "subscription_details": [
+            {**item, "age": None if not item.get("last_update") else max(0, int(now_s - item["last_update"] / 1000))}
+            for item in status.get("subscription_details") or []
+        ],
         "last_error": status.get("last_error"),
         "last_resubscribe": resubscribe,
     }

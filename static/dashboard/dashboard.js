@@ -160,7 +160,6 @@ export class LivePage {
     this.clockOffset = 0; // server time - local time
     this.latency = null;
     this.startedAt = Date.now();
-    this.widgets = [];
     this.tilesByKey = new Map();
     this.widgetsByKey = new Map();
     this.indexPage();
@@ -173,12 +172,11 @@ export class LivePage {
       if (!el) continue;
       const figureEl = el.querySelector(".figure");
       const figure = this.config.figures[spec.id] || null;
-      const widget = { spec, el, figureEl, figure, revision: 0, series: new Map() };
+      const widget = { spec, figureEl, figure, revision: 0, series: new Map() };
       if (figure && figureEl && window.Plotly) {
         window.Plotly.newPlot(figureEl, figure.data, figure.layout, { displayModeBar: false, responsive: true, staticPlot: !!this.config.wall });
         if (spec.type === "line" || spec.type === "kpi") this.indexSeries(widget);
       }
-      this.widgets.push(widget);
       for (const stat of spec.statistics) {
         if (!this.widgetsByKey.has(stat.key)) this.widgetsByKey.set(stat.key, []);
         this.widgetsByKey.get(stat.key).push(widget);

@@ -53,7 +53,7 @@ class ControlApi:
             return {}
         try:
             body = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             raise ValueError("body must be a JSON object") from None
         if not isinstance(body, dict):
             raise ValueError("body must be a JSON object")

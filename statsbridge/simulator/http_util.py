@@ -59,5 +59,7 @@ async def read_json(request: web.Request):
         raise ValueError("request body is empty")
     try:
         return json.loads(raw)
+    except RecursionError:
+        raise ValueError("request body is nested too deeply") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError(f"request body is not valid JSON: {error.msg if hasattr(error, 'msg') else error}") from None

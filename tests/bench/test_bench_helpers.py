@@ -35,9 +35,17 @@ def test_report_renders_each_figure_with_ratio_and_verdict():
     assert f"{machine()['nproc']} cores" in page
 
 
+def test_report_places_the_analysis_after_the_summary():
+    result = Result(name="memory", title="6. Memory", mode="full", command="cmd")
+    page = render([result.to_json()], "## Why targets are missed\n\nBecause.")
+    assert page.index("## Summary") < page.index("## Why targets are missed") < page.index("## 6. Memory")
+
+
 def test_report_shows_an_error_instead_of_figures():
     result = Result(name="recovery", title="4. Recovery", mode="full", command="cmd", error="BenchError: timed out")
-    assert "**Could not run:** BenchError: timed out" in render([result.to_json()])
+    page = render([result.to_json()])
+    assert "**Could not run:** BenchError: timed out" in page
+    assert "| recovery | (run failed: see below) | — | — | **could not run** |" in page
 
 
 def test_percentiles_from_a_latency_histogram():

@@ -69,6 +69,10 @@ def test_the_dashboard_loads_and_values_change_live(page, stack):
     assert changed[0]["asOf"] != first[changed[0]["key"]][1]
     assert page.evaluate("() => performance.getEntriesByType('navigation').length") == navigations
     assert page.locator(".tile-age").first.inner_text().startswith("as of ")
+    clock = page.locator(".agent .agent-time").first
+    shown = clock.inner_text()
+    assert re.fullmatch(r"\d+:\d\d", shown), shown
+    wait_for(lambda: clock.inner_text() != shown, 3, "time in state did not tick")
     page.screenshot(path=str(ROOT / "docs" / "img" / "dashboard.png"))
     assert page.page_errors == []
 
@@ -259,6 +263,26 @@ def test_the_widget_form_previews_the_cost_before_saving(page, stack):
     expect(summary).to_have_text("Adds no upstream statistic; reuses 1 already subscribed.")
     expect(page.locator("#cost-preview .details")).to_have_text("Reused: Sales waiting.")
     assert page.page_errors == []
+
+
+def test_the_ops_page_shows_the_bridge_and_resubscribe_all_reaches_it(page, stack):
+    base = stack["server"].base
+    login(page, base, stack["username"], stack["password"], "/ops/")
+    assert page.inner_text("[data-field=service]") == "AVAILABLE"
+    assert page.inner_text("[data-field=upstream]") == "connected"
+    held = int(page.inner_text("[data-field=statistics]"))
+    assert held == int(page.inner_text("[data-field=wanted]")) > 0
+    assert page.locator("#ops-subscription-list tbody tr").count() >= 1
+    page.click("button[value=resubscribe]")
+    expect(page.locator(".messages")).to_contain_text("re-create every subscription")
+
+    def resubscribed_by_operator():
+        page.goto(f"{base}/ops/")
+        return "operator request" in page.inner_text("#ops-subscriptions")
+
+    wait_for(resubscribed_by_operator, 10, "the bridge did not report an operator resubscribe", interval=0.3)
+    page.locator("#ops-statistics tr", has_text="Sales waiting").locator("button[value=peek]").click()
+    expect(page.locator(".messages")).to_contain_text("Peek of “Sales waiting”:")
 
 
 def test_a_revoked_wall_token_is_refused_and_its_socket_closed(page, browser_context, stack):

@@ -123,7 +123,10 @@ def test_ops_summary_ages():
     status = live_status()
     status.update(heartbeat=10_000, started=4_000, token_expires_at=70.0,
                   last_resubscribe={"reason": "service AVAILABLE", "statistics": 3, "seconds": 0.2, "at": 8_000})
+    status["subscription_details"] = [{"id": "sub-1", "statistics": 3, "last_update": 11_000},
+                                      {"id": "sub-2", "statistics": 1, "last_update": None}]
     summary = ops_summary(status, status["connection"], 12.0)
+    assert [(d["id"], d["statistics"], d["age"]) for d in summary["subscription_details"]] == [("sub-1", 3, 1), ("sub-2", 1, None)]
     assert (summary["heartbeat_age"], summary["uptime"], summary["token_expires_in"]) == (2.0, 8, 58)
     assert summary["last_resubscribe"]["ago"] == 4
     assert summary["refused"] == [("sbad", "unknown object")]

@@ -6,7 +6,6 @@ bounded delay (so the poll never stops or spins); and the real client keeps poll
 server that answers garbage.
 """
 
-import asyncio
 import json
 import math
 
@@ -28,7 +27,7 @@ messages = st.lists(plausible, max_size=8) | plausible | json_values
 
 
 @given(payload=messages)
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 def test_parse_reply_parses_or_refuses_with_a_protocol_error(payload):
     try:
         reply = parse_reply(payload, max_messages=50)
@@ -54,7 +53,7 @@ def _check_decision(decision, protocol):
 
 
 @given(replies=st.lists(messages, min_size=1, max_size=6))
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_the_protocol_always_decides_a_bounded_next_step(replies):
     protocol = BayeuxProtocol(channels=["/statistics/v3/updates"], backoff=Backoff(base=0.1, cap=CAP_SECONDS),
                               max_messages=50, rand=lambda: 0.5)
@@ -78,6 +77,7 @@ def test_the_protocol_always_decides_a_bounded_next_step(replies):
 
 @given(reply=st.fixed_dictionaries({"channel": st.just("/meta/connect"), "successful": st.just(True)},
                                    optional={"advice": plausible}))
+@settings(deadline=None)
 def test_advice_from_a_reply_is_always_within_bounds(reply):
     protocol = BayeuxProtocol()
     protocol.parse([reply])

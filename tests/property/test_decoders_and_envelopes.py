@@ -24,7 +24,7 @@ finite_timestamps = st.none() | st.integers(min_value=-(2**62), max_value=2**62)
 
 @given(raw=plausible | json_values, hint=st.sampled_from(HINTS), timestamp=finite_timestamps,
        state=st.sampled_from(["fresh", "stale"]))
-@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_any_value_decodes_to_a_valid_wire_value(raw, hint, timestamp, state):
     value = Decoding().decode(raw, hint, timestamp=timestamp, received=1_700_000_000_000, state=state)
     events.validate_value(value)
@@ -58,7 +58,7 @@ def test_a_timestamp_too_large_for_a_float_is_dropped_not_raised():
 
 
 @given(channel=channels, data=plausible | json_values)
-@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_envelopes_give_items_with_string_ids_or_nothing(channel, data):
     state = service_state(channel, data)
     assert state in (None, "AVAILABLE", "UNAVAILABLE")
@@ -84,7 +84,7 @@ updates = st.builds(
 
 
 @given(channel=channels, data=updates | plausible | json_values)
-@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_the_bridge_digests_any_data_message(channel, data):
     bridge = _bridge()
     bridge.handle(Message(channel, data, {"channel": channel, "data": data}))

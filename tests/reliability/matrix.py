@@ -10,11 +10,10 @@ with a deadline.
 import time
 from dataclasses import asdict, dataclass, field
 
-from tests.reliability.faults import Fault
+from tests.reliability.faults import STALE_DEADLINE, Fault
 from tests.reliability.observer import Observer
 from tests.reliability.stack import Stack, rss_kb
 
-STALE_DEADLINE = 2.0
 SAMPLE_INTERVAL = 0.15
 MEMORY_SLACK_KB = 40 * 1024  # allowed RSS growth of one process over the whole run
 
@@ -58,9 +57,10 @@ class MatrixRun:
 
     def sample(self) -> tuple[dict, dict | None]:
         """One observation of every page and the truth, checked by the observer."""
+        read_at = time.monotonic()
         tiles = self.stack.tiles()
         truth = self.stack.simulator.truth()
-        self.observer.sample(tiles, truth)
+        self.observer.sample(tiles, truth, at=read_at)
         return tiles, truth
 
     def watch(self, seconds: float) -> None:
@@ -110,12 +110,12 @@ class MatrixRun:
         fault.inject(self.stack)
         injected = time.monotonic()
         if fault.outage:
-            self.observer.outage(fault.name)
+            self.observer.outage(fault.name, fault.stale_deadline)
         try:
             if fault.outage:
-                took = self.watch_until(all_stale, STALE_DEADLINE + 1.0)
+                took = self.watch_until(all_stale, fault.stale_deadline + 1.0)
                 if took is None:
-                    figures.failures.append(f"run {figures.runs}: not every tile STALE within {STALE_DEADLINE} s")
+                    figures.failures.append(f"run {figures.runs}: not every tile STALE within {fault.stale_deadline} s")
                 else:
                     figures.worst_stale = max(figures.worst_stale, round(took, 2))
             if fault.held_for_cut:
@@ -130,7 +130,7 @@ class MatrixRun:
         if problem:
             figures.failures.append(f"run {figures.runs}: {problem}")
             return
-        tiles = self.watch_until(self.observer.recovered, fault.tiles_bound + 15)
+        tiles = self.watch_until(self.flowing_and_true(self.stack.tiles()), fault.tiles_bound + 15)
         if tiles is None:
             figures.failures.append(f"run {figures.runs}: tiles not fresh and true within {fault.tiles_bound + 15:.0f} s")
             return
@@ -150,6 +150,14 @@ class MatrixRun:
             figures.recoveries += 1
 
     # -- checks -------------------------------------------------------------------------------
+
+    def flowing_and_true(self, before: dict):
+        """Recovered: every tile fresh and seen equal to the truth, and values are moving
+        again (some tile differs from ``before``), so a frozen page cannot pass."""
+        def check(tiles: dict, truth) -> bool:
+            moved = any(row != old for name, rows in tiles.items() for row, old in zip(rows, before.get(name, [])))
+            return moved and self.observer.recovered(tiles, truth)
+        return check
 
     def check_upstream(self, when: str, timeout: float) -> str | None:
         """Exactly the configured statistics subscribed upstream, each once, by exactly one

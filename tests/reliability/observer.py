@@ -41,22 +41,25 @@ class Observer:
     violations: list[str] = field(default_factory=list)
     outage_since: float | None = None
     outage_name: str = ""
+    outage_deadline: float = 2.0
     samples: int = 0
     _mismatch_since: dict = field(default_factory=dict)
     _confirmed: set = field(default_factory=set)
 
-    def outage(self, name: str) -> None:
-        """From now on no true value can reach the pages (fault injected)."""
+    def outage(self, name: str, deadline: float | None = None) -> None:
+        """From now on no true value can reach the pages (fault injected): every tile must be
+        STALE within ``deadline`` seconds (default ``lag``)."""
         self.outage_since, self.outage_name = self.clock(), name
+        self.outage_deadline = self.lag if deadline is None else deadline
 
     def outage_over(self) -> None:
         """The fault is cleared; values may flow again."""
         self.outage_since = None
         self._confirmed.clear()
 
-    def sample(self, tiles: dict[str, list], truth: dict | None) -> None:
-        """Check one instant: ``tiles`` is ``{page: [[key, value, state], ...]}``."""
-        now = self.clock()
+    def sample(self, tiles: dict[str, list], truth: dict | None, at: float | None = None) -> None:
+        """Check one instant ``at`` (when the tiles were read): ``tiles`` is ``{page: [[key, value, state], ...]}``."""
+        now = self.clock() if at is None else at
         self.samples += 1
         seen = set()
         for page, rows in tiles.items():
@@ -66,7 +69,7 @@ class Observer:
                 if state != "fresh":
                     self._mismatch_since.pop(where, None)
                     continue
-                if self.outage_since is not None and now - self.outage_since > self.lag:
+                if self.outage_since is not None and now - self.outage_since > self.outage_deadline:
                     self._violate(f"{page}: tile {key} still fresh {now - self.outage_since:.1f} s into {self.outage_name}")
                     continue
                 expected = truth_number(truth.get(key)) if truth is not None else None

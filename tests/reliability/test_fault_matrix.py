@@ -47,8 +47,19 @@ def matrix(request, tmp_path_factory):
         stack.stop()
     memory, _ = run.memory_report()
     document = {"mode": mode, "repeats": options["repeats"], "cut_seconds": options["cut_seconds"],
-                "samples": run.observer.samples, "faults": [f.as_dict() for f in run.figures], "memory": memory}
+                "samples": run.observer.samples, "faults": [f.as_dict() for f in run.figures], "memory": memory,
+                "error_lines": error_lines(home)}
     (ARTIFACTS / f"reliability-{mode}.json").write_text(json.dumps(document, indent=2))
+
+
+def error_lines(home) -> dict:
+    """ERROR lines each product process logged during the run (reported, see docs/reliability.md)."""
+    found = {}
+    for log in sorted(home.glob("*.log")):
+        lines = [line for line in log.read_text(errors="replace").splitlines() if " ERROR " in line]
+        if lines:
+            found[log.stem] = {"count": len(lines), "first": sorted(set(line[24:160] for line in lines))[:5]}
+    return found
 
 
 def _rows():

@@ -9,6 +9,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from statsbridge.simulator.bayeux import SessionHub
 
+from .helpers import CONTROL
+
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
                     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children,
                                                                                         max_size=3),
@@ -62,3 +64,13 @@ def test_any_subscription_body_gets_a_clear_answer(simulator_thread, body):
         status, reply = error.code, json.load(error)
     assert status in (200, 400), (status, reply)
     assert reply["status"]["code"] in ((0, 2) if status == 200 else (400,)) and reply["status"]["message"]
+
+
+async def test_deeply_nested_bodies_get_400_not_500(client):
+    deep = b"[" * 100_000 + b"]" * 100_000
+    for path in ("/statistics/v3/notifications", "/statistics/v3/subscriptions"):
+        response = await client.http.post(client.url + path, data=deep, headers=client.headers())
+        assert response.status == 400, path
+        assert "nested too deeply" in await response.text()
+    response = await client.http.post(client.url + "/simulator/service", data=deep, headers=CONTROL)
+    assert response.status == 400
