@@ -63,21 +63,23 @@ async def deliveries(stack: Stack, mode: str, clients: int, rate: float, warmup:
 
 async def idle_memory(stack: Stack, clients: int, settle: float, trace: bool = False) -> dict:
     """RSS growth of a web process per idle WebSocket connection (``trace``: also where Python allocated)."""
-    args, _, _ = _publisher_args(stack, "idle", 0, "idle-trace" if trace else "idle")
-    traced = stack.dir / "idle.tracemalloc.txt"
+    name = "idle-trace" if trace else "idle"
+    args, _, _ = _publisher_args(stack, "idle", 0, name)
+    traced = stack.dir / f"{name}.tracemalloc.txt"
     if trace:
         args += ["--tracemalloc", str(traced)]
-    web = await stack.start_web("idle-trace" if trace else "idle", module=args, bridge=False)
+    web = await stack.start_web(name, module=args, bridge=False)
+    swarms = []
     try:
         # Warm the process (imports, first connection, caches) with a few sockets first.
-        warm = await start_swarm(stack, web, 5, "idle-warm")
-        await warm.wait_ready()
+        swarms.append(await start_swarm(stack, web, 5, f"{name}-warm"))
+        await swarms[-1].wait_ready()
         await asyncio.sleep(settle)  # Let allocations from start-up settle (fixed period, not a condition).
         before = web.proc.rss()
         if trace:
             web.proc.popen.send_signal(signal.SIGUSR1)
-        swarm = await start_swarm(stack, web, clients, "idle-clients")
-        await swarm.wait_ready(120)
+        swarms.append(await start_swarm(stack, web, clients, f"{name}-clients"))
+        await swarms[-1].wait_ready(CONNECT_SECONDS)
         await asyncio.sleep(settle)
         after = web.proc.rss()
         if trace:
@@ -85,6 +87,8 @@ async def idle_memory(stack: Stack, clients: int, settle: float, trace: bool = F
             await wait_until(_exists(traced), 60, "the allocation diff", check=web.proc.check_alive)
         web.proc.check_alive()
     finally:
+        for swarm in swarms:
+            await stack.stop(swarm.proc)
         await stack.stop(web.proc)
     return {"rss_before": before, "rss_after": after, "per_connection": (after - before) / clients,
             "allocations": traced.read_text() if trace else None}

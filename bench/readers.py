@@ -54,7 +54,7 @@ class Counter:
 
     def write(self) -> None:
         """Atomically rewrite the report file."""
-        temp = self.path.with_suffix(".tmp")
+        temp = self.path.with_suffix(f".{os.getpid()}.tmp")
         temp.write_text(json.dumps({"ready": self.ready, "updates": self.updates, "messages": self.messages,
                                     "at": time.time()}))
         os.replace(temp, self.path)

@@ -10,7 +10,7 @@ second process more than its gain.
 
 from bench.common import Context, Result
 from bench.latency import measure
-from bench.procs import CpuWindow
+from bench.procs import BenchError, CpuWindow
 from bench.stack import Stack
 
 # Keeps every dashboard's sockets from idling while clients connect: with channels_redis
@@ -35,8 +35,13 @@ async def run(ctx: Context, result: Result) -> None:
             webs.append(await stack.start_web(f"web{count}", bridge=False))
             bridge_cpu = CpuWindow([bridge.pid])
             bridge_cpu.start()
-            measured[count] = await measure(stack, list(webs), clients, rate, warmup, window, f"clients{count}",
-                                            trickle=TRICKLE_PER_DASHBOARD * dashboards)
+            try:
+                measured[count] = await measure(stack, list(webs), clients, rate, warmup, window,
+                                                f"clients{count}", trickle=TRICKLE_PER_DASHBOARD * dashboards)
+            except BenchError as error:
+                sessions = await stack.get_metric(metrics_port, "ccdash_bayeux_handshakes_total")
+                raise BenchError(f"{error} ({count} web process(es); the bridge opened {sessions:g} upstream "
+                                 "sessions so far: more than one means it restarted)") from None
             bridge_cpu.stop()
             measured[count]["bridge_cores"] = bridge_cpu.cores
         # More than one means the bridge lost its upstream session or restarted during the run.

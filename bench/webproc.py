@@ -45,7 +45,7 @@ class Publisher:
 
     def write_report(self) -> None:
         """Atomically rewrite the counters."""
-        temp = self.report.with_suffix(".tmp")
+        temp = self.report.with_suffix(f".{os.getpid()}.tmp")
         temp.write_text(json.dumps({"offered": self.offered, "published": self.published, "skipped": self.skipped,
                                     "group_sends": self.group_sends, "at": time.time()}))
         os.replace(temp, self.report)

@@ -128,7 +128,7 @@ async def client(session: aiohttp.ClientSession, url: str, swarm: Swarm, gate: a
 
 def write(path: Path, swarm: Swarm) -> None:
     """Atomically rewrite the report."""
-    temp = path.with_suffix(".tmp")
+    temp = path.with_suffix(f".{os.getpid()}.tmp")
     temp.write_text(json.dumps(swarm.report()))
     os.replace(temp, path)
 
