@@ -36,6 +36,16 @@ def _number(value) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+def _ratio(figure: dict) -> str:
+    """The ratio to two decimals, or to four when that alone would hide which side of the target it is."""
+    ratio = figure.get("ratio")
+    if ratio is None:
+        return "—"
+    bound = (figure.get("target") or {}).get("bound")
+    digits = 4 if bound is not None and f"{ratio:.2f}" == f"{bound:.2f}" and ratio != bound else 2
+    return f"{ratio:.{digits}f}×"
+
+
 def _verdict(figure: dict) -> str:
     if figure.get("met") is None:
         return "—" if figure.get("target") is None else "not measured"
@@ -62,11 +72,10 @@ def render_result(result: dict) -> str:
                   "|---|---|---|---|---|---|---|"]
         for figure in result["figures"]:
             target = figure.get("target") or {}
-            ratio = figure.get("ratio")
             lines.append(
                 f"| {figure['name']} | {_number(figure['value'])} {figure['unit']} | {figure['reference']} | "
                 f"{_number(figure['reference_value'])} {figure['unit']} | "
-                f"{'—' if ratio is None else f'{ratio:.2f}×'} | {target.get('text', '—')} | {_verdict(figure)} |"
+                f"{_ratio(figure)} | {target.get('text', '—')} | {_verdict(figure)} |"
             )
         lines.append("")
     if result.get("counts"):
@@ -92,10 +101,8 @@ def render(results: list, analysis: str = "") -> str:
             summary.append(f"| {result['name']} | (run failed: see below) | — | — | **could not run** |")
         for figure in result.get("figures", []):
             if figure.get("target"):
-                ratio = figure.get("ratio")
-                summary.append(f"| {result['name']} | {figure['name']} | "
-                               f"{'—' if ratio is None else f'{ratio:.2f}×'} | {figure['target']['text']} | "
-                               f"{_verdict(figure)} |")
+                summary.append(f"| {result['name']} | {figure['name']} | {_ratio(figure)} | "
+                               f"{figure['target']['text']} | {_verdict(figure)} |")
     missing = [name for name in ORDER if name not in {r["name"] for r in results}]
     parts = [HEADER, "## Summary", "", *summary, ""]
     if missing:

@@ -8,9 +8,10 @@ DEFAULTS = {
     "SUBSCRIPTION_BATCH_SIZE": 500,
     "HISTORY_RETENTION_HOURS": 24.0,
     "LEASE_SECONDS": 3.0,
-    # How often the active bridge writes its status; web processes call it down after
-    # three missed beats, so tiles go stale within 2 s of a bridge dying.
-    "HEARTBEAT_SECONDS": 0.5,
+    # How often the active bridge writes its status and web processes read it. A bridge
+    # is down once its last beat is four periods old: detected within 1.25 s of dying,
+    # leaving time to tell every screen within 2 s, while a beat may come 0.75 s late.
+    "HEARTBEAT_SECONDS": 0.25,
     # How often the bridge checks whether admin edits changed what is wanted.
     "CONFIG_POLL_SECONDS": 1.0,
     # Full re-read of the wanted set even without an edit signal (safety net).
@@ -32,4 +33,4 @@ def bridge_setting(name: str):
 
 def dead_after_seconds() -> float:
     """Age of the last heartbeat after which the bridge counts as down."""
-    return 3 * float(bridge_setting("HEARTBEAT_SECONDS"))
+    return 4 * float(bridge_setting("HEARTBEAT_SECONDS"))

@@ -48,7 +48,7 @@ def missing_value() -> dict:
 def connection_from_status(status: dict | None, now: int | None = None) -> dict:
     """The Connection browsers see, given the bridge's last written status.
 
-    A status whose heartbeat is older than three beats means the bridge is gone,
+    A status whose heartbeat is older than ``dead_after_seconds()`` means the bridge is gone,
     whatever it said last.
     """
     now = now if now is not None else events.now_ms()

@@ -35,6 +35,12 @@ def test_report_renders_each_figure_with_ratio_and_verdict():
     assert f"{machine()['nproc']} cores" in page
 
 
+def test_report_shows_more_digits_when_a_ratio_rounds_onto_its_target():
+    result = Result(name="fanout", title="3. Fan-out", mode="full", command="cmd")
+    result.add("deliveries", 9998.0, "values/s", "naive", 1000.0, Target(AT_LEAST, 10.0))
+    assert "| fanout | deliveries | 9.9980× | ≥ 10× | **missed** |" in render([result.to_json()])
+
+
 def test_report_places_the_analysis_after_the_summary():
     result = Result(name="memory", title="6. Memory", mode="full", command="cmd")
     page = render([result.to_json()], "## Why targets are missed\n\nBecause.")
