@@ -2,8 +2,12 @@
 
 ``Stack`` owns a temporary folder (SQLite database, logs, seed files) or, for
 scale-out, a fresh PostgreSQL database and a Redis database claimed for the run
-(emptied when claimed and when released); it starts
-and stops every process it made, and nothing else.
+(emptied when claimed and when released); it starts and stops every process it
+made, and nothing else.
+
+Environment: ``BENCH_KEEP_LOGS=DIR`` keeps every process's log in ``DIR/<stack>/``;
+``BENCH_SETTINGS_MODULE=module`` runs the Django processes with a candidate settings
+module (one that imports ``dashboard.settings`` and changes it) instead of the default.
 """
 
 import asyncio

@@ -96,7 +96,16 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "max_connections": REDIS_MAX_CONNECTIONS}],
+                # redis-py 8 times sockets out after 5 s, exactly channels_redis's
+                # blocking-receive time (BZPOPMIN 5 s): an idle consumer's receive
+                # would then fail. Give receives room, yet still notice a dead server.
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "max_connections": REDIS_MAX_CONNECTIONS,
+                        "socket_timeout": env_float("REDIS_SOCKET_TIMEOUT", 15.0),
+                    }
+                ],
                 "capacity": env_int("CHANNEL_LAYER_CAPACITY", 1000),
                 "expiry": 30,
             },
@@ -107,7 +116,7 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "ccdash"),
-            "OPTIONS": {"max_connections": REDIS_MAX_CONNECTIONS},
+            "OPTIONS": {"max_connections": REDIS_MAX_CONNECTIONS, "socket_timeout": 5.0},
         }
     }
 else:
@@ -182,10 +191,12 @@ LOGGING = {
     "formatters": {
         "line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
+    "filters": {"quiet_probe_errors": {"()": "dashboard.logfilters.QuietProbeErrors"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"level": "INFO"},
+        "django.request": {"level": "INFO", "filters": ["quiet_probe_errors"]},
         "daphne": {"level": "WARNING"},
         "aiohttp.access": {"level": "WARNING"},
     },

@@ -104,12 +104,14 @@ class Bridge:
 
     async def shutdown(self, *, release: bool = True) -> None:
         """Delete our upstream subscriptions (when ``release``), disconnect, tell dashboards."""
-        if release and self._statistics is not None and self.held:
-            deleted = await self._delete_subscriptions(list(self.held))
-            log.info("released %d upstream subscriptions", deleted)
-            self.held = {}
-            await self._run_sync(values.write_subscription_ids, [])
-        await self._close_upstream()
+        try:
+            if release and self._statistics is not None and self.held:
+                deleted = await self._delete_subscriptions(list(self.held), timeout=5.0)
+                log.info("released %d of %d upstream subscriptions", deleted, len(self.held))
+                self.held = {}
+                await self._run_sync(values.write_subscription_ids, [])
+        finally:
+            await self._close_upstream()
         if release:
             await self.fanout.publish_down()
 
@@ -391,15 +393,24 @@ class Bridge:
             if isinstance(item, dict) and isinstance(item.get("statisticId"), str) and "value" in item:
                 self._offer(item, received)
 
-    async def _delete_subscriptions(self, ids: list[str]) -> int:
-        deleted = 0
-        for subscription_id in ids:
+    async def _delete_subscriptions(self, ids: list[str], timeout: float = 10.0) -> int:
+        """Delete subscriptions in parallel, within ``timeout`` overall; return how many went."""
+
+        async def delete(subscription_id: str) -> bool:
             try:
-                await asyncio.wait_for(self._statistics.delete_subscription(subscription_id), 10)
-                deleted += 1
-            except (UpstreamError, asyncio.TimeoutError, OSError) as error:
+                await self._statistics.delete_subscription(subscription_id)
+                return True
+            except (UpstreamError, OSError) as error:
                 log.warning("could not delete subscription %s: %s", subscription_id, type(error).__name__)
-        return deleted
+                return False
+
+        tasks = [asyncio.create_task(delete(i)) for i in ids]
+        done, pending = await asyncio.wait(tasks, timeout=timeout) if tasks else (set(), set())
+        for task in pending:
+            task.cancel()
+        if pending:
+            log.warning("%d subscription deletions did not finish within %.0f s", len(pending), timeout)
+        return sum(1 for task in done if task.result())
 
     def _update_gauges(self) -> None:
         metrics.subscriptions_held.set(len(self.held))
@@ -470,9 +481,17 @@ class Bridge:
         layer = self.fanout.layer
         channel = await layer.new_channel()
         await layer.group_add(CONTROL_GROUP, channel)
+        failures = 0
         try:
             while not stop.is_set():
-                message = await layer.receive(channel)
+                try:
+                    message = await layer.receive(channel)
+                    failures = 0
+                except Exception as error:  # e.g. a Redis read timeout on an idle channel
+                    failures += 1
+                    log.debug("control channel receive failed: %s", type(error).__name__)
+                    await asyncio.sleep(min(5.0, 0.1 * failures))
+                    continue
                 if message.get("type") == "bridge.resubscribe":
                     log.info("operator asked to resubscribe everything")
                     self._request_resubscribe("operator request")

@@ -129,7 +129,8 @@ async def test_two_web_processes_two_bridges_and_a_takeover():
             browser.saw_bridge_down = False
         killed_at = time.monotonic()
         os.kill(first.pid, signal.SIGKILL)
-        first.wait(10)
+        # Never block the loop: the simulator runs in it.
+        await asyncio.to_thread(first.wait, 10)
         body = await eventually(
             lambda: _ready_from(ready(ports[0]), f"{second.pid}"), 5.0, "standby bridge took over within 5 s"
         )
@@ -148,8 +149,10 @@ async def test_two_web_processes_two_bridges_and_a_takeover():
         print(f"takeover after {took_over:.2f} s")
 
         # The survivor stops cleanly on SIGTERM: its subscriptions are deleted upstream.
+        stopping = time.monotonic()
         second.send_signal(signal.SIGTERM)
-        assert second.wait(20) == 0
+        assert await asyncio.to_thread(second.wait, 20) == 0
+        assert time.monotonic() - stopping < 5, "a clean stop must not wait on timeouts"
         _, state = await get_json(simulator.url + "/simulator/state", control)
         assert state["subscriptions"] == 0
         await eventually(

@@ -108,8 +108,10 @@ FAULTS = [
     Fault("REST 503/504 burst", "rest-burst", 3, False, _rest_burst, _nothing, 8.0),
     Fault("bridge process killed (standby takes over)", "bridge-killed", 3, True, _kill_bridge, _restart_dead_bridges,
           TAKEOVER + 2, stale_deadline=BRIDGE_DOWN_DEADLINE, modes=("runbridge",)),
-    Fault("Redis restarted", "redis-restart", 3, False, _restart_redis, _nothing, TAKEOVER + 2, tiles_bound=TAKEOVER,
-          modes=("runbridge",)),
+    # A Redis restart also ends every WebSocket (the consumers die on the channel-layer
+    # error), so the pages come back through their own reconnect backoff, as after a web restart.
+    Fault("Redis restarted", "redis-restart", 3, False, _restart_redis, _nothing, TAKEOVER + 2,
+          tiles_bound=BROWSER_BACKOFF_CAP + 2, modes=("runbridge",)),
     Fault("web process restarted under a wall page", "web-restart", 3, True, lambda s: s.web.kill(),
           lambda s: s.web.start(), 20.0, tiles_bound=BROWSER_BACKOFF_CAP + 2),
 ]
