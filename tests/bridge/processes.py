@@ -34,12 +34,7 @@ print(json.dumps({"session": session.session_key, "keys": keys}))
 """
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.waiting import free_port  # noqa: E402,F401
 
 
 class RemoteBrowser:

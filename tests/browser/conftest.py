@@ -9,10 +9,8 @@ with background networking off and a fresh profile.
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -30,26 +28,10 @@ CHROMIUM_ARGS = [
     # For the memory test: exact heap sizes and a callable gc().
     "--enable-precise-memory-info", "--js-flags=--expose-gc",
 ]
+from tests.waiting import free_port, wait_for  # noqa: E402,F401  (re-exported for other suites)
+
 CONTROL_KEY = "browser-test-control-key"
 WALL_SECONDS = 5
-
-
-def wait_for(condition, timeout: float, message: str, interval: float = 0.05):
-    """Poll ``condition`` until it returns something truthy; fail with ``message`` at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"{message} (waited {timeout} s)")
-        time.sleep(interval)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Simulator:

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -17,15 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def wait_for(condition, timeout: float, message: str, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"{message} (waited {timeout} s)")
-        time.sleep(interval)
+from tests.waiting import wait_for  # noqa: E402
 
 
 def fetch(url: str, data: bytes | None = None, headers: dict | None = None) -> tuple[int, str]:

@@ -1,6 +1,5 @@
 """A small HTTP client for the simulator tests, and condition waiting with deadlines."""
 
-import asyncio
 import base64
 import time
 import uuid
@@ -16,18 +15,7 @@ GROUP = "Sales"
 AGENT = "agent001"
 
 
-async def wait_until(condition, timeout: float = 5.0, message: str = "condition", interval: float = 0.02):
-    """Poll ``condition`` (sync or async) until truthy; fail with ``message`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        await asyncio.sleep(interval)
+from tests.waiting import eventually as wait_until  # noqa: E402,F401
 
 
 class Client:

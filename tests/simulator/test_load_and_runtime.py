@@ -4,7 +4,6 @@ import asyncio
 import base64
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -102,8 +101,4 @@ async def test_simulate_command_serves_given_credentials():
     assert process.returncode == 0 and "stopped" in output
 
 
-def free_port() -> int:
-    """A port that was free a moment ago (the command needs a concrete one)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.waiting import free_port  # noqa: E402,F401

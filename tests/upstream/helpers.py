@@ -17,25 +17,8 @@ PEERS_DIR = Path(__file__).resolve().parent.parent / "peers"
 MOUNT = "/statistics/v3/notifications"
 
 
-async def wait_for(condition, *, timeout: float = 10.0, message: str = "condition", interval: float = 0.02):
-    """Poll ``condition()`` until it is truthy; fail with ``message`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
-        await asyncio.sleep(interval)
-
-
-async def wait_for_async(condition, *, timeout: float = 10.0, message: str = "condition", interval: float = 0.1):
-    """Like ``wait_for``, for an async ``condition()``."""
-    deadline = time.monotonic() + timeout
-    while not await condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
-        await asyncio.sleep(interval)
+from tests.waiting import eventually as wait_for  # noqa: E402
+from tests.waiting import eventually as wait_for_async  # noqa: E402,F401
 
 
 class Collector:
