@@ -124,7 +124,14 @@ else:
             "CONFIG": {"capacity": env_int("CHANNEL_LAYER_CAPACITY", 1000), "expiry": 30},
         }
     }
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            # The latest value of every statistic lives here: Django's default of 300
+            # entries would silently evict most of a large tenant's values.
+            "OPTIONS": {"MAX_ENTRIES": env_int("CACHE_MAX_ENTRIES", 1_000_000)},
+        }
+    }
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -155,6 +162,10 @@ if SECURE_SSL:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    if not SECURE_HSTS_PRELOAD:
+        # Preloading is a one-way commitment for the whole domain, so it is opt-in
+        # (SECURE_HSTS_PRELOAD=true), not a deploy-check warning.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -189,13 +200,22 @@ LOGGING = {
     "formatters": {
         "line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
-    "filters": {"quiet_probe_errors": {"()": "dashboard.logfilters.QuietProbeErrors"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
+    "filters": {
+        "quiet_probe_errors": {"()": "dashboard.logfilters.QuietProbeErrors"},
+        "redact_wall_tokens": {"()": "dashboard.logfilters.RedactWallTokens"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "line", "filters": ["redact_wall_tokens"]}
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"level": "INFO"},
-        "django.request": {"level": "INFO", "filters": ["quiet_probe_errors"]},
-        "daphne": {"level": "WARNING"},
+        # Loggers that write request paths redact wall tokens at the source, so no
+        # handler (a test's, a log shipper's) ever sees them.
+        "django.request": {"level": "INFO", "filters": ["quiet_probe_errors", "redact_wall_tokens"]},
+        "django.security": {"filters": ["redact_wall_tokens"]},
+        "django.channels.server": {"filters": ["redact_wall_tokens"]},
+        "daphne": {"level": "WARNING", "filters": ["redact_wall_tokens"]},
         "aiohttp.access": {"level": "WARNING"},
     },
 }

@@ -31,10 +31,6 @@ def test_outage_backoff_itself_is_capped():
     assert max(delays) == 30.0 and delays == sorted(delays)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: statsbridge/upstream/bayeux/protocol.py receive_connect -> _failure -> "
-                                       "_follow_advice uses _failure_delay() with the failure count of the outage "
-                                       "(only a successful connect resets it), so the server's first answer after a "
-                                       "network cut, 402 + reconnect:handshake, costs another capped backoff (15-30 s)")
 def test_the_first_answer_after_an_outage_is_acted_on_at_once():
     protocol = handshaken()
     for _ in range(9):
@@ -42,3 +38,30 @@ def test_the_first_answer_after_an_outage_is_acted_on_at_once():
     decision = unknown_client(protocol)
     assert decision.action is Action.HANDSHAKE
     assert decision.delay == 0.0, f"re-handshake delayed {decision.delay:.1f} s although the server answered"
+
+
+def test_answers_that_keep_failing_after_an_outage_are_still_backed_off():
+    protocol = handshaken()
+    for _ in range(9):
+        protocol.transport_failed("connect: ClientOSError")
+    delays = []
+    for _ in range(3):
+        decision = unknown_client(protocol)
+        delays.append(decision.delay)
+        message = protocol.handshake_message()
+        protocol.receive_handshake(protocol.parse([{"channel": "/meta/handshake", "id": message["id"],
+                                                    "successful": True, "clientId": "c2"}]), message["id"])
+    assert delays == [0.0, 0.5, 1.0]
+
+
+def test_a_server_alternating_errors_and_cuts_cannot_make_the_client_spin():
+    protocol = handshaken()
+    delays = []
+    for _ in range(6):
+        delays.append(protocol.transport_failed("connect: HTTP 502").delay)
+        delays.append(unknown_client(protocol).delay)
+        message = protocol.handshake_message()
+        protocol.receive_handshake(protocol.parse([{"channel": "/meta/handshake", "id": message["id"],
+                                                    "successful": True, "clientId": "c2"}]), message["id"])
+    # Each failed answer counts, each cut adds one more step: the waits keep growing to the cap.
+    assert delays[-2:] == [30.0, 30.0] and delays == sorted(delays)

@@ -30,11 +30,6 @@ asyncio.run(main())
 """
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: redis-py 8 defaults socket_timeout to 5 s, the same as channels_redis's "
-                                       "BZPOPMIN timeout (brpop_timeout=5), so an idle receive raises redis "
-                                       "TimeoutError: idle WebSocket consumers crash and the bridge's control loop "
-                                       "dies (the matrix logs show bridge restarts). dashboard/settings.py: add "
-                                       "'socket_timeout': None (or > 5) to the channel layer host and the cache options")
 def test_an_idle_receive_on_the_redis_channel_layer_keeps_waiting(tmp_path):
     redis = PrivateRedis(tmp_path)
     redis.start()

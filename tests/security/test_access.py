@@ -126,9 +126,6 @@ def test_a_revoked_or_reissued_token_stops_working(client, demo):
     assert client.get(f"/wall/{new_token}/").status_code == 403
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: django.request logs 'Forbidden: /wall/<token>/' (and would log "
-                                       "'Internal Server Error: /wall/<token>/' for a live token) for every 4xx/5xx "
-                                       "of the wall page; LOGGING needs a filter redacting /wall/<token>/ paths")
 def test_wall_tokens_never_reach_the_logs(client, demo, caplog):
     caplog.set_level(logging.DEBUG)
     token = demo.wall_token

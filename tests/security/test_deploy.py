@@ -28,9 +28,6 @@ def manage(env: dict, *args: str) -> subprocess.CompletedProcess:
                           timeout=120)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: dashboard/settings.py leaves SECURE_HSTS_PRELOAD False by default, so "
-                                       "check --deploy warns security.W021 with SECRET_KEY, DEBUG off, SECURE_SSL=true, "
-                                       "ALLOWED_HOSTS; default it on with SECURE_SSL or silence W021 with a reason")
 def test_check_deploy_is_clean_with_production_settings(tmp_path):
     done = manage(production_env(tmp_path), "check", "--deploy", "--fail-level", "WARNING")
     assert done.returncode == 0, done.stdout + done.stderr

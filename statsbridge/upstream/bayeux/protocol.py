@@ -12,6 +12,11 @@ Rules implemented (cometd.org Bayeux 1.0 and the Genesys wire notes):
 - the first ``/meta/connect`` after a handshake carries ``advice: {"timeout": 0}``;
 - failures back off exponentially (capped, jittered) so that no server reply, however
   hostile, can make the client spin; the counter resets only on a successful connect;
+- a server answer ends an outage: the transport failures before it (refused, reset,
+  timeout...) stop counting, so the first answer after a network cut, typically
+  ``402::Unknown client`` + ``reconnect: handshake``, is acted on at the advised
+  interval instead of after yet another backoff; failed answers keep counting among
+  themselves, so a server refusing every request is still backed off;
 - replies that are not valid Bayeux raise ``BayeuxProtocolError`` (never another
   exception type), which the I/O layer treats as a transport failure.
 """
@@ -162,7 +167,8 @@ class BayeuxProtocol:
         self.channels: dict[str, None] = dict.fromkeys(channels)  # wanted, in order
         self.client_id: str | None = None
         self.advice = Advice()
-        self.failures = 0
+        self.failures = 0  # consecutive failures of any kind: the backoff exponent
+        self._answered_failures = 0  # those of them the server answered (not transport failures)
         self.max_messages = max_messages
         self._backoff = backoff
         self._rand = rand
@@ -252,6 +258,8 @@ class BayeuxProtocol:
             if not isinstance(message.get("advice"), dict) or "reconnect" not in message["advice"]:
                 # A fresh session starts from "retry" unless the server says otherwise.
                 self.advice = replace(self.advice, reconnect=Reconnect.RETRY)
+            # The server answered: the transport failures of an outage before it stop counting.
+            self.failures = self._answered_failures
             self.client_id = client_id
             self._first_connect = True
             if self.advice.reconnect is Reconnect.NONE:
@@ -263,7 +271,7 @@ class BayeuxProtocol:
         """Digest the reply to connect ``message_id``."""
         message = reply.meta_for(message_id, self.META_CONNECT)
         if message is not None and message.get("successful") is True:
-            self.failures = 0
+            self.failures = self._answered_failures = 0
             self._first_connect = False
             return self._follow_advice("connected", failed=False)
         return self._failure(f"connect failed: {error_text(message)}")
@@ -293,7 +301,11 @@ class BayeuxProtocol:
         return Decision(Action.HANDSHAKE, self._failure_delay(), reason, failed=True)
 
     def _failure(self, reason: str) -> Decision:
-        self.failures += 1
+        """A reply that the server sent but that reports (or is) a failure."""
+        # Transport failures before this answer (an outage) do not count: the advice is acted
+        # on at once; failed answers count among themselves, so refusals are backed off.
+        self._answered_failures += 1
+        self.failures = self._answered_failures
         return self._follow_advice(reason, failed=True)
 
     def _follow_advice(self, reason: str, *, failed: bool) -> Decision:
