@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from dashboard import boards
 from dashboard.cost import cost_preview
 from dashboard.models import Dashboard, Display, DisplayItem, Widget, WidgetStatistic
-from dashboard.transfer import DashboardImportError, export_dashboards, import_dashboards
+from dashboard.transfer import DashboardImportError, UnreadableFile, export_dashboards, import_dashboards, read_document
 from statsbridge import control
 from statsbridge.models import Statistic
 
@@ -23,6 +23,7 @@ ONLINE_WITHIN = dt.timedelta(seconds=60)
 
 class WidgetInline(admin.TabularInline):
     model = Widget
+    fk_name = "dashboard"  # a widget's other link to a dashboard is its drill-down
     fields = ("label", "type", "x", "y", "w", "h")
     show_change_link = True
     extra = 0
@@ -61,9 +62,9 @@ class DashboardAdmin(admin.ModelAdmin):
         if request.method == "POST":
             upload = request.FILES.get("file")
             try:
-                document = json.load(upload) if upload else None
-            except (UnicodeDecodeError, json.JSONDecodeError) as error:
-                problems = [f"The file is not JSON: {error}."]
+                document = read_document(upload) if upload else None
+            except UnreadableFile as error:
+                problems = [f"The file {error}."]
             else:
                 if document is None:
                     problems = ["Choose a file exported from this admin or by manage.py export_dashboards."]
@@ -108,7 +109,7 @@ class WidgetAdmin(admin.ModelAdmin):
     inlines = [WidgetStatisticInline]
     change_form_template = "admin/dashboard/widget/change_form.html"
     fieldsets = (
-        (None, {"fields": ("dashboard", "type", "label", "unit", "format", "interval")}),
+        (None, {"fields": ("dashboard", "type", "label", "unit", "format", "interval", "drilldown")}),
         ("Position", {"fields": (("x", "y", "w", "h"),)}),
         ("Thresholds", {"fields": ("direction", "warning", "critical", "hysteresis"),
                         "description": "Warning and critical levels, and how far a value must move back past a "

@@ -4,6 +4,7 @@ import hashlib
 from pathlib import Path
 
 from django.conf import settings
+from django.urls import reverse
 
 from dashboard import figures
 from dashboard.models import Dashboard, Widget, WidgetStatistic
@@ -20,14 +21,23 @@ def page_version() -> str:
     return digest.hexdigest()[:12]
 
 
+def drilldown_link(target: Dashboard | None) -> dict | None:
+    """Where a widget's tiles lead: the drill-down dashboard's slug, title and desk path."""
+    if target is None:
+        return None
+    return {"slug": target.slug, "title": target.title, "url": reverse("dashboard", args=[target.slug])}
+
+
 def widget_specs(dashboard: Dashboard) -> list[dict]:
     """The specs of a dashboard's widgets, statistics in their display order (two queries)."""
-    widgets = list(Widget.objects.filter(dashboard=dashboard).order_by("y", "x", "pk"))
+    widgets = list(Widget.objects.filter(dashboard=dashboard).select_related("drilldown").order_by("y", "x", "pk"))
     links = WidgetStatistic.objects.filter(widget__in=widgets).select_related("statistic").order_by("position", "pk")
     by_widget: dict[int, list] = {}
     for link in links:
         by_widget.setdefault(link.widget_id, []).append(link.statistic)
-    return [figures.widget_spec(w, by_widget.get(w.pk, [])) for w in widgets]
+    return [
+        {**figures.widget_spec(w, by_widget.get(w.pk, [])), "drilldown": drilldown_link(w.drilldown)} for w in widgets
+    ]
 
 
 def statistic_keys(specs: list[dict]) -> list[str]:

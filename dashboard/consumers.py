@@ -40,9 +40,39 @@ def display_playlist(token: str) -> tuple[Display | None, list[tuple[int, str]]]
     return display, [(item.dashboard_id, item.dashboard.slug) for item in items]
 
 
+class DashboardKeysCache:
+    """Statistic keys per dashboard, read from the database once per configuration version.
+
+    Every admin edit of widgets, statistics or dashboards bumps the shared version
+    (``statsbridge.signals``), which empties this cache; without edits a snapshot
+    needs no database query. The version is read before the database, so keys read
+    across an edit are filed under the older version and dropped on the next call.
+    """
+
+    def __init__(self, read_keys=dashboard_keys, read_version=values.config_version):
+        self._read_keys = read_keys
+        self._read_version = read_version
+        self._version: int | None = None
+        self._keys: dict[int, list[str]] = {}
+
+    def __call__(self, dashboard_id: int) -> list[str]:
+        """The keys shown on ``dashboard_id`` (a shared list: do not modify it)."""
+        version = self._read_version()
+        if version != self._version:
+            self._keys = {}
+            self._version = version
+        keys = self._keys.get(dashboard_id)
+        if keys is None:
+            keys = self._keys[dashboard_id] = self._read_keys(dashboard_id)
+        return keys
+
+
+cached_dashboard_keys = DashboardKeysCache()
+
+
 def build_snapshot(dashboard_id: int, slug: str) -> dict:
-    """A snapshot frame of one dashboard (database + shared store)."""
-    return values.dashboard_snapshot(dashboard_id, slug, dashboard_keys(dashboard_id))
+    """A snapshot frame of one dashboard (keys cached per configuration version + shared store)."""
+    return values.dashboard_snapshot(dashboard_id, slug, cached_dashboard_keys(dashboard_id))
 
 
 def store_telemetry(display_id: int, frame: dict) -> None:

@@ -74,6 +74,10 @@ def tile(spec: dict, stat: dict, value: dict | None, previous_level: str = thres
     if cue["text"]:
         described += f", {cue['text']}"
     described += ", stale" if state == "stale" else (", no data" if state == "unknown" else "")
+    drilldown = spec.get("drilldown")
+    if drilldown:
+        # The tile is a link: say where it goes (dashboard.js keeps the same wording).
+        described += f"; opens {drilldown['title']}"
     result = {
         "key": stat["key"],
         "label": stat["label"],

@@ -95,6 +95,15 @@ class Widget(models.Model):
         help_text='The time profile shown on the tile, e.g. "since 00:00" or "sliding 30 min". '
         "Leave empty to derive it from the statistics' definitions.",
     )
+    drilldown = models.ForeignKey(
+        Dashboard,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="drilldown_widgets",
+        help_text='The dashboard that opens when a tile is clicked, e.g. "Sales logged in" opens "Sales agents". '
+        "Its own viewers rule who may open it.",
+    )
 
     class Meta:
         ordering = ["dashboard", "y", "x"]
@@ -103,7 +112,9 @@ class Widget(models.Model):
         return f"{self.label} ({self.get_type_display()})"
 
     def clean(self):
-        """Thresholds must be in the order their direction implies."""
+        """Thresholds must be in the order their direction implies; a drill-down leads elsewhere."""
+        if self.drilldown_id is not None and self.drilldown_id == self.dashboard_id:
+            raise ValidationError({"drilldown": "A widget cannot drill down to its own dashboard; pick another one."})
         if self.hysteresis < 0:
             raise ValidationError({"hysteresis": "Hysteresis cannot be negative."})
         if self.warning is None or self.critical is None:

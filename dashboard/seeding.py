@@ -1,9 +1,10 @@
-"""The demo's three dashboards and one wall, built from the simulator's catalogue.
+"""The demo's three dashboards, one drill-down board per agent group, and one wall.
 
 ``seed_demo(catalog)`` is idempotent (it replaces the demo dashboards and display it
 made before) and runs in one transaction. ``catalog`` is what the simulator lists at
-``GET /simulator/catalog``: ``{"objects": {type: [ids]}, "statistics": [{"name",
-"objectTypes", ...}]}``.
+``GET /simulator/catalog``: ``{"objects": {type: [ids]}, "groups": {group: [agent ids]},
+"statistics": [{"name", "objectTypes", ...}]}``. Each group's "<group> agents" board (an
+agent grid of its members) is the drill-down of the widgets that show that one group.
 """
 
 import json
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils.text import slugify
 
 from dashboard.models import Dashboard, Display, DisplayItem, Widget, WidgetStatistic
 from statsbridge.models import Statistic, statistic_key
@@ -73,9 +75,22 @@ def check_catalog(catalog: dict) -> dict:
     names = {s.get("name"): set(s.get("objectTypes") or ()) for s in catalog.get("statistics") or ()}
     problems = [f"statistic {n} for {t}" for n, t in NEEDED.items() if t not in names.get(n, set())]
     problems += [f"objects of type {t}" for t in ("Agent", "GroupAgents", "Queue") if not objects.get(t)]
+    members = catalog.get("groups")
+    known_agents = set(objects.get("Agent") or ())
+    if not isinstance(members, dict):
+        problems.append("group membership (\"groups\")")
+    else:
+        problems += [f"members of group {g}" for g in objects.get("GroupAgents") or ()
+                     if not isinstance(members.get(g), list) or not members[g]
+                     or not set(members[g]) <= known_agents]
     if problems:
         raise CatalogError("The simulator's catalogue lacks " + ", ".join(problems) + ".")
     return objects
+
+
+def group_board_slug(group_id: str) -> str:
+    """The slug of a group's drill-down board, e.g. ``agents-sales``."""
+    return "agents-" + slugify(group_id)
 
 
 def _stat(object_type: str, object_id: str, name: str, label: str) -> Statistic:
@@ -99,7 +114,17 @@ def _queue_name(queue_id: str) -> str:
     return queue_id.removeprefix("VQ_").split("@")[0]
 
 
-def _overview(owner, queues: list, groups: list) -> Dashboard:
+def _group_board(owner, group_id: str, members: list) -> Dashboard:
+    board = Dashboard.objects.create(
+        title=f"{group_id} agents", slug=group_board_slug(group_id), owner=owner,
+        description=f"The agents of group {group_id}, behind its numbers.",
+    )
+    states = [_stat("Agent", a, "CurrentAgentState", a) for a in members]
+    _widget(board, states, type="agent_grid", label=f"{group_id} agents", x=0, y=0, w=12, h=4, interval="now")
+    return board
+
+
+def _overview(owner, queues: list, groups: list, group_boards: dict) -> Dashboard:
     board = Dashboard.objects.create(
         title="Contact-centre overview", slug="overview", owner=owner, description="Queues and agents at a glance."
     )
@@ -119,11 +144,16 @@ def _overview(owner, queues: list, groups: list) -> Dashboard:
         for name, word in (("AgentsReady", "ready"), ("AgentsTalking", "talking"),
                            ("AgentsAfterCallWork", "after-call work"), ("AgentsNotReady", "not ready"))
     ]
-    _widget(board, states, type="donut", label=f"Agents by state · {first_group}", x=9, y=0, w=3, h=2, interval="now")
+    _widget(board, states, type="donut", label=f"Agents by state · {first_group}", x=9, y=0, w=3, h=2, interval="now",
+            drilldown=group_boards[first_group])
     _widget(board, waiting, type="bar", label="Calls waiting per queue", x=0, y=2, w=6, h=2,
             warning=3, critical=6, hysteresis=1, interval="now")
     _widget(board, waiting[:3], type="line", label="Calls waiting, last 15 min", x=6, y=2, w=6, h=2,
             history_minutes=15, interval="now")
+    for index, group in enumerate(groups):
+        logged_in = _stat("GroupAgents", group, "AgentsLoggedIn", f"{group} logged in")
+        _widget(board, [logged_in], type="kpi", label=f"{group} logged in", x=(index * 3) % 12, y=4 + (index // 4) * 2,
+                w=3, h=2, unit="agents", interval="now", history_minutes=15, drilldown=group_boards[group])
     return board
 
 
@@ -158,7 +188,7 @@ def _queues(owner, queues: list) -> Dashboard:
 
 @transaction.atomic
 def seed_demo(catalog: dict, *, seconds_per_dashboard: int = 20) -> DemoSeed:
-    """Create (or re-create) the demo login, three dashboards and one wall display."""
+    """Create (or re-create) the demo login, three dashboards, a board per group and one wall display."""
     objects = check_catalog(catalog)
     queues, groups, agents = objects["Queue"], objects["GroupAgents"], objects["Agent"]
     user_model = get_user_model()
@@ -166,9 +196,11 @@ def seed_demo(catalog: dict, *, seconds_per_dashboard: int = 20) -> DemoSeed:
     user.is_staff = user.is_superuser = True
     user.set_password(DEMO_PASSWORD)
     user.save()
-    Dashboard.objects.filter(slug__in=DEMO_SLUGS).delete()
+    Dashboard.objects.filter(slug__in=DEMO_SLUGS + tuple(group_board_slug(g) for g in groups)).delete()
     Display.objects.filter(name=DEMO_DISPLAY).delete()
-    dashboards = [_overview(user, queues, groups), _agents(user, agents, groups), _queues(user, queues)]
+    group_boards = {g: _group_board(user, g, catalog["groups"][g]) for g in groups}
+    dashboards = [_overview(user, queues, groups, group_boards), _agents(user, agents, groups), _queues(user, queues)]
+    dashboards += group_boards.values()
     display = Display(name=DEMO_DISPLAY, seconds_per_dashboard=seconds_per_dashboard)
     token = display.issue_token()
     display.full_clean()

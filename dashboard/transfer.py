@@ -4,11 +4,19 @@ The format (``"format": "ccdash-dashboards/1"``) carries dashboards with their w
 and each widget's statistics by identity (object type, object id, name or custom
 definition), so it moves between installations; statistics are matched by their key
 or created. Owners are not exported; groups are matched by name.
+
+Every imported value is checked against its field's JSON type before the model
+validation sees it (which assumes well-typed values: a list or a 400-digit integer in
+a float field raises instead of failing validation), so each problem is reported with
+where it is, e.g. ``dashboards[0].widgets[2].warning: must be a number``.
 """
+
+import json
+import math
 
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 
 from dashboard.models import Dashboard, Widget, WidgetStatistic
 from statsbridge.models import Statistic, statistic_key
@@ -28,6 +36,20 @@ class DashboardImportError(ValueError):
     def __init__(self, problems: list[str]):
         super().__init__("; ".join(problems))
         self.problems = problems
+
+
+class UnreadableFile(ValueError):
+    """An export file that cannot be decoded; the message completes "The file ..."."""
+
+
+def read_document(stream):
+    """Decode an export file from a text or binary ``stream``; raise ``UnreadableFile`` when it is not JSON."""
+    try:
+        return json.load(stream)
+    except RecursionError:  # what the parser raises past its nesting limit, instead of a ValueError
+        raise UnreadableFile("is not JSON that can be read: it is nested too deeply") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UnreadableFile(f"is not JSON: {error}") from None
 
 
 def export_dashboards(dashboards) -> dict:
@@ -53,21 +75,75 @@ def _messages(error: ValidationError) -> list[str]:
     return list(error.messages)
 
 
-def _fields(data, allowed: tuple, where: str, problems: list) -> dict:
+def value_problem(field: models.Field, value) -> str | None:
+    """Why a decoded JSON ``value`` cannot be stored in model ``field``, or None when it can."""
+    if isinstance(field, models.JSONField):
+        return None
+    if isinstance(field, (models.CharField, models.TextField)):
+        expected, types = "text", (str,)
+    elif isinstance(field, models.IntegerField):
+        expected, types = "a whole number", (int,)
+    else:
+        expected, types = "a number", (int, float)
+    if value is None:
+        return None if field.null else f"must be {expected}, not null"
+    if isinstance(value, bool) or not isinstance(value, types):
+        return f"must be {expected}"
+    if isinstance(value, str) and "\x00" in value:
+        return "must not contain NUL characters"  # PostgreSQL cannot store them
+    if isinstance(field, models.FloatField):
+        try:
+            number = float(value)
+        except OverflowError:
+            return "is too large"
+        if not math.isfinite(number):
+            return "must be a finite number"
+    return None
+
+
+def _fields(data, model, model_fields: tuple, lists: tuple, where: str, problems: list) -> tuple[dict, list]:
+    """The well-typed model fields and list fields of ``data``; returns them and the names refused."""
     if not isinstance(data, dict):
         problems.append(f"{where}: expected an object")
-        return {}
-    unknown = sorted(set(data) - set(allowed))
+        return {}, []
+    unknown = sorted(set(data) - set(model_fields) - set(lists))
     if unknown:
         problems.append(f"{where}: unknown field(s) {', '.join(unknown)}")
-    return {k: v for k, v in data.items() if k in allowed}
+    accepted, refused = {}, []
+    for name in model_fields:
+        if name in data:
+            problem = value_problem(model._meta.get_field(name), data[name])
+            if problem:
+                problems.append(f"{where}.{name}: {problem}")
+                refused.append(name)
+            else:
+                accepted[name] = data[name]
+    for name in lists:
+        value = data.get(name)
+        if value is not None and not isinstance(value, list):
+            problems.append(f"{where}.{name}: must be a list")
+        elif value:
+            accepted[name] = value
+    return accepted, refused
 
 
-def _check(instance, where: str, problems: list, exclude=()) -> None:
+def _check(instance, where: str, problems: list, exclude: list, refused: list) -> None:
+    """Model validation of the accepted fields; cross-field rules only when every field was accepted."""
     try:
-        instance.full_clean(exclude=list(exclude), validate_unique=False)
+        if refused:
+            instance.clean_fields(exclude=exclude + refused)
+        else:
+            instance.full_clean(exclude=exclude, validate_unique=False)
     except ValidationError as error:
         problems.extend(f"{where}: {message}" for message in _messages(error))
+
+
+def _group_names(value, where: str, problems: list) -> list[str]:
+    names = value or []
+    if not all(isinstance(name, str) for name in names):
+        problems.append(f"{where}.groups: must be a list of group names")
+        return []
+    return names
 
 
 def _plan(document, replace: bool) -> tuple[list, list[str]]:
@@ -82,29 +158,29 @@ def _plan(document, replace: bool) -> tuple[list, list[str]]:
     slugs = set()
     for d_index, item in enumerate(items):
         where = f"dashboards[{d_index}]"
-        fields = _fields(item, DASHBOARD_FIELDS + ("groups", "widgets"), where, problems)
+        fields, refused = _fields(item, Dashboard, DASHBOARD_FIELDS, ("groups", "widgets"), where, problems)
         dashboard = Dashboard(**{k: v for k, v in fields.items() if k in DASHBOARD_FIELDS})
-        _check(dashboard, where, problems, exclude=["owner"])
+        _check(dashboard, where, problems, ["owner"], refused)
         if dashboard.slug in slugs:
             problems.append(f"{where}: slug {dashboard.slug!r} appears twice in the file")
         slugs.add(dashboard.slug)
         if not replace and Dashboard.objects.filter(slug=dashboard.slug).exists():
             problems.append(f"{where}: a dashboard with slug {dashboard.slug!r} exists (import with replace to overwrite it)")
-        group_names = fields.get("groups") or []
+        group_names = _group_names(fields.get("groups"), where, problems)
         known_groups = set(Group.objects.filter(name__in=group_names).values_list("name", flat=True))
         problems.extend(f"{where}.groups: no group named {g!r}" for g in group_names if g not in known_groups)
         widgets = []
         for w_index, widget_item in enumerate(fields.get("widgets") or []):
             w_where = f"{where}.widgets[{w_index}]"
-            w_fields = _fields(widget_item, WIDGET_FIELDS + ("statistics",), w_where, problems)
+            w_fields, refused = _fields(widget_item, Widget, WIDGET_FIELDS, ("statistics",), w_where, problems)
             widget = Widget(**{k: v for k, v in w_fields.items() if k in WIDGET_FIELDS})
-            _check(widget, w_where, problems, exclude=["dashboard"])
+            _check(widget, w_where, problems, ["dashboard"], refused)
             stats = []
             for s_index, stat_item in enumerate(w_fields.get("statistics") or []):
                 s_where = f"{w_where}.statistics[{s_index}]"
-                s_fields = _fields(stat_item, STATISTIC_FIELDS, s_where, problems)
+                s_fields, refused = _fields(stat_item, Statistic, STATISTIC_FIELDS, (), s_where, problems)
                 stat = Statistic(**s_fields)
-                _check(stat, s_where, problems, exclude=["key"])
+                _check(stat, s_where, problems, ["key"], refused)
                 stat.key = statistic_key(stat.object_type, stat.object_id, stat.name, stat.definition)
                 stats.append(stat)
             if len({s.key for s in stats}) != len(stats):

@@ -134,6 +134,12 @@ def wall_page(request, token: str):
         desk_url = request.build_absolute_uri(reverse("dashboard", args=[dashboard.slug]))
         board["desk_url"] = desk_url
         board["qr_svg"] = qr.svg(desk_url)
+        for widget in board["widgets"]:
+            drilldown = widget["spec"].get("drilldown")
+            if drilldown:
+                # The widget's link and QR code hand its drill-down to a desk or phone.
+                widget["drill_url"] = request.build_absolute_uri(drilldown["url"])
+                widget["drill_qr"] = qr.svg(widget["drill_url"])
         rendered.append(board)
     wall = {
         "seconds": display.seconds_per_dashboard,

@@ -86,6 +86,7 @@ class Bridge:
             asyncio.create_task(self._upstream_loop(stop), name="bridge upstream"),
             asyncio.create_task(self._worker_loop(stop), name="bridge worker"),
             asyncio.create_task(self._tick_loop(stop), name="bridge tick"),
+            asyncio.create_task(self._heartbeat_loop(stop), name="bridge heartbeat"),
             asyncio.create_task(self._config_loop(stop), name="bridge config"),
             asyncio.create_task(self._prune_loop(stop), name="bridge prune"),
             asyncio.create_task(self._control_loop(stop), name="bridge control"),
@@ -419,19 +420,30 @@ class Bridge:
     # ------------------------------------------------------------ periodic work
 
     async def _tick_loop(self, stop: asyncio.Event) -> None:
-        tick = float(bridge_setting("TICK_SECONDS"))
-        beat = float(bridge_setting("HEARTBEAT_SECONDS"))
-        next_beat = 0.0
+        """Publish as soon as something is due (leading edge), never more than once a tick per dashboard."""
+        tick = self.fanout.tick
         while not stop.is_set():
-            now = time.monotonic()
-            due = now >= next_beat
-            if due:
-                next_beat = now + beat
+            delay = self.fanout.next_flush_in()
+            if delay is None:
+                await self.fanout.wait_for_work()
+                continue
+            if delay > 0:
+                await asyncio.sleep(delay)
             try:
-                await self.fanout.flush(self.status_extra(), heartbeat=due)
-            except Exception:  # The cache or channel layer may blip; the next tick retries.
+                await self.fanout.flush_due(self.status_extra())
+            except Exception:  # The cache or channel layer may blip; retry a tick later.
                 log.exception("publishing failed")
-            await asyncio.sleep(tick)
+                await asyncio.sleep(tick)
+
+    async def _heartbeat_loop(self, stop: asyncio.Event) -> None:
+        """Write the status every heartbeat period, apart from the publishing path."""
+        beat = float(bridge_setting("HEARTBEAT_SECONDS"))
+        while not stop.is_set():
+            try:
+                await self.fanout.beat(self.status_extra())
+            except Exception:  # The cache may blip; the next beat retries.
+                log.exception("could not write the heartbeat")
+            await asyncio.sleep(beat)
 
     async def _config_loop(self, stop: asyncio.Event) -> None:
         poll = float(bridge_setting("CONFIG_POLL_SECONDS"))

@@ -1,16 +1,22 @@
 """THE one publishing entry point: values and connection changes → dashboards.
 
-The bridge ``offer``s values and connection changes as they come; once per tick
-``flush`` turns everything gathered into at most one ``status`` and one ``batch`` per
-dashboard, stores values and sequence numbers in the shared store first (so a
-snapshot taken meanwhile is never older than the batch that follows it), then sends
-the frames over the channel layer and records the values in the history. The number
-of messages is bounded by dashboards × ticks, whatever the upstream rate.
+The bridge ``offer``s values and connection changes as they come. Coalescing is
+leading-edge: a dashboard that was sent no batch during the last tick gets one at
+once (``flush_due``), one that was gets the rest at its next tick boundary; so an
+isolated update goes out without waiting, and a busy dashboard still gets at most one
+``batch`` per tick. A flush stores values and sequence numbers in the shared store
+first (so a snapshot taken meanwhile is never older than the batch that follows it),
+then sends the frames over the channel layer and records the values in the history.
+The number of messages is bounded by dashboards × ticks, whatever the upstream rate.
+The heartbeat (``beat``) is written on its own runner, so slow history or value
+writes never make a live bridge look dead.
 """
 
+import asyncio
 import logging
 import os
 import socket
+import time
 
 from channels.layers import get_channel_layer
 
@@ -41,16 +47,23 @@ def plan_frames(routes: Routes, seqs: dict, changed: dict, connection: dict | No
     A connection change gives every dashboard a ``status`` frame; changed values
     give each dashboard showing one of them a single ``batch``.
     """
+    per_dashboard: dict[int, dict] = {}
+    for key, item in changed.items():
+        for dashboard_id in routes.dashboards_by_key.get(key, ()):
+            per_dashboard.setdefault(dashboard_id, {})[key] = item
+    return plan_dashboard_frames(routes, seqs, per_dashboard, connection)
+
+
+def plan_dashboard_frames(routes: Routes, seqs: dict, per_dashboard: dict, connection: dict | None) -> list[tuple[int, dict]]:
+    """Pure: like ``plan_frames``, from values already grouped ``{dashboard id: {key: Value}}``."""
     frames = []
     if connection is not None:
         for dashboard_id, slug in sorted(routes.slugs.items()):
             seqs[dashboard_id] = seqs.get(dashboard_id, 0) + 1
             frames.append((dashboard_id, events.status(slug, seqs[dashboard_id], connection)))
-    per_dashboard: dict[int, dict] = {}
-    for key, item in changed.items():
-        for dashboard_id in routes.dashboards_by_key.get(key, ()):
-            per_dashboard.setdefault(dashboard_id, {})[key] = item
     for dashboard_id, batch_values in sorted(per_dashboard.items()):
+        if not batch_values:
+            continue
         slug = routes.slugs.get(dashboard_id)
         if slug is None:
             continue
@@ -59,17 +72,48 @@ def plan_frames(routes: Routes, seqs: dict, changed: dict, connection: dict | No
     return frames
 
 
-class Fanout:
-    """Gathers what changed during a tick and publishes it once per tick."""
+def due_dashboards(waiting, last_sent: dict, now: float, tick: float) -> list[int]:
+    """Pure: dashboards of ``waiting`` that were sent no batch during the last ``tick`` seconds."""
+    return [d for d in waiting if d not in last_sent or now - last_sent[d] >= tick]
 
-    def __init__(self, run_sync, *, layer=None, record_history: bool = True, clock=events.now_ms):
+
+def next_due_in(waiting, last_sent: dict, now: float, tick: float) -> float | None:
+    """Pure: seconds until the first of ``waiting`` may get a batch (0: now; None: none waits)."""
+    delays = [0.0 if d not in last_sent else max(0.0, last_sent[d] + tick - now) for d in waiting]
+    return min(delays) if delays else None
+
+
+class Fanout:
+    """Gathers what changed and publishes it, at most one batch per dashboard per tick.
+
+    ``run_status`` runs the status (heartbeat) writes; give it a runner of its own so
+    that they never queue behind value and history writes on ``run_sync``.
+    """
+
+    def __init__(
+        self,
+        run_sync,
+        *,
+        run_status=None,
+        layer=None,
+        record_history: bool = True,
+        clock=events.now_ms,
+        tick_seconds: float | None = None,
+        monotonic=time.monotonic,
+    ):
         self._run_sync = run_sync
+        self._run_status = run_status or run_sync
         self.layer = layer or get_channel_layer()
         self._record_history = record_history
         self._clock = clock
+        self._monotonic = monotonic
+        self.tick = float(bridge_setting("TICK_SECONDS")) if tick_seconds is None else tick_seconds
         self.routes = Routes()
         self.latest: dict[str, dict] = {}
-        self._pending: dict[str, dict] = {}
+        self._pending: dict[str, dict] = {}  # key → Value not yet in the shared store
+        self._waiting: dict[int, dict] = {}  # dashboard id → {key: Value} not yet sent to it
+        self._last_sent: dict[int, float] = {}  # dashboard id → monotonic time of its last batch
+        self._work = asyncio.Event()
         self._seqs: dict[int, int] = {}
         self.connection = events.connection(upstream="connecting", service="UNKNOWN", bridge="up")
         self._connection_changed = True
@@ -83,9 +127,14 @@ class Fanout:
         """Queue a statistic's new Value for the next tick (the last one in a tick wins)."""
         if key not in self.routes.wanted:
             return
-        self.latest[key] = value
-        self._pending[key] = value
+        self._queue(key, value)
         metrics.updates_in.inc()
+
+    def _queue(self, key: str, value: dict) -> None:
+        self.latest[key] = self._pending[key] = value
+        for dashboard_id in self.routes.dashboards_by_key.get(key, ()):
+            self._waiting.setdefault(dashboard_id, {})[key] = value
+        self._work.set()
 
     def set_connection(self, *, upstream: str | None = None, service: str | None = None) -> None:
         """Change the connection state; dashboards hear of it on the next tick."""
@@ -95,6 +144,7 @@ class Fanout:
             return
         self.connection = events.connection(upstream=new_upstream, service=new_service, bridge="up", as_of=self._clock())
         self._connection_changed = True
+        self._work.set()
         metrics.set_upstream_state(new_upstream)
         metrics.service_available.set(1 if new_service == "AVAILABLE" else 0)
 
@@ -103,7 +153,7 @@ class Fanout:
         count = 0
         for key, item in self.latest.items():
             if item["state"] != state and key in self.routes.wanted:
-                self.latest[key] = self._pending[key] = events.with_state(item, state)
+                self._queue(key, events.with_state(item, state))
                 count += 1
         return count
 
@@ -122,6 +172,11 @@ class Fanout:
                 self.latest[key] = events.with_state(item, "stale") if item["state"] == "fresh" else item
         self.latest = {k: v for k, v in self.latest.items() if k in known}
         self._pending = {k: v for k, v in self._pending.items() if k in known}
+        waiting = {
+            d: {k: v for k, v in items.items() if d in routes.dashboards_by_key.get(k, ())}
+            for d, items in self._waiting.items()
+        }
+        self._waiting = {d: items for d, items in waiting.items() if items}
         self.routes = routes
         self._throttle.retain(known)
         metrics.statistics_wanted.set(len(known))
@@ -138,18 +193,48 @@ class Fanout:
             **(extra or {}),
         }
 
+    def next_flush_in(self) -> float | None:
+        """Seconds until ``flush_due`` has something to send (0: now; None: nothing waits)."""
+        if self._connection_changed or (self._pending and not self._waiting):
+            return 0.0
+        return next_due_in(self._waiting, self._last_sent, self._monotonic(), self.tick)
+
+    async def wait_for_work(self) -> None:
+        """Return once something was offered or changed since the last call."""
+        await self._work.wait()
+        self._work.clear()
+
+    async def flush_due(self, extra_status: dict | None = None) -> int:
+        """Publish to the dashboards not sent a batch during the last tick; the rest wait."""
+        due = due_dashboards(self._waiting, self._last_sent, self._monotonic(), self.tick)
+        return await self._publish(due, extra_status, heartbeat=False)
+
     async def flush(self, extra_status: dict | None = None, *, heartbeat: bool = False) -> int:
-        """Publish everything gathered since the last flush; return the number of frames sent."""
+        """Publish everything gathered to every dashboard now; return the number of frames sent."""
+        return await self._publish(list(self._waiting), extra_status, heartbeat=heartbeat)
+
+    async def beat(self, extra_status: dict | None = None) -> None:
+        """Write the status with a new heartbeat, on the status runner only."""
+        await self._run_status(values.write, None, None, self.status(extra_status))
+
+    async def _publish(self, dashboard_ids: list[int], extra_status: dict | None, *, heartbeat: bool) -> int:
         changed, self._pending = self._pending, {}
+        per_dashboard = {d: self._waiting.pop(d) for d in dashboard_ids if d in self._waiting}
         connection = self.connection if self._connection_changed else None
         self._connection_changed = False
-        if not changed and connection is None and not heartbeat:
+        if not changed and not per_dashboard and connection is None and not heartbeat:
             return 0
         seqs_before = dict(self._seqs)
-        frames = plan_frames(self.routes, self._seqs, changed, connection)
+        frames = plan_dashboard_frames(self.routes, self._seqs, per_dashboard, connection)
         touched = {d: s for d, s in self._seqs.items() if seqs_before.get(d) != s}
+        sent_at = self._monotonic()
+        for dashboard_id, frame in frames:
+            if frame["type"] == "batch":
+                self._last_sent[dashboard_id] = sent_at
+        await self._run_sync(values.write, changed, touched, None)
         status = self.status(extra_status) if (connection is not None or heartbeat) else None
-        await self._run_sync(values.write, changed, touched, status)
+        if status is not None:
+            await self._run_status(values.write, None, None, status)
         for dashboard_id, frame in frames:
             await self.layer.group_send(dashboard_group(dashboard_id), {"type": FRAME_MESSAGE, "frame": frame})
             metrics.messages_out.labels(type=frame["type"]).inc()

@@ -54,23 +54,27 @@ class BridgeHost:
     async def run(self, stop: asyncio.Event) -> None:
         """Hold the lease and run the bridge until ``stop`` is set."""
         runner = SyncRunner("bridge-db")
+        # Heartbeats get their own thread: behind history writes they would come late
+        # and web processes would call a busy bridge dead.
+        beat_runner = SyncRunner("bridge-beat")
         poll = max(0.1, self.lease.seconds / 3)
         try:
             while not stop.is_set():
                 if await self.lease.acquire():
-                    if not await self._run_active(stop, runner, poll):
+                    if not await self._run_active(stop, runner, beat_runner, poll):
                         await _wait(stop, 1.0)  # It crashed: no tight restart loop.
                 else:
                     await _wait(stop, poll)
         finally:
             await self.lease.close()
             await runner.close()
+            await beat_runner.close()
 
-    async def _run_active(self, stop: asyncio.Event, runner: SyncRunner, poll: float) -> bool:
+    async def _run_active(self, stop: asyncio.Event, runner: SyncRunner, beat_runner: SyncRunner, poll: float) -> bool:
         """Run a bridge while the lease holds; return False when the bridge crashed."""
         log.info("this process is now the active bridge")
         bridge_stop = asyncio.Event()
-        self.bridge = Bridge(self._genesys, runner, Fanout(runner))
+        self.bridge = Bridge(self._genesys, runner, Fanout(runner, run_status=beat_runner))
         task = asyncio.create_task(self.bridge.run(bridge_stop), name="bridge")
         self.active.set()
         lost = False

@@ -32,7 +32,8 @@ def is_service_message(channel: str, data) -> bool:
     for layer in _layers(data):
         if _normal(layer.get("topic")) == _normal(SERVICE_CHANNEL):
             return True
-        if str(layer.get("messageType", layer.get("name", ""))).lower() == "servicestatechange":
+        kind = layer.get("messageType", layer.get("name"))
+        if isinstance(kind, str) and kind.lower() == "servicestatechange":
             return True
     return False
 

@@ -16,7 +16,7 @@ def parse_client_frame(text: str | None, data: bytes | None) -> tuple[dict | Non
         return None, events.error("too_large", f"Frames are limited to {events.MAX_CLIENT_FRAME_BYTES} bytes.")
     try:
         frame = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         return None, events.error("bad_json", "The frame is not valid JSON.")
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
         return None, events.error("bad_message", 'A frame must be a JSON object with a "type".')

@@ -5,6 +5,8 @@ in scale-out). Keys are prefixed with ``BRIDGE["KEY_PREFIX"]`` on top of the cac
 own prefix. Everything here is synchronous: async callers wrap it in a thread.
 """
 
+import secrets
+
 from django.core.cache import cache
 
 from statsbridge import events
@@ -118,8 +120,18 @@ def bump_config_version() -> None:
 
 
 def config_version() -> int:
-    """The current configuration version (0 before any edit)."""
-    return int(cache.get(config_key(), 0))
+    """The current configuration version, bumped on every admin edit.
+
+    A missing version (new or cleared store, evicted key) is first set to a random
+    number, so that whatever is cached by version is never taken for current after
+    the store lost track of edits.
+    """
+    key = config_key()
+    version = cache.get(key)
+    if version is None:
+        cache.add(key, secrets.randbits(48), timeout=None)
+        version = cache.get(key, 0)
+    return int(version)
 
 
 def read_subscription_ids() -> list[str]:

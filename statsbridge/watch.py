@@ -5,6 +5,12 @@ One watcher task per event loop reads the shared status every heartbeat period a
 calls every registered listener when the bridge goes up or down; consumers then send
 their clients a fresh snapshot (stale values, ``bridge: down``). The task ends when
 its last listener leaves.
+
+The decision has hysteresis (``bridge_seems_up``): a bridge is called down as soon
+as its heartbeat is older than ``dead_after_seconds()`` (the detection budget), but
+called up again only once a beat younger than half that arrives, so a heartbeat
+hovering around the limit does not flap every screen between down and up (each flap
+costs every client a full snapshot).
 """
 
 import asyncio
@@ -12,12 +18,25 @@ import logging
 
 from asgiref.sync import sync_to_async
 
-from statsbridge import values
-from statsbridge.conf import bridge_setting
+from statsbridge import events, values
+from statsbridge.conf import bridge_setting, dead_after_seconds
 
 log = logging.getLogger(__name__)
 
 _watchers: dict = {}
+
+
+def bridge_seems_up(was_up: bool | None, heartbeat_age: float | None, dead_after: float) -> bool:
+    """Pure: whether to call the bridge up, given its heartbeat's age in seconds (None: no status).
+
+    Down once the beat is older than ``dead_after``; back up only when it is at most
+    half that old.
+    """
+    if heartbeat_age is None or heartbeat_age > dead_after:
+        return False
+    if was_up is False:
+        return heartbeat_age <= dead_after / 2
+    return True
 
 
 class BridgeWatcher:
@@ -42,8 +61,11 @@ class BridgeWatcher:
         period = float(bridge_setting("HEARTBEAT_SECONDS"))
         while self.listeners:
             try:
-                connection = values.connection_from_status(await sync_to_async(values.read_status, thread_sensitive=False)())
-                up = connection["bridge"] == "up"
+                status = await sync_to_async(values.read_status, thread_sensitive=False)()
+                now = events.now_ms()
+                age = (now - status.get("heartbeat", 0)) / 1000 if status else None
+                up = bridge_seems_up(self.bridge_up, age, dead_after_seconds())
+                connection = values.connection_from_status(status, now)
                 if self.bridge_up is not None and up != self.bridge_up:
                     log.info("bridge is %s", "up" if up else "down")
                     for listener in list(self.listeners):

@@ -409,6 +409,8 @@ export class LivePage {
     if (cue.text) label += `, ${cue.text}`;
     if (state === "stale") label += ", stale";
     else if (state === "unknown") label += ", no data";
+    // A drill-down tile is a link: keep saying where it goes (as figures.tile does).
+    if (spec.drilldown && el.tagName === "A") label += `; opens ${spec.drilldown.title}`;
     el.setAttribute("aria-label", label);
     this.renderAge(el);
   }

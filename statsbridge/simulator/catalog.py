@@ -197,6 +197,15 @@ def catalog_listing() -> list[dict]:
     ]
 
 
+def catalog_reply(cc: m.ContactCentre) -> dict:
+    """What ``GET /simulator/catalog`` answers: objects by type, group membership, statistics."""
+    return {
+        "objects": cc.objects(),
+        "groups": {group_id: list(group.agent_ids) for group_id, group in cc.groups.items()},
+        "statistics": catalog_listing(),
+    }
+
+
 # -- descriptor validation -------------------------------------------------------
 
 def resolve(descriptor: dict, has_object: Callable[[str, str], bool]) -> Resolved:

@@ -5,7 +5,7 @@ import logging
 
 from aiohttp import web
 
-from .catalog import catalog_listing
+from .catalog import catalog_reply
 from .faults import FaultError, parse_fault
 from .http_util import json_response, same_secret
 from .tenant import AVAILABLE, UNAVAILABLE, Tenant
@@ -124,5 +124,5 @@ class ControlApi:
         return json_response({"values": values})
 
     async def catalog(self, request: web.Request) -> web.Response:
-        """GET /catalog: the objects and statistics of this tenant."""
-        return json_response({"objects": self.tenant.model.objects(), "statistics": catalog_listing()})
+        """GET /catalog: the objects, group membership and statistics of this tenant."""
+        return json_response(catalog_reply(self.tenant.model))

@@ -198,7 +198,7 @@ class TokenProvider:
                 status = response.status
                 try:
                     body = await response.json(content_type=None)
-                except ValueError:
+                except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
                     body = None
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:
             raise TransientError(f"token request failed: {type(error).__name__}") from None

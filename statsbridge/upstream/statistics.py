@@ -231,7 +231,7 @@ class StatisticsClient:
                     raise TransientError(f"HTTP {response.status}", status=response.status)
                 try:
                     body = await response.json(content_type=None)
-                except ValueError:
+                except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
                     body = None
                 return response.status, body
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:

@@ -56,6 +56,10 @@ class Simulator:
         """Add synthetic updates spread over the live statistics (0 stops)."""
         self._call("POST", "/simulator/load", {"updates_per_second": updates_per_second})
 
+    def catalog(self) -> dict:
+        """The simulator's objects, group membership and statistics."""
+        return self._call("GET", "/simulator/catalog")
+
     def values(self) -> dict:
         """The true current value of every subscribed statistic, by statistic id."""
         return {item["statisticId"]: item for item in self._call("GET", "/simulator/values")["values"]}

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
+from statsbridge.decoding import agent_state_name
 from tests.browser.conftest import ARTIFACTS, WALL_SECONDS, login, wait_for
 
 pytestmark = pytest.mark.browser
@@ -304,3 +305,50 @@ def test_a_revoked_wall_token_is_refused_and_its_socket_closed(page, browser_con
         assert re.search("not valid", wall.inner_text("h1"))
     finally:
         wall.close()
+
+
+AGENT_TILES = """() => [...document.querySelectorAll('.widget.agent_grid [data-statistic]')].map((t) => ({
+  key: t.dataset.statistic, agent: t.querySelector('.tile-label').textContent, state: t.dataset.state,
+  agentState: t.dataset.agentState, asOf: t.dataset.asOf,
+}))"""
+
+
+def test_a_group_tile_drills_down_by_keyboard_to_that_groups_agents_live(page, stack):
+    base, simulator = stack["server"].base, stack["simulator"]
+    members = simulator.catalog()["groups"]["Sales"]
+    open_dashboard(page, stack, "overview")
+    link = page.locator("a.drill-tile", has_text="Sales logged in")
+    assert link.get_attribute("href") == "/d/agents-sales/"
+    assert link.get_attribute("aria-label").endswith("; opens Sales agents")
+    # Reach the tile with the keyboard alone, then follow it with Enter.
+    focused = "() => document.activeElement && document.activeElement.getAttribute('href')"
+    for _ in range(200):
+        page.keyboard.press("Tab")
+        if page.evaluate(focused) == "/d/agents-sales/":
+            break
+    assert page.evaluate(focused) == "/d/agents-sales/", "Tab never reached the Sales logged-in tile"
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/d/agents-sales/")
+    assert page.inner_text("h1") == "Sales agents"
+    wait_for(lambda: page.evaluate(BANNER) == "live", 10, "the drill-down's banner never said live")
+    wait_for(lambda: all_in_state(page, "fresh"), 10, "not every agent of the drill-down turned fresh")
+    assert [t["agent"] for t in page.evaluate(AGENT_TILES)] == members
+
+    # Each agent's state equals the simulator's truth whenever both show the same reading.
+    confirmed: set[str] = set()
+
+    def compare():
+        truth = simulator.values()
+        shown = page.evaluate(AGENT_TILES)
+        for tile in shown:
+            item = truth.get(tile["key"])
+            assert item is not None, f"{tile['agent']} is shown but not subscribed in the simulator"
+            if str(item["timestamp"]) != tile["asOf"]:
+                continue  # the state moved between the two reads; look again
+            expected = agent_state_name(item["value"]["status"])
+            assert tile["agentState"] == expected, f"{tile['agent']}: page {tile['agentState']} != truth {expected}"
+            confirmed.add(tile["key"])
+        return confirmed == {t["key"] for t in shown}
+
+    wait_for(compare, 10, "not every agent's state matched the simulator's truth", interval=0.2)
+    assert page.page_errors == []

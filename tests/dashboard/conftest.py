@@ -3,17 +3,17 @@
 import pytest
 
 from dashboard.seeding import seed_demo
-from statsbridge.simulator.catalog import catalog_listing
+from statsbridge.simulator.catalog import catalog_reply
 from statsbridge.simulator.model import ContactCentre
 
 
 @pytest.fixture
 def catalog() -> dict:
     """The simulator's catalogue, as GET /simulator/catalog lists it."""
-    return {"objects": ContactCentre(seed=7, agents=30, queues=4).objects(), "statistics": catalog_listing()}
+    return catalog_reply(ContactCentre(seed=7, agents=30, queues=4))
 
 
 @pytest.fixture
 def demo(db, catalog):
-    """The three demo dashboards, the wall display and the demo login."""
+    """The three demo dashboards, the group drill-down boards, the wall display and the demo login."""
     return seed_demo(catalog)

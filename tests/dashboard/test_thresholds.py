@@ -1,11 +1,9 @@
 """Threshold levels with hysteresis, and the JS mirror giving the same answers."""
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 
 from dashboard import formatting, thresholds
 
@@ -72,7 +70,6 @@ TEXT_CASES = [
 ]
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="node is needed to run the browser module")
 def test_the_browser_module_computes_the_same_levels_and_texts():
     script = f"""
       const m = await import({json.dumps((ROOT / "static/dashboard/dashboard.js").as_uri())});
@@ -89,7 +86,6 @@ def test_the_browser_module_computes_the_same_levels_and_texts():
     assert got["stamp"] == formatting.local_stamp(1767225600000, "Europe/Berlin") == "2026-01-01 01:00:00"
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="node is needed to run the browser module")
 def test_the_browser_module_backs_off_with_a_cap_and_resyncs_on_gaps():
     script = f"""
       const m = await import({json.dumps((ROOT / "static/dashboard/dashboard.js").as_uri())});

@@ -161,7 +161,5 @@ async def test_the_client_keeps_polling_through_hostile_replies(name):
     await _client_survives(HOSTILE_BODIES[name])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: json.loads raises RecursionError (not ValueError) on deeply nested replies; "
-                                       "client.py _exchange only catches ValueError, so _run dies with Fatal 'internal error'")
 async def test_the_client_keeps_polling_through_a_deeply_nested_reply():
     await _client_survives(HOSTILE_BODIES["deep nesting"])

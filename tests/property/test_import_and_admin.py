@@ -7,7 +7,8 @@ import json
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
+from django.core.management import CommandError, call_command
+from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -62,12 +63,7 @@ def mutated(document, data):
     return document
 
 
-# The exceptions of IMPORT_BUG (below): tolerated by the property test only as far as
-# nothing is saved, until the deterministic xfail tests pass.
-KNOWN_UNCLEAR = (TypeError, OverflowError, IntegrityError)
-
-
-def attempt(document, *, tolerate: tuple = ()) -> None:
+def attempt(document) -> None:
     """Import inside a savepoint: accepted, or refused with problems and nothing saved."""
     before = database_state()
     with pytest.raises(RolledBack), transaction.atomic():
@@ -77,33 +73,41 @@ def attempt(document, *, tolerate: tuple = ()) -> None:
         except DashboardImportError as error:
             assert error.problems and all(isinstance(p, str) and p for p in error.problems)
             assert database_state() == before, "a refused import saved something"
-        except tolerate:
-            assert database_state() == before, "a failed import saved something"
         raise RolledBack
     assert database_state() == before
-
-
-IMPORT_BUG = ("BUG: dashboard/transfer.py _plan/_check pass imported values to full_clean unchecked: None in a "
-              "non-null field (unit) passes full_clean and fails at save with IntegrityError; a huge integer in a "
-              "float field raises OverflowError in clean_fields; a list in warning reaches Widget.clean "
-              "(dashboard/models.py:111) and raises TypeError. Each is an unhandled exception (HTTP 500 in the admin "
-              "import) instead of a located problem; the transaction does roll back. Check types per field, catch "
-              "TypeError/ValueError/OverflowError as problems, and skip Widget.clean when fields already failed")
 
 
 @given(data=st.data())
 @SLOW
 def test_a_mutated_export_is_imported_whole_or_refused_whole(demo, data):
     document = export_dashboards(Dashboard.objects.order_by("slug"))
-    attempt(mutated(document, data), tolerate=KNOWN_UNCLEAR)
+    attempt(mutated(document, data))
 
 
-@pytest.mark.xfail(strict=True, reason=IMPORT_BUG)
-@pytest.mark.parametrize("where, value", [("unit", None), ("warning", [1]), ("hysteresis", 10**400)])
-def test_a_wrong_type_in_a_widget_is_a_located_problem(demo, where, value):
+@pytest.mark.parametrize("where, value, problem", [
+    ("unit", None, "unit: must be text, not null"),
+    ("warning", [1], "warning: must be a number"),
+    ("hysteresis", 10**400, "hysteresis: is too large"),
+    ("critical", float("nan"), "critical: must be a finite number"),
+    ("x", 2.5, "x: must be a whole number"),
+    ("label", "a\x00b", "label: must not contain NUL characters"),
+    ("statistics", "s1", "statistics: must be a list"),
+])
+def test_a_wrong_type_in_a_widget_is_a_located_problem(demo, where, value, problem):
     document = export_dashboards(Dashboard.objects.filter(slug="overview"))
-    document["dashboards"][0]["widgets"][0][where] = value
+    document["dashboards"][0]["widgets"][2][where] = value
     attempt(document)
+    with pytest.raises(DashboardImportError) as refused:
+        import_dashboards(document, replace=True)
+    assert refused.value.problems == [f"dashboards[0].widgets[2].{problem}"]
+
+
+@pytest.mark.parametrize("groups", ["staff", [["staff"]], [None]])
+def test_groups_that_are_not_a_list_of_names_are_a_located_problem(demo, groups):
+    document = export_dashboards(Dashboard.objects.filter(slug="overview"))
+    document["dashboards"][0]["groups"] = groups
+    with pytest.raises(DashboardImportError, match=r"^dashboards\[0\]\.groups: must be a list"):
+        import_dashboards(document, replace=True)
 
 
 @given(document=json_values)
@@ -134,14 +138,25 @@ def test_the_admin_import_view_refuses_bad_files_and_saves_nothing(staff_client,
     assert database_state() == before
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: dashboard/admin.py import_view catches only UnicodeDecodeError and "
-                                       "JSONDecodeError around json.load; a deeply nested file raises RecursionError "
-                                       "-> HTTP 500 instead of a clear error (catch RecursionError too)")
 def test_the_admin_import_view_refuses_a_deeply_nested_file(staff_client):
     before = database_state()
     response = staff_client.post("/admin/dashboard/dashboard/import/",
                                  {"file": io.BytesIO(b"[" * 100_000 + b"]" * 100_000)})
     assert response.status_code == 400
+    assert "nested too deeply" in response.content.decode()
+    assert database_state() == before
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"[" * 100_000 + b"]" * 100_000, "is not JSON that can be read: it is nested too deeply"),
+    (b"\xff\xfe not utf-8", "is not JSON"),
+])
+def test_the_import_command_refuses_unreadable_files_and_saves_nothing(demo, tmp_path, content, message):
+    path = tmp_path / "dashboards.json"
+    path.write_bytes(content)
+    before = database_state()
+    with pytest.raises(CommandError, match=message):
+        call_command("import_dashboards", str(path))
     assert database_state() == before
 
 

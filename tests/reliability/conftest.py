@@ -1,13 +1,6 @@
-"""Options of the fault matrix: ``--fault-repeats=N`` (long mode) and ``--fault-cut-seconds``."""
+"""The fault matrix's options (declared in tests/conftest.py) and collection."""
 
 import pytest
-
-
-def pytest_addoption(parser):
-    group = parser.getgroup("fault matrix")
-    group.addoption("--fault-repeats", type=int, default=None,
-                    help="Repeat every fault N times (long mode: 100); default: each fault's CI count.")
-    group.addoption("--fault-cut-seconds", type=float, default=30.0, help="How long the network cut lasts.")
 
 
 @pytest.fixture
@@ -19,3 +12,20 @@ def fault_options(request) -> dict:
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "reliability: the fault matrix (real processes, Redis, Chromium)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselect matrix rows a mode cannot have (a separate bridge process to kill in the
+    embedded mode): they are not tests that could run, so they are not skipped either."""
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        fault = callspec.params.get("fault") if callspec else None
+        mode = callspec.params.get("matrix") if callspec else None
+        if fault is not None and mode is not None and mode not in fault.modes:
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept

@@ -228,10 +228,7 @@ class Stack:
             with psycopg.connect("host=127.0.0.1 dbname=test", autocommit=True) as connection:
                 connection.execute(f'CREATE DATABASE "{self.database}"')
             user = os.environ.get("USER", "root")
-            # ?socket_timeout=30 works around the idle-receive crash (test_redis_idle.py, xfail):
-            # without it the bridges restart every few seconds and the rows measure that bug.
-            self.env.update(DATABASE_URL=f"postgres://{user}@127.0.0.1:5432/{self.database}",
-                            REDIS_URL=f"{self.redis.url}?socket_timeout=30",
+            self.env.update(DATABASE_URL=f"postgres://{user}@127.0.0.1:5432/{self.database}", REDIS_URL=self.redis.url,
                             CACHE_KEY_PREFIX=f"rel-{run}", BRIDGE_EMBEDDED="false")
             serve = ["serve", "--host", "127.0.0.1", "--port", str(port), "--no-bridge"]
         manage(self.env, "migrate", "--verbosity", "0")

@@ -1,5 +1,7 @@
 """With Redis configured, a channel-layer receive that waits longer than 5 s must keep
-waiting. Every idle WebSocket consumer and the bridge's control loop do exactly that."""
+waiting. Every idle WebSocket consumer and the bridge's control loop do exactly that
+(regression: redis-py 8's default 5 s socket timeout equals channels_redis's BZPOPMIN
+timeout, which crashed idle consumers and restarted the bridge)."""
 
 import subprocess
 import sys

@@ -108,3 +108,21 @@ def test_notification_modes():
     assert not should_notify(stat("Immediate", sent={"value": 1}), {"value": 1}, 0)
     assert not should_notify(stat("Periodical", frequency=5, sent={"value": 1}, sent_at=10), {"value": 7}, 14.9)
     assert should_notify(stat("Periodical", frequency=5, sent={"value": 1}, sent_at=10), {"value": 1}, 15)
+
+
+def test_the_catalog_reply_lists_each_groups_members_as_its_statistics_count_them():
+    cc = m.ContactCentre(7, 10, 3)
+    reply = catalog.catalog_reply(cc)
+    assert set(reply) == {"objects", "groups", "statistics"}
+    assert list(reply["groups"]) == reply["objects"]["GroupAgents"]
+    assert sorted(a for agents in reply["groups"].values() for a in agents) == sorted(reply["objects"]["Agent"])
+    logged_in = catalog.CATALOG["AgentsLoggedIn"].compute
+    for group_id, members in reply["groups"].items():
+        # Log out every member: the group's own statistic must drop to zero, so the list is its membership.
+        before = {a: cc.agents[a].state for a in members}
+        for agent_id in members:
+            cc.agents[agent_id].state = m.LOGGED_OUT
+        assert logged_in(cc, m.GROUP_AGENTS, group_id)["value"] == 0, group_id
+        for agent_id, state in before.items():
+            cc.agents[agent_id].state = state
+        assert logged_in(cc, m.GROUP_AGENTS, group_id)["value"] == sum(s != m.LOGGED_OUT for s in before.values())

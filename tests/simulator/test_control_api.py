@@ -31,6 +31,11 @@ async def test_state_values_and_catalog(client: Client):
     catalog = (await control(client, "GET", "catalog"))[1]
     assert len(catalog["objects"]["Agent"]) == 24 and QUEUE in catalog["objects"]["Queue"]
     assert catalog["objects"]["GroupAgents"] == ["Sales", "Support", "Billing", "Retention"]
+    members = catalog["groups"]
+    assert list(members) == catalog["objects"]["GroupAgents"]
+    # Every agent is in exactly one group.
+    assert sorted(a for agents in members.values() for a in agents) == sorted(catalog["objects"]["Agent"])
+    assert all(members[g] for g in members)
     names = {s["name"]: s for s in catalog["statistics"]}
     required = {"CurrentAgentState", "TimeInCurrentState", "CallsWaiting", "LongestWaitTime", "ServiceLevel",
                 "AverageSpeedOfAnswer", "AverageHandlingTime", "CallsAnswered", "CallsAbandoned", "AgentsReady",

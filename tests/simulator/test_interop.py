@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -11,11 +10,7 @@ import pytest
 from .helpers import GROUP, QUEUE, Client, control
 
 PEERS = Path(__file__).resolve().parents[1] / "peers"
-pytestmark = [
-    pytest.mark.interop,
-    pytest.mark.skipif(shutil.which("node") is None or not (PEERS / "node_modules").is_dir(),
-                       reason="Node test peers not installed (bin/setup --test)"),
-]
+pytestmark = pytest.mark.interop
 LIVELY = [{"statisticId": f"time{n}", "objectType": "Agent", "objectId": f"agent{n:03d}",
            "name": "TimeInCurrentState"} for n in range(1, 4)]
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import base64
+import json
 import os
 import signal
 import subprocess
@@ -12,7 +13,6 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from django.conf import settings
 
 from statsbridge.simulator import SimulatorConfig, SimulatorThread, start_simulator
 from tests.fixtures_simulator import fast_config
@@ -68,12 +68,17 @@ async def test_start_simulator_reports_bound_port_and_secrets_stay_out_of_repr()
 
 
 def test_demo_defaults_match_the_bridge_settings():
-    if any(os.environ.get(f"GENESYS_{k}") for k in ("API_URL", "API_KEY", "CLIENT_ID", "CLIENT_SECRET")):
-        pytest.skip("GENESYS_* overridden in this environment")
+    """The simulator's defaults are what the settings use when no GENESYS_* is set."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GENESYS_")}
+    env["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+    script = "import json, django; django.setup(); from django.conf import settings; print(json.dumps(settings.GENESYS))"
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    genesys = json.loads(done.stdout)
     defaults = SimulatorConfig()
     assert (f"http://{defaults.host}:{defaults.port}", defaults.api_key, defaults.client_id,
-            defaults.client_secret) == (settings.GENESYS["API_URL"], settings.GENESYS["API_KEY"],
-                                        settings.GENESYS["CLIENT_ID"], settings.GENESYS["CLIENT_SECRET"])
+            defaults.client_secret) == (genesys["API_URL"], genesys["API_KEY"], genesys["CLIENT_ID"],
+                                        genesys["CLIENT_SECRET"])
 
 
 async def test_simulate_command_serves_given_credentials():

@@ -1,12 +1,11 @@
 """``manage.py import_dashboards FILE [--replace] [--owner USER]``: validated, all or nothing."""
 
-import json
 import sys
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from dashboard.transfer import DashboardImportError, import_dashboards
+from dashboard.transfer import DashboardImportError, UnreadableFile, import_dashboards, read_document
 
 
 class Command(BaseCommand):
@@ -22,14 +21,14 @@ class Command(BaseCommand):
     def handle(self, *args, file, replace, owner, **options):
         try:
             if file == "-":
-                document = json.load(sys.stdin)
+                document = read_document(sys.stdin)
             else:
                 with open(file, encoding="utf-8") as handle:
-                    document = json.load(handle)
+                    document = read_document(handle)
         except OSError as error:
             raise CommandError(f"Cannot read {file}: {error.strerror}.") from None
-        except json.JSONDecodeError as error:
-            raise CommandError(f"{file} is not JSON: {error}.") from None
+        except UnreadableFile as error:
+            raise CommandError(f"{file} {error}.") from None
         user = None
         if owner:
             user = get_user_model().objects.filter(username=owner).first()

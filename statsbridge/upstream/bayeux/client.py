@@ -289,6 +289,8 @@ class BayeuxClient:
                 payload = json.loads(body)
             except ValueError:
                 raise _TransportFailure("reply is not JSON") from None
+            except RecursionError:
+                raise _TransportFailure("reply is nested too deeply") from None
             before = self._protocol.advice
             try:
                 reply = self._protocol.parse(payload)

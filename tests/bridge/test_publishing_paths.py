@@ -1,0 +1,171 @@
+"""The publishing paths under load: leading-edge coalescing, a heartbeat apart from slow
+work, a hysteretic dead-bridge decision, and one database connection per runner thread."""
+
+import asyncio
+import threading
+import time
+
+import pytest
+from channels.layers import get_channel_layer
+from django.db import connection
+
+from dashboard.models import Dashboard
+from statsbridge import events, values
+from statsbridge.aio import SyncRunner
+from statsbridge.bridge import Bridge
+from statsbridge.decoding import hint_for
+from statsbridge.fanout import FRAME_MESSAGE, Fanout, dashboard_group, due_dashboards, next_due_in
+from statsbridge.watch import bridge_seems_up
+from statsbridge.wanted import Routes, Wanted
+
+TICK = 1.0
+GENESYS = {"API_URL": "http://127.0.0.1:9", "API_KEY": "k", "CLIENT_ID": "c", "CLIENT_SECRET": "s", "USERNAME": "u", "PASSWORD": "p"}
+
+
+def fresh(number):
+    return events.value(kind="number", value=number, text=str(number), state="fresh", timestamp=None, received=events.now_ms())
+
+
+def routes_of(dashboards: dict[int, list[str]]) -> Routes:
+    by_key: dict[str, set] = {}
+    for dashboard_id, keys in dashboards.items():
+        for key in keys:
+            by_key.setdefault(key, set()).add(dashboard_id)
+    wanted = {k: Wanted(k, {"statisticId": k}, hint_for(k, "CallsWaiting", None)) for k in by_key}
+    return Routes(wanted=wanted, dashboards_by_key={k: frozenset(v) for k, v in by_key.items()}, slugs={d: f"d{d}" for d in dashboards})
+
+
+async def next_batch(layer, channel: str, timeout: float) -> tuple[dict, float]:
+    """The next batch frame on ``channel`` and when it arrived (monotonic); fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"no batch on {channel} within {timeout} s")
+        try:
+            message = await asyncio.wait_for(layer.receive(channel), left)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"no batch on {channel} within {timeout} s") from None
+        if message["type"] == FRAME_MESSAGE and message["frame"]["type"] == "batch":
+            return message["frame"], time.monotonic()
+
+
+# ------------------------------------------------------------------ pure helpers
+
+
+def test_a_dashboard_is_due_when_it_was_sent_nothing_for_a_tick():
+    last_sent = {1: 10.0, 2: 9.5}
+    assert due_dashboards([1, 2, 3], last_sent, now=10.6, tick=1.0) == [2, 3]
+    assert next_due_in([1], last_sent, now=10.6, tick=1.0) == pytest.approx(0.4)
+    assert next_due_in([1, 3], last_sent, now=10.6, tick=1.0) == 0.0
+    assert next_due_in([], last_sent, now=10.6, tick=1.0) is None
+
+
+def test_the_dead_bridge_decision_has_hysteresis():
+    dead_after = 1.0
+    assert bridge_seems_up(None, 0.2, dead_after) is True
+    assert bridge_seems_up(True, 0.9, dead_after) is True  # late but within the budget
+    assert bridge_seems_up(True, 1.1, dead_after) is False  # detection is not delayed
+    assert bridge_seems_up(False, 0.9, dead_after) is False  # a beat near the limit does not flap back
+    assert bridge_seems_up(False, 0.4, dead_after) is True
+    assert bridge_seems_up(True, None, dead_after) is False
+
+
+# ------------------------------------------------------------------ leading edge
+
+
+async def test_an_isolated_update_goes_out_at_once_and_a_busy_dashboard_waits_for_its_tick():
+    layer = get_channel_layer()
+    runner = SyncRunner("test-fanout")
+    fanout = Fanout(runner, layer=layer, record_history=False, tick_seconds=TICK)
+    await fanout.set_routes(routes_of({1: ["a"], 2: ["b"]}))
+    one, two = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add(dashboard_group(1), one)
+    await layer.group_add(dashboard_group(2), two)
+    bridge = Bridge(GENESYS, runner, fanout)
+    stop = asyncio.Event()
+    ticking = asyncio.create_task(bridge._tick_loop(stop))
+    try:
+        offered = time.monotonic()
+        fanout.offer("a", fresh(1))
+        frame, first_at = await next_batch(layer, one, TICK)
+        assert frame["values"]["a"]["value"] == 1
+        assert first_at - offered < TICK / 4, f"an isolated update took {first_at - offered:.3f} s"
+
+        # Dashboard 1 was just sent a batch: what follows waits for its tick, coalesced.
+        fanout.offer("a", fresh(2))
+        fanout.offer("a", fresh(3))
+        # Dashboard 2 was sent nothing: its update is not held back by dashboard 1.
+        offered_two = time.monotonic()
+        fanout.offer("b", fresh(20))
+        frame_two, two_at = await next_batch(layer, two, TICK)
+        assert frame_two["values"]["b"]["value"] == 20 and two_at - offered_two < TICK / 4
+
+        frame, second_at = await next_batch(layer, one, 3 * TICK)
+        assert frame["values"]["a"]["value"] == 3, "the updates of one tick are coalesced"
+        assert second_at - first_at >= TICK * 0.95, f"two batches {second_at - first_at:.3f} s apart (tick {TICK} s)"
+        stored = await runner(values.read_values, ["a", "b"])
+        assert stored["a"]["value"] == 3 and stored["b"]["value"] == 20
+    finally:
+        stop.set()
+        ticking.cancel()
+        await asyncio.gather(ticking, return_exceptions=True)
+        await runner.close()
+
+
+# ------------------------------------------------------------------ heartbeat
+
+
+async def test_the_heartbeat_is_written_while_the_value_runner_is_stuck():
+    runner, beat_runner = SyncRunner("test-values"), SyncRunner("test-beat")
+    fanout = Fanout(runner, run_status=beat_runner, layer=get_channel_layer(), record_history=False)
+    release = threading.Event()
+    stuck = asyncio.create_task(runner(release.wait, 10))
+    try:
+        before = events.now_ms()
+        await asyncio.wait_for(fanout.beat({"subscriptions": 7}), 2)
+        status = await beat_runner(values.read_status)
+        assert status["heartbeat"] >= before and status["subscriptions"] == 7
+        assert not stuck.done(), "the value runner was meant to be busy during the beat"
+    finally:
+        release.set()
+        await stuck
+        await runner.close()
+        await beat_runner.close()
+
+
+# ------------------------------------------------------------------ runner connections
+
+
+def raw_connection():
+    Dashboard.objects.exists()
+    return connection.connection
+
+
+def break_connection():
+    connection.connection.close()
+    Dashboard.objects.exists()  # fails: Django marks the connection as having errors
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_runner_keeps_its_connection_and_replaces_a_broken_one():
+    runner = SyncRunner("test-db")
+    try:
+        first = await runner(raw_connection)
+        assert await runner(raw_connection) is first, "a new database connection was opened per call"
+        with pytest.raises(Exception):
+            await runner(break_connection)
+        replaced = await runner(raw_connection)
+        assert replaced is not None and replaced is not first
+        assert await runner(raw_connection) is replaced
+    finally:
+        await runner.close()
+    assert answers_no_more(replaced), "close() left the runner's connection open"
+
+
+def answers_no_more(raw) -> bool:
+    try:
+        raw.cursor().execute("SELECT 1")
+    except Exception:
+        return True
+    return False
