@@ -70,14 +70,13 @@ def tile(spec: dict, stat: dict, value: dict | None, previous_level: str = thres
     text = display_text(value, spec["format"])
     cue = thresholds.cue(level, spec["direction"])
     as_of = (value or {}).get("timestamp") or (value or {}).get("received")
-    described = f"{stat['label']}: {text}{(' ' + spec['unit']) if spec['unit'] and number is not None else ''}"
+    drilldown = spec.get("drilldown")
+    # A drill-down tile is a link: its name says where it goes (dashboard.js words it alike).
+    opens = f" (opens {drilldown['title']})" if drilldown else ""
+    described = f"{stat['label']}{opens}: {text}{(' ' + spec['unit']) if spec['unit'] and number is not None else ''}"
     if cue["text"]:
         described += f", {cue['text']}"
     described += ", stale" if state == "stale" else (", no data" if state == "unknown" else "")
-    drilldown = spec.get("drilldown")
-    if drilldown:
-        # The tile is a link: say where it goes (dashboard.js keeps the same wording).
-        described += f"; opens {drilldown['title']}"
     result = {
         "key": stat["key"],
         "label": stat["label"],

@@ -72,6 +72,11 @@ def plan_dashboard_frames(routes: Routes, seqs: dict, per_dashboard: dict, conne
     return frames
 
 
+def record_batches(batches: list[tuple[dict, int]]) -> int:
+    """Record several publishes' history samples ``[(values, published ms)]`` in one go."""
+    return sum(history.record(due, published) for due, published in batches)
+
+
 def due_dashboards(waiting, last_sent: dict, now: float, tick: float) -> list[int]:
     """Pure: dashboards of ``waiting`` that were sent no batch during the last ``tick`` seconds."""
     return [d for d in waiting if d not in last_sent or now - last_sent[d] >= tick]
@@ -86,8 +91,9 @@ def next_due_in(waiting, last_sent: dict, now: float, tick: float) -> float | No
 class Fanout:
     """Gathers what changed and publishes it, at most one batch per dashboard per tick.
 
-    ``run_status`` runs the status (heartbeat) writes; give it a runner of its own so
-    that they never queue behind value and history writes on ``run_sync``.
+    ``run_status`` runs the status (heartbeat) writes and ``run_history`` the history
+    inserts; give each a runner of its own so that neither a heartbeat nor the next
+    publish queues behind a slow history insert on ``run_sync``.
     """
 
     def __init__(
@@ -95,6 +101,7 @@ class Fanout:
         run_sync,
         *,
         run_status=None,
+        run_history=None,
         layer=None,
         record_history: bool = True,
         clock=events.now_ms,
@@ -103,6 +110,9 @@ class Fanout:
     ):
         self._run_sync = run_sync
         self._run_status = run_status or run_sync
+        self._run_history = run_history or run_sync
+        self._history_batches: list[tuple[dict, int]] = []
+        self._history_task: asyncio.Task | None = None
         self.layer = layer or get_channel_layer()
         self._record_history = record_history
         self._clock = clock
@@ -244,11 +254,24 @@ class Fanout:
         self._observe(changed, published)
         due = self._throttle.take(changed, published) if self._record_history else {}
         if due:
-            try:
-                await self._run_sync(history.record, due, published)
-            except Exception:  # History must never stop the live path.
-                log.exception("could not record %d history samples", len(due))
+            self._history_batches.append((due, published))
+            if self._history_task is None or self._history_task.done():
+                self._history_task = asyncio.create_task(self._write_history(), name="fanout history")
         return len(frames)
+
+    async def _write_history(self) -> None:
+        """Insert queued history samples, off the publishing path, until none are left."""
+        while self._history_batches:
+            batches, self._history_batches = self._history_batches, []
+            try:
+                await self._run_history(record_batches, batches)
+            except Exception:  # History must never stop the live path.
+                log.exception("could not record %d history samples", sum(len(due) for due, _ in batches))
+
+    async def drain_history(self) -> None:
+        """Wait until the history samples queued so far are written."""
+        while self._history_task is not None and not self._history_task.done():
+            await asyncio.shield(self._history_task)
 
     def _observe(self, changed: dict, published: int) -> None:
         metrics.updates_out.inc(len(changed))
@@ -268,3 +291,4 @@ class Fanout:
         )
         self._connection_changed = True
         await self.flush()
+        await self.drain_history()

@@ -57,24 +57,31 @@ class BridgeHost:
         # Heartbeats get their own thread: behind history writes they would come late
         # and web processes would call a busy bridge dead.
         beat_runner = SyncRunner("bridge-beat")
+        # History inserts are the slowest blocking work: on their own thread they
+        # never hold up the store writes of the next publish.
+        history_runner = SyncRunner("bridge-history")
         poll = max(0.1, self.lease.seconds / 3)
         try:
             while not stop.is_set():
                 if await self.lease.acquire():
-                    if not await self._run_active(stop, runner, beat_runner, poll):
+                    if not await self._run_active(stop, (runner, beat_runner, history_runner), poll):
                         await _wait(stop, 1.0)  # It crashed: no tight restart loop.
                 else:
                     await _wait(stop, poll)
         finally:
             await self.lease.close()
-            await runner.close()
-            await beat_runner.close()
+            for each in (runner, beat_runner, history_runner):
+                await each.close()
 
-    async def _run_active(self, stop: asyncio.Event, runner: SyncRunner, beat_runner: SyncRunner, poll: float) -> bool:
-        """Run a bridge while the lease holds; return False when the bridge crashed."""
+    async def _run_active(self, stop: asyncio.Event, runners: tuple, poll: float) -> bool:
+        """Run a bridge while the lease holds; return False when the bridge crashed.
+
+        ``runners``: the value, heartbeat and history ``SyncRunner``s.
+        """
+        runner, beat_runner, history_runner = runners
         log.info("this process is now the active bridge")
         bridge_stop = asyncio.Event()
-        self.bridge = Bridge(self._genesys, runner, Fanout(runner, run_status=beat_runner))
+        self.bridge = Bridge(self._genesys, runner, Fanout(runner, run_status=beat_runner, run_history=history_runner))
         task = asyncio.create_task(self.bridge.run(bridge_stop), name="bridge")
         self.active.set()
         lost = False

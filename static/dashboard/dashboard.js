@@ -404,13 +404,13 @@ export class LivePage {
     const asOf = value ? value.timestamp || value.received : null;
     el.dataset.asOf = asOf ? String(asOf) : "";
     if (value && value.kind === "agent_state") this.renderAgent(el, value.agent || {});
-    let label = `${stat.label}: ${text}`;
+    // A drill-down tile is a link: its name says where it goes (as figures.tile words it).
+    const opens = spec.drilldown && el.tagName === "A" ? ` (opens ${spec.drilldown.title})` : "";
+    let label = `${stat.label}${opens}: ${text}`;
     if (spec.unit && number !== null) label += ` ${spec.unit}`;
     if (cue.text) label += `, ${cue.text}`;
     if (state === "stale") label += ", stale";
     else if (state === "unknown") label += ", no data";
-    // A drill-down tile is a link: keep saying where it goes (as figures.tile does).
-    if (spec.drilldown && el.tagName === "A") label += `; opens ${spec.drilldown.title}`;
     el.setAttribute("aria-label", label);
     this.renderAge(el);
   }

@@ -319,7 +319,7 @@ def test_a_group_tile_drills_down_by_keyboard_to_that_groups_agents_live(page, s
     open_dashboard(page, stack, "overview")
     link = page.locator("a.drill-tile", has_text="Sales logged in")
     assert link.get_attribute("href") == "/d/agents-sales/"
-    assert link.get_attribute("aria-label").endswith("; opens Sales agents")
+    assert link.get_attribute("aria-label").startswith("Sales logged in (opens Sales agents): ")
     # Reach the tile with the keyboard alone, then follow it with Enter.
     focused = "() => document.activeElement && document.activeElement.getAttribute('href')"
     for _ in range(200):
