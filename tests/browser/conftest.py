@@ -21,6 +21,15 @@ from tests.fixtures_simulator import fast_config
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
+
+
+def readme_screenshot(page, name: str) -> None:
+    """Save a screenshot as a test artifact; with UPDATE_README_SCREENSHOTS=1 also as the
+    README's picture in docs/img/ (a test run never changes tracked files by itself)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name))
+    if os.environ.get("UPDATE_README_SCREENSHOTS") == "1":
+        page.screenshot(path=str(ROOT / "docs" / "img" / name))
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",

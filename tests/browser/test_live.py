@@ -11,7 +11,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from statsbridge.decoding import agent_state_name
-from tests.browser.conftest import ARTIFACTS, WALL_SECONDS, login, wait_for
+from tests.browser.conftest import ARTIFACTS, WALL_SECONDS, login, readme_screenshot, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -74,7 +74,7 @@ def test_the_dashboard_loads_and_values_change_live(page, stack):
     shown = clock.inner_text()
     assert re.fullmatch(r"\d+:\d\d", shown), shown
     wait_for(lambda: clock.inner_text() != shown, 3, "time in state did not tick")
-    page.screenshot(path=str(ROOT / "docs" / "img" / "dashboard.png"))
+    readme_screenshot(page, "dashboard.png")
     assert page.page_errors == []
 
 
@@ -163,7 +163,7 @@ def test_the_wall_rotates_through_its_playlist_with_big_fonts_and_no_cursor(page
     kpi = float(page.evaluate("() => getComputedStyle(document.querySelector('.widget.kpi .tile-value')).fontSize")[:-2])
     assert kpi >= 64, f"KPI numbers are {kpi}px on a wall"
     assert page.locator(".board-wrap[data-dashboard=overview] .qr svg").is_visible()
-    page.screenshot(path=str(ROOT / "docs" / "img" / "wall.png"))
+    readme_screenshot(page, "wall.png")
     wait_for(lambda: page.evaluate("() => document.body.dataset.board") == "queues", WALL_SECONDS + 3,
              "the wall did not rotate to the next dashboard")
     assert page.locator(".board-wrap[data-dashboard=queues]").is_visible()
