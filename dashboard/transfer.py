@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
 from dashboard.models import Dashboard, Widget, WidgetStatistic
+from dashboard.transfer_drilldown import drilldown_problems, export_drilldowns, link_drilldowns
 from statsbridge.models import Statistic, statistic_key
 
 FORMAT = "ccdash-dashboards/1"
@@ -66,7 +67,7 @@ def export_dashboards(dashboards) -> dict:
         item["groups"] = sorted(dashboard.groups.values_list("name", flat=True))
         item["widgets"] = widgets
         result.append(item)
-    return {"format": FORMAT, "dashboards": result}
+    return export_drilldowns({"format": FORMAT, "dashboards": result})
 
 
 def _messages(error: ValidationError) -> list[str]:
@@ -101,12 +102,17 @@ def value_problem(field: models.Field, value) -> str | None:
     return None
 
 
-def _fields(data, model, model_fields: tuple, lists: tuple, where: str, problems: list) -> tuple[dict, list]:
-    """The well-typed model fields and list fields of ``data``; returns them and the names refused."""
+def _fields(
+    data, model, model_fields: tuple, lists: tuple, where: str, problems: list, elsewhere: tuple = ()
+) -> tuple[dict, list]:
+    """The well-typed model fields and list fields of ``data``; returns them and the names refused.
+
+    Names in ``elsewhere`` are allowed and checked by their own module (drill-downs).
+    """
     if not isinstance(data, dict):
         problems.append(f"{where}: expected an object")
         return {}, []
-    unknown = sorted(set(data) - set(model_fields) - set(lists))
+    unknown = sorted(set(data) - set(model_fields) - set(lists) - set(elsewhere))
     if unknown:
         problems.append(f"{where}: unknown field(s) {', '.join(unknown)}")
     accepted, refused = {}, []
@@ -172,7 +178,9 @@ def _plan(document, replace: bool) -> tuple[list, list[str]]:
         widgets = []
         for w_index, widget_item in enumerate(fields.get("widgets") or []):
             w_where = f"{where}.widgets[{w_index}]"
-            w_fields, refused = _fields(widget_item, Widget, WIDGET_FIELDS, ("statistics",), w_where, problems)
+            w_fields, refused = _fields(
+                widget_item, Widget, WIDGET_FIELDS, ("statistics",), w_where, problems, elsewhere=("drilldown",)
+            )
             widget = Widget(**{k: v for k, v in w_fields.items() if k in WIDGET_FIELDS})
             _check(widget, w_where, problems, ["dashboard"], refused)
             stats = []
@@ -187,6 +195,7 @@ def _plan(document, replace: bool) -> tuple[list, list[str]]:
                 problems.append(f"{w_where}: the same statistic is listed twice")
             widgets.append((widget, stats))
         plans.append((dashboard, sorted(known_groups), widgets))
+    problems.extend(drilldown_problems(document))
     return plans, problems
 
 
@@ -213,4 +222,5 @@ def import_dashboards(document, *, replace: bool = False, owner=None) -> list[Da
                         saved = stat
                     WidgetStatistic.objects.create(widget=widget, statistic=saved, position=position)
             created.append(dashboard)
+        link_drilldowns(document, created)
     return created

@@ -38,7 +38,11 @@ def drilldown_problems(document: dict) -> list[str]:
     """Every drill-down in the document that cannot be linked, located like the import's problems."""
     if not isinstance(document, dict):
         return []
-    in_file = {item.get("slug") for item in document.get("dashboards") or [] if isinstance(item, dict)}
+    in_file = {
+        item.get("slug")
+        for item in document.get("dashboards") or []
+        if isinstance(item, dict) and isinstance(item.get("slug"), str)
+    }
     wanted = {w.get(FIELD) for _, _, _, w in _widget_items(document) if isinstance(w.get(FIELD), str)}
     known = in_file | set(Dashboard.objects.filter(slug__in=wanted - in_file).values_list("slug", flat=True))
     problems = []

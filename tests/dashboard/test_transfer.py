@@ -86,7 +86,7 @@ def test_commands_export_and_import(demo, tmp_path):
     with pytest.raises(CommandError, match="Cannot read"):
         call_command("import_dashboards", str(tmp_path / "missing.json"))
     path.write_text(json.dumps(document))
-    with pytest.raises(CommandError, match="Nothing was imported:\n  dashboards\[0\]: a dashboard with slug 'imported' exists"):
+    with pytest.raises(CommandError, match=r"Nothing was imported:\n  dashboards\[0\]: a dashboard with slug 'imported' exists"):
         call_command("import_dashboards", str(path))
 
 
