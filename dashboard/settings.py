@@ -6,6 +6,7 @@ cache, bridge inside the web process. Scale-out: set ``DATABASE_URL`` (PostgreSQ
 See README.md for every variable.
 """
 
+import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -150,7 +151,11 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Files are served straight from static/ and the apps (finders), so `collectstatic` is
+# optional; WhiteNoise would otherwise warn on every start that STATIC_ROOT is missing.
 WHITENOISE_USE_FINDERS = True
+if not STATIC_ROOT.is_dir():
+    warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
 
 # Behind a TLS-terminating proxy (SECURE_SSL=true): secure cookies, HSTS, redirect.
 SECURE_SSL = env_bool("SECURE_SSL", False)
