@@ -155,7 +155,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # optional; WhiteNoise would otherwise warn on every start that STATIC_ROOT is missing.
 WHITENOISE_USE_FINDERS = True
 if not STATIC_ROOT.is_dir():
-    warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+    warnings.filterwarnings("ignore", message="No directory at: ", category=UserWarning)
 
 # Behind a TLS-terminating proxy (SECURE_SSL=true): secure cookies, HSTS, redirect.
 SECURE_SSL = env_bool("SECURE_SSL", False)
