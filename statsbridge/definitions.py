@@ -111,6 +111,10 @@ def definition_errors(definition) -> dict[str, str]:
             continue
         if not isinstance(value, str) or len(value) > 1000:
             errors[field] = f"{field} must be text of at most 1000 characters."
+        elif not value.isprintable():
+            # PostgreSQL refuses NUL in JSON text, and Stat Server has no use for
+            # control characters: refuse them here rather than fail at save.
+            errors[field] = f"{field} must not contain control characters."
         elif field != "dynamicFilter" and not _MASK.match(value):
             errors[field] = f"{field} must be a list of action or status names, e.g. CallInbound,CallOutbound or *."
     profile = definition.get("dynamicTimeProfile")

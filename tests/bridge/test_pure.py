@@ -55,6 +55,7 @@ def test_a_complete_definition_is_valid():
         ({"mainMask": "Call;Drop"}, "mainMask", "list of action or status names"),
         ({"colour": "red"}, "colour", "not a Stat Server definition field"),
         ({"category": "CurrentState", "subject": "DNAction"}, "subject", "CurrentState"),
+        ({"dynamicFilter": "Media=voice\x00"}, "dynamicFilter", "control characters"),
     ],
 )
 def test_each_bad_field_gets_its_own_message(change, field, words):
