@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
 from dashboard.models import Dashboard, Widget, WidgetStatistic
-from dashboard.transfer_drilldown import drilldown_problems, export_drilldowns, link_drilldowns
+from dashboard.transfer_drilldown import FIELD as DRILLDOWN, drilldown_problems, link_drilldowns
 from statsbridge.models import Statistic, statistic_key
 
 FORMAT = "ccdash-dashboards/1"
@@ -58,16 +58,17 @@ def export_dashboards(dashboards) -> dict:
     result = []
     for dashboard in dashboards:
         widgets = []
-        for widget in dashboard.widgets.order_by("y", "x", "pk"):
+        for widget in dashboard.widgets.select_related("drilldown").order_by("y", "x", "pk"):
             links = WidgetStatistic.objects.filter(widget=widget).select_related("statistic").order_by("position", "pk")
             entry = {name: getattr(widget, name) for name in WIDGET_FIELDS}
             entry["statistics"] = [{name: getattr(link.statistic, name) for name in STATISTIC_FIELDS} for link in links]
+            entry[DRILLDOWN] = widget.drilldown.slug if widget.drilldown_id else None
             widgets.append(entry)
         item = {name: getattr(dashboard, name) for name in DASHBOARD_FIELDS}
         item["groups"] = sorted(dashboard.groups.values_list("name", flat=True))
         item["widgets"] = widgets
         result.append(item)
-    return export_drilldowns({"format": FORMAT, "dashboards": result})
+    return {"format": FORMAT, "dashboards": result}
 
 
 def _messages(error: ValidationError) -> list[str]:
@@ -179,7 +180,7 @@ def _plan(document, replace: bool) -> tuple[list, list[str]]:
         for w_index, widget_item in enumerate(fields.get("widgets") or []):
             w_where = f"{where}.widgets[{w_index}]"
             w_fields, refused = _fields(
-                widget_item, Widget, WIDGET_FIELDS, ("statistics",), w_where, problems, elsewhere=("drilldown",)
+                widget_item, Widget, WIDGET_FIELDS, ("statistics",), w_where, problems, elsewhere=(DRILLDOWN,)
             )
             widget = Widget(**{k: v for k, v in w_fields.items() if k in WIDGET_FIELDS})
             _check(widget, w_where, problems, ["dashboard"], refused)

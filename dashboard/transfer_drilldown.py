@@ -1,7 +1,7 @@
-"""Widget drill-downs in dashboard exports: by slug, checked on import, linked after saving.
+"""Widget drill-downs on import: by slug, checked, linked after saving.
 
-Kept apart from :mod:`dashboard.transfer` so its validation can change independently.
-Each exported widget gets ``"drilldown": "<slug>"`` (or ``null``). On import, a slug must
+Each exported widget carries ``"drilldown": "<slug>"`` (or ``null``, written by
+:func:`dashboard.transfer.export_dashboards`). On import, a slug must
 name a dashboard in the same file or one already in the database, and not the widget's
 own dashboard; the links are set once every dashboard of the file is saved, so a file can
 carry a board and its drill-down together.
@@ -20,18 +20,6 @@ def _widget_items(document: dict):
         for w_index, widget_item in enumerate(item.get("widgets") or []):
             if isinstance(widget_item, dict):
                 yield d_index, item, w_index, widget_item
-
-
-def export_drilldowns(document: dict) -> dict:
-    """Add each widget's drill-down slug to a document from ``transfer.export_dashboards``.
-
-    Widgets are matched in the export's order (y, x, pk); returns the same document.
-    """
-    for item in document["dashboards"]:
-        widgets = Dashboard.objects.get(slug=item["slug"]).widgets.select_related("drilldown").order_by("y", "x", "pk")
-        for entry, widget in zip(item["widgets"], widgets, strict=True):
-            entry[FIELD] = widget.drilldown.slug if widget.drilldown_id else None
-    return document
 
 
 def drilldown_problems(document: dict) -> list[str]:

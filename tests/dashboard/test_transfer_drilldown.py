@@ -4,7 +4,7 @@ import copy
 
 from dashboard.models import Dashboard, Widget
 from dashboard.transfer import export_dashboards, import_dashboards
-from dashboard.transfer_drilldown import FIELD, drilldown_problems, export_drilldowns, link_drilldowns
+from dashboard.transfer_drilldown import FIELD, drilldown_problems, link_drilldowns
 from statsbridge.models import Statistic
 
 
@@ -13,7 +13,7 @@ def drilldowns_by_label(document):
 
 
 def test_round_trip_keeps_every_drill_down(demo, catalog):
-    document = export_drilldowns(export_dashboards(Dashboard.objects.order_by("slug")))
+    document = export_dashboards(Dashboard.objects.order_by("slug"))
     exported = drilldowns_by_label(document)
     assert exported[("overview", "Sales logged in")] == "agents-sales"
     assert exported[("overview", "Calls waiting per queue")] is None
@@ -29,17 +29,17 @@ def test_round_trip_keeps_every_drill_down(demo, catalog):
     created = import_dashboards(plain)
     assert not Widget.objects.exclude(drilldown=None).exists()
     link_drilldowns(document, created)
-    again = export_drilldowns(export_dashboards(Dashboard.objects.order_by("slug")))
+    again = export_dashboards(Dashboard.objects.order_by("slug"))
     assert drilldowns_by_label(again) == exported
 
 
 def test_a_drill_down_may_point_at_a_dashboard_already_in_the_database(demo):
-    document = export_drilldowns(export_dashboards(Dashboard.objects.filter(slug="overview")))
+    document = export_dashboards(Dashboard.objects.filter(slug="overview"))
     assert drilldown_problems(document) == []
 
 
 def test_bad_drill_downs_are_located(demo):
-    document = export_drilldowns(export_dashboards(Dashboard.objects.filter(slug="overview")))
+    document = export_dashboards(Dashboard.objects.filter(slug="overview"))
     widgets = document["dashboards"][0]["widgets"]
     widgets[0][FIELD] = "nowhere"
     widgets[1][FIELD] = "overview"
