@@ -6,6 +6,7 @@ import json
 import aiohttp
 
 from statsbridge import events
+from tests.waiting import free_port  # noqa: F401  (re-exported for the process tests)
 
 SEED = """
 import json, django
@@ -32,9 +33,6 @@ session[HASH_SESSION_KEY] = user.get_session_auth_hash()
 session.create()
 print(json.dumps({"session": session.session_key, "keys": keys}))
 """
-
-
-from tests.waiting import free_port  # noqa: E402,F401
 
 
 class RemoteBrowser:

@@ -18,6 +18,7 @@ import pytest
 
 from statsbridge.simulator import SimulatorThread
 from tests.fixtures_simulator import fast_config
+from tests.waiting import free_port, wait_for  # noqa: F401  (re-exported for other suites)
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -37,7 +38,6 @@ CHROMIUM_ARGS = [
     # For the memory test: exact heap sizes and a callable gc().
     "--enable-precise-memory-info", "--js-flags=--expose-gc",
 ]
-from tests.waiting import free_port, wait_for  # noqa: E402,F401  (re-exported for other suites)
 
 CONTROL_KEY = "browser-test-control-key"
 WALL_SECONDS = 5

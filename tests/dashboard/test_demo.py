@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.waiting import wait_for
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-from tests.waiting import wait_for  # noqa: E402
 
 
 def fetch(url: str, data: bytes | None = None, headers: dict | None = None) -> tuple[int, str]:

@@ -6,6 +6,8 @@ import uuid
 
 import aiohttp
 
+from tests.waiting import eventually as wait_until  # noqa: F401  (the simulator tests' name)
+
 API_KEY = "demo-api-key"
 CONTROL = {"x-simulator-key": "demo-control-key"}
 BASIC = "Basic " + base64.b64encode(b"demo-client:demo-secret").decode()
@@ -13,9 +15,6 @@ NOTIFICATIONS = "/statistics/v3/notifications"
 QUEUE = "VQ_Sales@SIP_Switch"
 GROUP = "Sales"
 AGENT = "agent001"
-
-
-from tests.waiting import eventually as wait_until  # noqa: E402,F401
 
 
 class Client:

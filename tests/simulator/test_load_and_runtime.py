@@ -16,6 +16,7 @@ import pytest
 
 from statsbridge.simulator import SimulatorConfig, SimulatorThread, start_simulator
 from tests.fixtures_simulator import fast_config
+from tests.waiting import free_port
 
 from .helpers import CONTROL, Client, control, updates_in
 
@@ -106,4 +107,3 @@ async def test_simulate_command_serves_given_credentials():
     assert process.returncode == 0 and "stopped" in output
 
 
-from tests.waiting import free_port  # noqa: E402,F401

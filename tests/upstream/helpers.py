@@ -12,13 +12,11 @@ from pathlib import Path
 import aiohttp
 
 from statsbridge.upstream.bayeux import BayeuxClient, Message, SessionEstablished
+from tests.waiting import eventually as wait_for
+from tests.waiting import eventually as wait_for_async  # noqa: F401  (for async conditions)
 
 PEERS_DIR = Path(__file__).resolve().parent.parent / "peers"
 MOUNT = "/statistics/v3/notifications"
-
-
-from tests.waiting import eventually as wait_for  # noqa: E402
-from tests.waiting import eventually as wait_for_async  # noqa: E402,F401
 
 
 class Collector:
