@@ -92,24 +92,28 @@ REDIS_URL = env_str("REDIS_URL")
 # many WebSocket clients need more.
 REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 500)
 
-
-def redis_channel_layer(url: str, socket_timeout: float) -> dict:
-    """Return the channels_redis layer settings for a Redis URL."""
-    return {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {
-            # redis-py 8 times sockets out after 5 s, exactly channels_redis's
-            # blocking-receive time (BZPOPMIN 5 s): an idle consumer's receive would
-            # then fail. Give receives room, yet still notice a dead server.
-            "hosts": [{"address": url, "max_connections": REDIS_MAX_CONNECTIONS, "socket_timeout": socket_timeout}],
-            "capacity": env_int("CHANNEL_LAYER_CAPACITY", 1000),
-            "expiry": 30,
-        },
-    }
-
+# Messages a channel may hold before it is full, and how long they live unread.
+CHANNEL_LAYER_LIMITS = {"capacity": env_int("CHANNEL_LAYER_CAPACITY", 1000), "expiry": 30}
 
 if REDIS_URL:
-    CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL, env_float("REDIS_SOCKET_TIMEOUT", 15.0))}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                # redis-py 8 times sockets out after 5 s, exactly channels_redis's
+                # blocking-receive time (BZPOPMIN 5 s): an idle consumer's receive would
+                # then fail. Give receives room, yet still notice a dead server.
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "max_connections": REDIS_MAX_CONNECTIONS,
+                        "socket_timeout": env_float("REDIS_SOCKET_TIMEOUT", 15.0),
+                    }
+                ],
+                **CHANNEL_LAYER_LIMITS,
+            },
+        }
+    }
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -122,7 +126,7 @@ else:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels.layers.InMemoryChannelLayer",
-            "CONFIG": {"capacity": env_int("CHANNEL_LAYER_CAPACITY", 1000), "expiry": 30},
+            "CONFIG": CHANNEL_LAYER_LIMITS,
         }
     }
     CACHES = {
