@@ -45,7 +45,9 @@ def main(argv: list[str]) -> int:
     command = [sys.executable, "-m", "pytest", "tests/reliability", "-p", "no:cacheprovider", "-q", "-s",
                f"--fault-cut-seconds={options.cut_seconds}"]
     if repeats:
-        command.append(f"--fault-repeats={repeats}")
+        # A row repeated N times outlives pytest.ini's per-test timeout, which is sized
+        # for CI's counts: allow each row ~90 s per repeat (a network cut plus backoff).
+        command += [f"--fault-repeats={repeats}", f"--timeout={int(repeats * 90 + 300)}"]
     if options.select:
         command += ["-k", options.select]
     status = subprocess.call(command, cwd=ROOT)
