@@ -6,8 +6,9 @@ second over every statistic a widget uses, and publishes them either through the
 coalescing ``Fanout`` (one batch per dashboard per tick) or naively (one
 ``group_send`` per update per dashboard), the peer of the fan-out benchmark; it
 starts its full rate once the ``--go`` file exists (after the harness's clients
-connected), offering a trickle until then. Both
-keep the shared status alive so clients see a live bridge. ``idle`` publishes nothing.
+connected), offering a trickle until then. In every mode a heartbeat task writes the
+status on its own runner thread, as the bridge does, so clients see a live bridge.
+``idle`` publishes nothing.
 Offered updates the publisher could not even hand over in time are dropped and counted.
 """
 
@@ -23,7 +24,6 @@ from pathlib import Path
 import django
 
 TICK_INTERVAL = 0.01
-HEARTBEAT_SECONDS = 0.5
 MAX_BACKLOG_SECONDS = 0.1
 TOP_ALLOCATIONS = 15
 TRICKLE_PER_DASHBOARD = 2.0
@@ -41,6 +41,7 @@ class Publisher:
         self.tick = tick
         self.go = go
         self.run_sync = SyncRunner("bench-publisher")
+        self.run_status = SyncRunner("bench-status")
         self.offered = self.published = self.skipped = self.group_sends = 0
 
     def write_report(self) -> None:
@@ -56,12 +57,14 @@ class Publisher:
         from statsbridge.wanted import load_routes
 
         routes = await self.run_sync(load_routes)
-        fanout = Fanout(self.run_sync, record_history=False)
+        fanout = Fanout(self.run_sync, run_status=self.run_status, record_history=False)
         await fanout.set_routes(routes)
         fanout.set_connection(upstream="connected", service="AVAILABLE")
         await fanout.flush(heartbeat=True)
         tasks = [asyncio.create_task(self._report_loop(stop)),
                  asyncio.create_task(self._heartbeat_loop(stop, fanout))]
+        if self.mode == "coalesced":
+            tasks.append(asyncio.create_task(self._flush_loop(stop, fanout)))
         if self.mode != "idle":
             tasks.append(asyncio.create_task(self._offer_loop(stop, fanout, routes)))
         await stop.wait()
@@ -70,6 +73,7 @@ class Publisher:
         await asyncio.gather(*tasks, return_exceptions=True)
         self.write_report()
         await self.run_sync.close()
+        await self.run_status.close()
 
     async def _report_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -77,11 +81,18 @@ class Publisher:
             await asyncio.sleep(0.1)
 
     async def _heartbeat_loop(self, stop: asyncio.Event, fanout) -> None:
-        # Coalesced: the tick flush publishes; naive: the flush only keeps the status alive.
-        period = self.tick if self.mode == "coalesced" else HEARTBEAT_SECONDS
+        # Apart from publishing, like Bridge._heartbeat_loop: a slow flush must not delay it.
+        from statsbridge.conf import bridge_setting
+
+        period = float(bridge_setting("HEARTBEAT_SECONDS"))
         while not stop.is_set():
+            await fanout.beat()
             await asyncio.sleep(period)
-            self.group_sends += await fanout.flush(heartbeat=True)
+
+    async def _flush_loop(self, stop: asyncio.Event, fanout) -> None:
+        while not stop.is_set():
+            await asyncio.sleep(self.tick)
+            self.group_sends += await fanout.flush()
 
     async def _offer_loop(self, stop: asyncio.Event, fanout, routes) -> None:
         from channels.layers import get_channel_layer

@@ -21,6 +21,7 @@ import aiohttp
 
 REPORT_INTERVAL = 0.1
 CONNECT_CONCURRENCY = 50
+CONNECT_ATTEMPTS = 3
 
 
 class ClientView:
@@ -56,6 +57,7 @@ class Swarm:
         self.latency = Counter()
         self.errors = Counter()
         self.closed = 0
+        self.retries = 0
         self.views: list = []
         self.clients_not_fresh = 0
         self.all_fresh_at = None  # when every client last became all fresh (epoch ms)
@@ -99,6 +101,7 @@ class Swarm:
         """What the harness reads."""
         return {"connected": self.connected, "snapshots": self.snapshots, "frames": self.frames,
                 "values": self.values, "closed": self.closed, "errors": dict(self.errors),
+                "connect_retries": self.retries,
                 "latency_ms": {str(k): v for k, v in sorted(self.latency.items())},
                 "clients_not_fresh": self.clients_not_fresh, "all_fresh_at": self.all_fresh_at,
                 "values_not_fresh": sum(view.not_fresh for view in self.views),
@@ -109,11 +112,17 @@ async def client(session: aiohttp.ClientSession, url: str, swarm: Swarm, gate: a
     """One WebSocket client: connect, then read frames until closed."""
     origin = "http://" + url.split("://", 1)[1].split("/", 1)[0]
     async with gate:
-        try:
-            socket = await session.ws_connect(url, origin=origin, heartbeat=None, max_msg_size=0)
-        except (aiohttp.ClientError, OSError) as error:
-            swarm.errors[type(error).__name__] += 1
-            return
+        for attempt in range(1, CONNECT_ATTEMPTS + 1):
+            try:
+                socket = await session.ws_connect(url, origin=origin, heartbeat=None, max_msg_size=0)
+                break
+            except (aiohttp.ClientError, OSError) as error:
+                # A loaded server may drop a handshake (daphne's 5 s limit); browsers retry too.
+                if attempt == CONNECT_ATTEMPTS:
+                    swarm.errors[f"{type(error).__name__}: {error}"] += 1
+                    return
+                swarm.retries += 1
+                await asyncio.sleep(0.5 * attempt)
     swarm.connected += 1
     view = swarm.view()
     try:

@@ -23,6 +23,27 @@ def endpoint(host: str, port: int) -> str:
     return f"tcp:port={port}:interface={interface}"
 
 
+def inbound_limit_only(protocol: type) -> type:
+    """``protocol`` (daphne's) with its message size limit applied to received messages only.
+
+    autobahn checks ``maxMessagePayloadSize`` in ``sendMessage`` too, so with daphne's
+    one option a 64 KB inbound limit also refuses a ~135 KB snapshot of a 1,000-statistic
+    dashboard. Sending never reads from the socket, so lifting the limit for the
+    duration of the (synchronous) call leaves every received frame checked.
+    """
+
+    class InboundLimitOnly(protocol):
+        def sendMessage(self, *args, **kwargs):
+            """Send one message of any size."""
+            limit, self.maxMessagePayloadSize = self.maxMessagePayloadSize, 0
+            try:
+                return super().sendMessage(*args, **kwargs)
+            finally:
+                self.maxMessagePayloadSize = limit
+
+    return InboundLimitOnly
+
+
 def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
@@ -50,7 +71,8 @@ def serve(
     if embedded_bridge is None:
         embedded_bridge = bool(bridge_setting("EMBEDDED"))
     # Client frames over 4 KB get an error frame (socket kept); far larger ones are
-    # refused by daphne itself so a hostile client cannot make us buffer megabytes.
+    # refused by daphne itself (autobahn drops the connection) so a hostile client cannot make us buffer
+    # megabytes. Our own frames are exempt: see inbound_limit_only.
     server = Server(
         application,
         endpoints=[endpoint(host, port)],
@@ -66,6 +88,8 @@ def serve(
         starters.insert(0, lambda event: BridgeHost(settings.GENESYS).run(event))
 
     def start() -> None:
+        # daphne makes its factory in run(); nothing connects before the reactor runs.
+        server.ws_factory.protocol = inbound_limit_only(server.ws_factory.protocol)
         loop = asyncio.get_event_loop()
         for starter in starters:
             tasks.append(loop.create_task(starter(stop)))

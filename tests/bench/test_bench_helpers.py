@@ -1,5 +1,7 @@
 """The benchmarks' pure helpers: ratios and verdicts, the docs table, percentiles, profiles, workload."""
 
+import os
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -7,6 +9,7 @@ import pytest
 
 from bench.browser import slope_per_hour
 from bench.common import AT_LEAST, AT_MOST, Context, Figure, Result, Target, machine
+from bench.latency import runqueue_seconds
 from bench.procs import BenchError
 from bench.profiling import summarise, summarise_cpu_profile
 from bench.report import render
@@ -111,3 +114,16 @@ def test_context_picks_by_mode():
     assert Context(smoke=False, results_dir=root).pick(1, 2, 3) == 2
     assert Context(smoke=False, results_dir=root, hour=True).pick(1, 2, 3) == 3
     assert Context(smoke=False, results_dir=root, hour=True).pick(1, 2) == 2
+
+
+def test_runqueue_seconds_reads_every_thread_of_a_process():
+    done = threading.Event()
+    worker = threading.Thread(target=done.wait)
+    worker.start()
+    try:
+        first = runqueue_seconds([os.getpid()])
+        assert first > 0 and runqueue_seconds([os.getpid()]) >= first
+        assert runqueue_seconds([]) == 0 and runqueue_seconds([2**22 + 7]) == 0  # no such process: nothing read
+    finally:
+        done.set()
+        worker.join()
