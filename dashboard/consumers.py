@@ -6,8 +6,19 @@ client frames with an ``error`` frame while keeping the socket open. Parsing, ra
 limiting and sequence filtering are pure helpers in ``statsbridge.sockets``.
 """
 
+import contextlib
+import json
+import logging
+import time
+from collections import OrderedDict
+from importlib import import_module
+from types import SimpleNamespace
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.contrib.auth import get_user
+from django.http.cookie import parse_cookie
 from django.utils import timezone
 
 from dashboard.models import Dashboard, Display
@@ -18,8 +29,20 @@ from statsbridge.sockets import SeqFilter, TokenBucket, parse_client_frame
 from statsbridge.watch import watcher
 from statsbridge.wanted import dashboard_keys
 
+log = logging.getLogger(__name__)
+
 FORBIDDEN = 4403
 GONE = 4404
+SERVER_ERROR = 1011
+_last_snapshot_failure_log = [0.0]
+
+
+def log_snapshot_failure(error: Exception) -> None:
+    """Log a failed snapshot once per outage (10 s), not once per socket: they fail together."""
+    if time.monotonic() - _last_snapshot_failure_log[0] > 10:
+        _last_snapshot_failure_log[0] = time.monotonic()
+        log.warning("could not send fresh snapshots (%s); closing the sockets so pages show STALE",
+                    type(error).__name__)
 TELEMETRY_MIN_SECONDS = 5.0
 
 
@@ -29,6 +52,28 @@ def viewable_dashboard(slug: str, user) -> Dashboard | None:
     if dashboard is None or user is None or not dashboard.can_view(user):
         return None
     return dashboard
+
+
+def socket_user(scope: dict):
+    """Who opened a socket: the scope's user if an outer layer set one (tests do), else the
+    user of its session cookie, checked as Django checks a request's (AnonymousUser if none).
+
+    Done once at connect instead of by channels' session and auth middleware, whose three
+    layers each kept a copy of the scope, a lazy session and user for the socket's life.
+    """
+    if "user" in scope:
+        return scope["user"]
+    cookies = {}
+    for name, value in scope.get("headers", ()):
+        if name == b"cookie":
+            cookies.update(parse_cookie(value.decode("latin1")))
+    session = import_module(settings.SESSION_ENGINE).SessionStore(cookies.get(settings.SESSION_COOKIE_NAME))
+    return get_user(SimpleNamespace(session=session))
+
+
+def socket_dashboard(slug: str, scope: dict) -> Dashboard | None:
+    """The dashboard ``slug`` if the socket's user may view it."""
+    return viewable_dashboard(slug, socket_user(scope))
 
 
 def display_playlist(token: str) -> tuple[Display | None, list[tuple[int, str]]]:
@@ -70,6 +115,34 @@ class DashboardKeysCache:
 cached_dashboard_keys = DashboardKeysCache()
 
 
+class EncodedFrames:
+    """The JSON text of recently sent frames, by frame object.
+
+    The in-memory layer hands every viewer of a dashboard the same frame object
+    (``statsbridge.fanout.SharedFrame``); encoding it once instead of once per socket
+    took a fifth of a 1,000-socket web process. Entries hold their frame, so an id is
+    never reused while cached; frames from channels_redis are new objects and miss.
+    """
+
+    def __init__(self, size: int = 256):
+        self._size = size
+        self._texts: OrderedDict = OrderedDict()
+
+    def __call__(self, frame: dict) -> str:
+        """``frame`` as JSON text (what ``send_json`` would send)."""
+        entry = self._texts.get(id(frame))
+        if entry is not None and entry[0] is frame:
+            return entry[1]
+        text = json.dumps(frame)
+        self._texts[id(frame)] = (frame, text)
+        if len(self._texts) > self._size:
+            self._texts.popitem(last=False)
+        return text
+
+
+encoded_frame = EncodedFrames()
+
+
 def build_snapshot(dashboard_id: int, slug: str) -> dict:
     """A snapshot frame of one dashboard (keys cached per configuration version + shared store)."""
     return values.dashboard_snapshot(dashboard_id, slug, cached_dashboard_keys(dashboard_id))
@@ -94,13 +167,12 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     """What desk and wall sockets share: groups, snapshots, frames, client messages."""
 
     kind = "desk"
+    bucket: TokenBucket | None = None  # made at the first client frame: most sockets never send one
 
     async def start(self, dashboards: list[tuple[int, str]]) -> None:
         """Accept, then join each dashboard's group and send its snapshot."""
         self.dashboards: dict[int, str] = {}
         self.seqs = SeqFilter()
-        rate = float(bridge_setting("CLIENT_FRAMES_PER_SECOND"))
-        self.bucket = TokenBucket(rate=rate, burst=4 * rate)
         await self.accept()
         metrics.websocket_clients.labels(kind=self.kind).inc()
         self.counted = True
@@ -134,8 +206,19 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.send_snapshot(dashboard_id)
 
     async def bridge_changed(self, connection: dict) -> None:
-        """The bridge came or went: fresh snapshots say so (and stale values)."""
-        await self.send_all_snapshots()
+        """The bridge came or went: fresh snapshots say so (and stale values).
+
+        Runs as a task of the watcher's. When the snapshots cannot be built (the shared
+        store is unreachable, e.g. Redis restarting), the socket is closed: the page then
+        marks every tile STALE at once and reconnects, rather than showing values nobody
+        can vouch for as fresh.
+        """
+        try:
+            await self.send_all_snapshots()
+        except Exception as error:
+            log_snapshot_failure(error)
+            with contextlib.suppress(Exception):  # the socket may be gone already
+                await self.close(code=SERVER_ERROR)
 
     async def disconnect(self, code):
         """Leave every group."""
@@ -152,7 +235,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         """A batch or status frame of a followed dashboard."""
         frame = message["frame"]
         if self.seqs.accept(frame):
-            await self.send_json(frame)
+            await self.send(text_data=encoded_frame(frame))
 
     async def dash_removed(self, message: dict) -> None:
         """A followed dashboard was deleted: nothing left to show on a desk."""
@@ -162,6 +245,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         """Check a client frame, then act on it; answer bad ones with an error frame."""
+        if self.bucket is None:
+            rate = float(bridge_setting("CLIENT_FRAMES_PER_SECOND"))
+            self.bucket = TokenBucket(rate=rate, burst=4 * rate)
         if not self.bucket.allow():
             metrics.client_frames_rejected.labels(code="rate_limited").inc()
             if self.bucket.should_warn():
@@ -192,7 +278,7 @@ class DashboardConsumer(LiveConsumer):
     async def connect(self):
         """Refuse unless the user may view the dashboard."""
         slug = self.scope["url_route"]["kwargs"]["slug"]
-        dashboard = await database_sync_to_async(viewable_dashboard)(slug, self.scope.get("user"))
+        dashboard = await database_sync_to_async(socket_dashboard)(slug, self.scope)
         if dashboard is None:
             await self.close(code=FORBIDDEN)
             return

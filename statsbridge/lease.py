@@ -3,8 +3,8 @@
 The holder sets the key with a time-to-live of ``LEASE_SECONDS`` and renews it every
 third of that; if it dies, the key expires and a standby (polling at the same rate)
 takes over within ``LEASE_SECONDS`` plus one poll. Renewal and release only touch the
-key while it still names this holder, so a holder that paused past its lease can
-never cut short its successor's. Without Redis, ``LocalLease`` always holds.
+key while it still names this holder (or, for renewal, while nobody holds it), so a
+holder that paused past its lease can never cut short its successor's. Without Redis, ``LocalLease`` always holds.
 """
 
 import logging
@@ -14,9 +14,17 @@ from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
+# Renewing re-takes a key that vanished (Redis restarted empty, or the key expired with
+# nobody claiming it): the holder is still running its bridge, and handing over to a
+# standby would only make the upstream drop and re-create every subscription.
 _RENEW = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
+local holder = redis.call('get', KEYS[1])
+if holder == ARGV[1] then
   return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+if not holder then
+  redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
 end
 return 0
 """
@@ -71,7 +79,8 @@ class RedisLease:
             return False
 
     async def renew(self) -> bool:
-        """Extend the lease; False when it is no longer ours (or Redis is unreachable)."""
+        """Extend the lease (re-take it if the key vanished); False when someone else holds it
+        or Redis is unreachable."""
         try:
             return bool(await self._redis.eval(_RENEW, 1, self.key, self.identity, int(self.seconds * 1000)))
         except RedisError as error:

@@ -59,9 +59,19 @@ class BridgeWatcher:
 
     async def _run(self) -> None:
         period = float(bridge_setting("HEARTBEAT_SECONDS"))
+        unreadable = False
         while self.listeners:
             try:
-                status = await sync_to_async(values.read_status, thread_sensitive=False)()
+                try:
+                    status = await sync_to_async(values.read_status, thread_sensitive=False)()
+                    unreadable = False
+                except Exception as error:
+                    # An unreachable shared store (Redis restarting) means this process
+                    # gets no updates either: its values cannot be vouched for, so the
+                    # bridge counts as down until the store answers again.
+                    if not unreadable:
+                        log.warning("could not read the bridge status (%s); calling the bridge down", type(error).__name__)
+                    unreadable, status = True, None
                 now = events.now_ms()
                 age = (now - status.get("heartbeat", 0)) / 1000 if status else None
                 up = bridge_seems_up(self.bridge_up, age, dead_after_seconds())
@@ -71,8 +81,8 @@ class BridgeWatcher:
                     for listener in list(self.listeners):
                         asyncio.get_running_loop().create_task(listener(connection))
                 self.bridge_up = up
-            except Exception:  # The cache may blip; keep watching.
-                log.exception("could not read the bridge status")
+            except Exception:  # A listener bug must not end the watching.
+                log.exception("bridge watcher failed")
             await asyncio.sleep(period)
 
 

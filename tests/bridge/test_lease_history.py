@@ -41,6 +41,21 @@ async def test_one_holder_at_a_time_and_takeover_after_expiry(leases):
     assert await alpha.acquire()
 
 
+@pytest.mark.scaleout
+async def test_the_holder_keeps_a_lease_whose_key_vanished_unless_someone_took_it(leases):
+    alpha, beta = leases
+    assert await alpha.acquire()
+    # Redis restarted empty: the holder's next renewal takes the key back, so the
+    # running bridge is not handed over (the standby then finds it held).
+    await alpha._redis.delete(alpha.key)
+    assert await alpha.renew() and await alpha.holder() == "alpha"
+    assert not await beta.acquire()
+    # But if the standby claimed the vanished key first, the holder must stand down.
+    await alpha._redis.delete(alpha.key)
+    assert await beta.acquire()
+    assert not await alpha.renew() and await beta.holder() == "beta"
+
+
 def value(number, state="fresh"):
     return events.value(kind="number", value=number, text=str(number), state=state, timestamp=None, received=1)
 
@@ -56,6 +71,37 @@ def test_sample_throttle_bounds_rows_and_keeps_the_last_value():
     throttle.take({"b": value(1)}, 5000)
     throttle.retain(["a"])
     assert throttle.take({}, 9000) == {}
+
+
+def test_sample_throttle_hands_out_everything_waiting_once_per_interval():
+    throttle = history.SampleThrottle(1000)
+    assert throttle.due_in(0) is None
+    assert throttle.take({"a": value(1), "b": value(1)}, 0) == {"a": value(1), "b": value(1)}
+    assert throttle.take({"b": value(2)}, 300) == {}
+    assert throttle.take({"c": value(1), "b": value(3)}, 600) == {"c": value(1)}, "a first value goes at once"
+    assert throttle.take({"c": value(2)}, 700) == {}
+    assert throttle.due_in(700) == 300
+    # One hand-out (one insert) per interval, each statistic at most once in it, its last value.
+    assert throttle.take({"a": value(2)}, 1000) == {"a": value(2), "b": value(3), "c": value(2)}
+    assert throttle.due_in(1000) is None
+    assert throttle.take({"a": value(4)}, 1200) == {}
+    assert throttle.take({}, 1200, force=True) == {"a": value(4)}
+    assert throttle.take({}, 2500) == {}
+    throttle.retain(["a"])
+    assert throttle.take({"b": value(9)}, 2600) == {"b": value(9)}, "a statistic wanted again starts afresh"
+
+
+@pytest.mark.django_db
+def test_record_stores_each_value_with_its_number_and_wire_value():
+    agent = events.value(kind="agent_state", value=None, text="Ready", state="fresh", timestamp=5, received=6,
+                         agent={"state": "Ready", "reason": None, "since": None})
+    ms = int(timezone.now().timestamp() * 1000)
+    assert history.record({}, ms) == 0
+    assert history.record({"a": value(2.5), "c": agent}, ms) == 2
+    rows = {s.key: s for s in StatisticSample.objects.all()}
+    assert rows["a"].value == 2.5 and rows["a"].data == value(2.5)
+    assert rows["c"].value is None and rows["c"].data == agent
+    assert int(rows["a"].at.timestamp() * 1000) == ms
 
 
 @pytest.mark.django_db
