@@ -14,7 +14,9 @@ from django.views.decorators.http import require_POST
 from dashboard import boards
 from dashboard.cost import cost_preview
 from dashboard.models import Dashboard, Display, DisplayItem, Widget, WidgetStatistic
-from dashboard.transfer import DashboardImportError, UnreadableFile, export_dashboards, import_dashboards, read_document
+from dashboard.transfer import (
+    DashboardImportError, UnreadableFile, export_dashboards, import_dashboards, incoming_links, read_document,
+)
 from statsbridge import control
 from statsbridge.models import Statistic
 
@@ -69,12 +71,14 @@ class DashboardAdmin(admin.ModelAdmin):
                 if document is None:
                     problems = ["Choose a file exported from this admin or by manage.py export_dashboards."]
                 else:
+                    replace = bool(request.POST.get("replace"))
                     try:
-                        created = import_dashboards(document, replace=bool(request.POST.get("replace")), owner=request.user)
+                        created = import_dashboards(document, replace=replace, owner=request.user)
                     except DashboardImportError as error:
                         problems = error.problems
                     else:
-                        self.message_user(request, f"Imported {len(created)} dashboard(s): {', '.join(d.slug for d in created)}.")
+                        kept = f" {incoming_links(created)}" if replace else ""
+                        self.message_user(request, f"Imported {len(created)} dashboard(s): {', '.join(d.slug for d in created)}.{kept}")
                         return HttpResponseRedirect(reverse("admin:dashboard_dashboard_changelist"))
         context = {**self.admin_site.each_context(request), "title": "Import dashboards", "problems": problems,
                    "opts": self.model._meta}

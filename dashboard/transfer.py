@@ -9,6 +9,16 @@ Every imported value is checked against its field's JSON type before the model
 validation sees it (which assumes well-typed values: a list or a 400-digit integer in
 a float field raises instead of failing validation), so each problem is reported with
 where it is, e.g. ``dashboards[0].widgets[2].warning: must be a number``.
+
+Drill-downs travel by slug: each exported widget carries ``"drilldown": "<slug>"`` (or
+``null``). On import the slug must name a dashboard in the same file or one already in
+the database, and not the widget's own dashboard; the links are set once every dashboard
+of the file is saved, so a file can carry a board and its drill-down together.
+
+Replacing a dashboard (``replace=True``) deletes it and saves the file's version under
+the same slug. What other dashboards and walls point at it (drill-downs, playlist
+entries) is moved onto the new one; were its slug ever gone after the import, the import
+is refused and rolled back rather than silently losing those links.
 """
 
 import json
@@ -18,8 +28,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
-from dashboard.models import Dashboard, Widget, WidgetStatistic
-from dashboard.transfer_drilldown import FIELD as DRILLDOWN, drilldown_problems, link_drilldowns
+from dashboard.models import Dashboard, DisplayItem, Widget, WidgetStatistic
 from statsbridge.models import Statistic, statistic_key
 
 FORMAT = "ccdash-dashboards/1"
@@ -29,6 +38,7 @@ WIDGET_FIELDS = (
     "direction", "hysteresis", "history_minutes", "interval",
 )
 STATISTIC_FIELDS = ("object_type", "object_id", "name", "definition", "label")
+DRILLDOWN = "drilldown"
 
 
 class DashboardImportError(ValueError):
@@ -201,7 +211,11 @@ def _plan(document, replace: bool) -> tuple[list, list[str]]:
 
 
 def import_dashboards(document, *, replace: bool = False, owner=None) -> list[Dashboard]:
-    """Create the document's dashboards; raise DashboardImportError (saving nothing) on any problem."""
+    """Create the document's dashboards; raise DashboardImportError (saving nothing) on any problem.
+
+    With ``replace``, a dashboard whose slug exists is overwritten in its own row (see
+    ``_take_over``), so whatever points at it keeps pointing at it.
+    """
     plans, problems = _plan(document, replace)
     if problems:
         raise DashboardImportError(problems)
@@ -209,7 +223,7 @@ def import_dashboards(document, *, replace: bool = False, owner=None) -> list[Da
     with transaction.atomic():
         for dashboard, group_names, widgets in plans:
             if replace:
-                Dashboard.objects.filter(slug=dashboard.slug).delete()
+                _take_over(dashboard)
             dashboard.owner = owner
             dashboard.save()
             dashboard.groups.set(Group.objects.filter(name__in=group_names))
@@ -225,3 +239,80 @@ def import_dashboards(document, *, replace: bool = False, owner=None) -> list[Da
             created.append(dashboard)
         link_drilldowns(document, created)
     return created
+
+
+def _take_over(dashboard: Dashboard) -> None:
+    """Make the unsaved ``dashboard`` overwrite the saved one with its slug, if any, in the same row.
+
+    Deleting and re-creating would cascade: other dashboards' drill-downs to it would be
+    nulled and it would drop out of wall playlists. Keeping the row (new fields, groups and
+    widgets; the old widgets go) keeps those links, and open pages keep their live updates.
+    """
+    existing = Dashboard.objects.select_for_update().filter(slug=dashboard.slug).first()
+    if existing is None:
+        return
+    existing.widgets.all().delete()
+    dashboard.pk, dashboard.created = existing.pk, existing.created
+    dashboard._state.adding = False
+
+
+def incoming_links(dashboards) -> str:
+    """What outside ``dashboards`` points at them (drill-downs, wall playlist entries), as a sentence."""
+    ids = [d.pk for d in dashboards]
+    drilldowns = Widget.objects.filter(drilldown__in=ids).exclude(dashboard__in=ids).count()
+    playlist = DisplayItem.objects.filter(dashboard__in=ids).count()
+    return f"{drilldowns} drill-down(s) from other dashboards and {playlist} wall playlist entr{'y' if playlist == 1 else 'ies'} point at them."
+
+
+def _widget_items(document: dict):
+    """Yield (dashboard index, dashboard item, widget index, widget item) of a document."""
+    for d_index, item in enumerate(document.get("dashboards") or []):
+        if not isinstance(item, dict):
+            continue
+        for w_index, widget_item in enumerate(item.get("widgets") or []):
+            if isinstance(widget_item, dict):
+                yield d_index, item, w_index, widget_item
+
+
+def drilldown_problems(document: dict) -> list[str]:
+    """Every drill-down in the document that cannot be linked, located like the import's problems."""
+    if not isinstance(document, dict):
+        return []
+    in_file = {
+        item.get("slug")
+        for item in document.get("dashboards") or []
+        if isinstance(item, dict) and isinstance(item.get("slug"), str)
+    }
+    wanted = {w.get(DRILLDOWN) for _, _, _, w in _widget_items(document) if isinstance(w.get(DRILLDOWN), str)}
+    known = in_file | set(Dashboard.objects.filter(slug__in=wanted - in_file).values_list("slug", flat=True))
+    problems = []
+    for d_index, item, w_index, widget_item in _widget_items(document):
+        slug = widget_item.get(DRILLDOWN)
+        where = f"dashboards[{d_index}].widgets[{w_index}].{DRILLDOWN}"
+        if slug is None:
+            continue
+        if not isinstance(slug, str):
+            problems.append(f"{where}: expected a dashboard slug or null")
+        elif slug == item.get("slug"):
+            problems.append(f"{where}: a widget cannot drill down to its own dashboard ({slug!r})")
+        elif slug not in known:
+            problems.append(f"{where}: no dashboard with slug {slug!r} in the file or the database")
+    return problems
+
+
+def link_drilldowns(document: dict, created: list[Dashboard]) -> None:
+    """Set the drill-downs of freshly imported dashboards (their widgets saved in file order).
+
+    Call inside the import's transaction, after every dashboard of the file is saved and
+    ``drilldown_problems`` found nothing.
+    """
+    by_slug = {d.slug: d for d in created}
+    for item in document["dashboards"]:
+        targets = [w.get(DRILLDOWN) for w in item.get("widgets") or []]
+        if not any(targets):
+            continue
+        widgets = list(by_slug[item["slug"]].widgets.order_by("pk"))
+        for widget, slug in zip(widgets, targets, strict=True):
+            if slug:
+                widget.drilldown = by_slug.get(slug) or Dashboard.objects.get(slug=slug)
+                widget.save(update_fields=[DRILLDOWN])

@@ -52,13 +52,24 @@ class SharedStatusCollector:
 
     def collect(self):
         """Yield gauges read from the shared status at scrape time."""
-        connection = values.connection_from_status(values.read_status())
+        status = values.read_status()
+        connection = values.connection_from_status(status)
         bridge = GaugeMetricFamily("ccdash_shared_bridge_up", "1 when the active bridge's heartbeat is recent.")
         bridge.add_metric([], 1 if connection["bridge"] == "up" else 0)
         yield bridge
         live = GaugeMetricFamily("ccdash_shared_live", "1 when bridge up, upstream connected and service AVAILABLE.")
         live.add_metric([], 1 if values.is_live(connection) else 0)
         yield live
+        rate = GaugeMetricFamily(
+            "ccdash_shared_update_rate", "Statistic updates pushed by the upstream per second, over a sliding window.",
+            labels=["window_seconds"],
+        )
+        if connection["bridge"] == "up":  # A gone bridge's last rate is not a rate now.
+            updates = status.get("updates") or {}
+            for window, per_second in zip(updates.get("windows") or [], updates.get("rates") or []):
+                if per_second is not None:
+                    rate.add_metric([str(window)], per_second)
+        yield rate
 
 
 _shared = SharedStatusCollector()

@@ -1,13 +1,16 @@
 """Import/export of dashboards as JSON: round trip, validation, nothing half-saved."""
 
 import copy
+import io
 import json
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
+from django.db import IntegrityError
+from django.db.models.signals import post_save
 
-from dashboard.models import Dashboard, Widget
+from dashboard.models import Dashboard, DisplayItem, Widget
 from dashboard.transfer import DashboardImportError, export_dashboards, import_dashboards
 from statsbridge.models import Statistic
 
@@ -59,9 +62,13 @@ def test_existing_slugs_need_replace(demo):
     document = export_dashboards(Dashboard.objects.filter(slug="agents"))
     with pytest.raises(DashboardImportError, match="exists"):
         import_dashboards(document)
-    old_pk = Dashboard.objects.get(slug="agents").pk
+    old_widgets = set(Widget.objects.filter(dashboard__slug="agents").values_list("pk", flat=True))
+    document["dashboards"][0]["title"] = "Agents, replaced"
     import_dashboards(document, replace=True)
-    assert Dashboard.objects.get(slug="agents").pk != old_pk
+    replaced = Dashboard.objects.get(slug="agents")
+    assert replaced.title == "Agents, replaced"
+    new_widgets = set(replaced.widgets.values_list("pk", flat=True))
+    assert len(new_widgets) == len(old_widgets) and not new_widgets & old_widgets
 
 
 def test_not_an_export_is_refused(db):
@@ -103,4 +110,54 @@ def test_admin_export_action_and_import_view(client, demo, tmp_path):
     assert refused.status_code == 400 and "exists" in refused.content.decode()
     with bad.open("rb") as handle:
         replaced = client.post("/admin/dashboard/dashboard/import/", {"file": handle, "replace": "1"})
-    assert replaced.status_code == 302 and Dashboard.objects.get(slug="queues").pk != pk
+    assert replaced.status_code == 302
+    shown = client.get(replaced["Location"]).content.decode()
+    assert "Imported 1 dashboard(s): queues. 0 drill-down(s) from other dashboards and 1 wall playlist entry point at them." in shown
+
+
+def drilldowns_to(slug):
+    """(dashboard slug, widget label) of every widget elsewhere that drills down to ``slug``."""
+    return sorted(Widget.objects.filter(drilldown__slug=slug).exclude(dashboard__slug=slug)
+                  .values_list("dashboard__slug", "label"))
+
+
+def test_replacing_a_drill_down_target_keeps_the_links_to_it(demo, tmp_path):
+    incoming = drilldowns_to("agents-sales")
+    assert len(incoming) == 2, incoming  # the overview's donut and "Sales logged in" tile
+    playlist = list(DisplayItem.objects.order_by("position").values_list("dashboard__slug", flat=True))
+    path = tmp_path / "targets.json"
+    call_command("export_dashboards", "agents-sales", "queues", "-o", str(path))
+    document = json.loads(path.read_text())
+    document["dashboards"][0]["title"] = "Sales agents, replaced"
+    path.write_text(json.dumps(document))
+    out = io.StringIO()
+    call_command("import_dashboards", str(path), "--replace", stdout=out)
+    assert out.getvalue().splitlines() == [
+        "Imported 2 dashboard(s): agents-sales, queues.",
+        "2 drill-down(s) from other dashboards and 1 wall playlist entry point at them.",
+    ]
+    assert Dashboard.objects.get(slug="agents-sales").title == "Sales agents, replaced"
+    assert drilldowns_to("agents-sales") == incoming
+    assert list(DisplayItem.objects.order_by("position").values_list("dashboard__slug", flat=True)) == playlist
+
+
+def test_a_replace_that_fails_half_way_saves_nothing(demo):
+    document = export_dashboards(Dashboard.objects.filter(slug__in=["agents-sales", "queues"]).order_by("slug"))
+    document["dashboards"][0]["title"] = "Never saved"
+    before = shape(export_dashboards(Dashboard.objects.order_by("slug")))
+    incoming = drilldowns_to("agents-sales")
+    last_label = document["dashboards"][1]["widgets"][-1]["label"]
+
+    def fail_on_the_last_widget(sender, instance, **kwargs):
+        # A database error after the first dashboard was overwritten and its old widgets deleted.
+        if instance.label == last_label and instance.dashboard.slug == "queues":
+            raise IntegrityError("injected failure")
+
+    post_save.connect(fail_on_the_last_widget, sender=Widget)
+    try:
+        with pytest.raises(IntegrityError, match="injected failure"):
+            import_dashboards(document, replace=True)
+    finally:
+        post_save.disconnect(fail_on_the_last_widget, sender=Widget)
+    assert shape(export_dashboards(Dashboard.objects.order_by("slug"))) == before
+    assert drilldowns_to("agents-sales") == incoming

@@ -1,10 +1,9 @@
-"""Drill-downs survive export and import by slug (the helpers transfer.py is to call)."""
+"""Drill-downs survive export and import by slug."""
 
 import copy
 
 from dashboard.models import Dashboard, Widget
-from dashboard.transfer import export_dashboards, import_dashboards
-from dashboard.transfer_drilldown import FIELD, drilldown_problems, link_drilldowns
+from dashboard.transfer import DRILLDOWN as FIELD, drilldown_problems, export_dashboards, import_dashboards, link_drilldowns
 from statsbridge.models import Statistic
 
 
@@ -21,7 +20,7 @@ def test_round_trip_keeps_every_drill_down(demo, catalog):
     assert drilldown_problems(document) == []
     Dashboard.objects.all().delete()
     Statistic.objects.all().delete()
-    # transfer.py does not know the field yet: import without it, then link.
+    # A file without drill-downs imports unlinked; linking afterwards restores them all.
     plain = copy.deepcopy(document)
     for item in plain["dashboards"]:
         for widget in item["widgets"]:

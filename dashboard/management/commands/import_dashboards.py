@@ -5,7 +5,7 @@ import sys
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from dashboard.transfer import DashboardImportError, UnreadableFile, import_dashboards, read_document
+from dashboard.transfer import DashboardImportError, UnreadableFile, import_dashboards, incoming_links, read_document
 
 
 class Command(BaseCommand):
@@ -15,7 +15,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="A file written by export_dashboards ('-' for standard input).")
-        parser.add_argument("--replace", action="store_true", help="Overwrite dashboards with the same slug.")
+        parser.add_argument("--replace", action="store_true", help="Overwrite dashboards with the same slug (links to them are kept).")
         parser.add_argument("--owner", help="User name to own the imported dashboards.")
 
     def handle(self, *args, file, replace, owner, **options):
@@ -39,3 +39,6 @@ class Command(BaseCommand):
         except DashboardImportError as error:
             raise CommandError("Nothing was imported:\n  " + "\n  ".join(error.problems)) from None
         self.stdout.write(f"Imported {len(created)} dashboard(s): {', '.join(d.slug for d in created)}.")
+        if replace:
+            # Replaced dashboards keep their links; say so, so nobody has to re-check them by hand.
+            self.stdout.write(incoming_links(created))
