@@ -51,13 +51,13 @@ def history_window_ms(specs: list[dict]) -> int:
     return max(wanted, default=0) * 60_000
 
 
-def render_board(dashboard: Dashboard, specs: list[dict], values: dict, history: dict) -> dict:
-    """Render every widget of a dashboard with the given values and history."""
+def render_board(dashboard: Dashboard, specs: list[dict], values: dict, history: dict, at_ms: int | None = None) -> dict:
+    """Render every widget of a dashboard with the given values and history, as of ``at_ms`` (default now)."""
     widgets = []
     for spec in specs:
         keys = [s["key"] for s in spec["statistics"]]
         own_history = {k: history.get(k, []) for k in keys} if spec["type"] in ("line", "kpi") else {}
-        widgets.append(figures.render(spec, values, own_history, dashboard.time_zone))
+        widgets.append(figures.render(spec, values, own_history, dashboard.time_zone, at_ms))
     rows = max((spec["y"] + spec["h"] for spec in specs), default=1)
     return {"dashboard": dashboard, "widgets": widgets, "rows": rows}
 

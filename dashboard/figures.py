@@ -7,8 +7,12 @@ and the queue table are HTML grids of tiles (each cell ticks and carries its own
 dashboard.js keeps all of them live with the same rules.
 """
 
+import datetime as dt
+import zoneinfo
+
 from dashboard import thresholds
-from dashboard.formatting import display_text, interval_label, local_stamp, numeric
+from dashboard.formatting import display_text, interval_label, numeric
+from statsbridge import events
 
 # Colour + icon per agent state; colours from the Okabe-Ito palette.
 AGENT_STATES = {
@@ -21,6 +25,10 @@ AGENT_STATES = {
 UNKNOWN_AGENT_STATE = {"color": "#999999", "icon": "?"}
 SERIES_COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 TEXT_COLOR = "#e8edf3"
+# More tiles than this are only for assistive tech (_widget.html hides them from sight).
+MAX_SHOWN_TILES = 8
+# Points per line or sparkline (dashboard.js keeps the same): one per slot of the window.
+MAX_SERIES_POINTS = 300
 
 
 def widget_spec(widget, statistics) -> dict:
@@ -115,8 +123,44 @@ def _layout(**extra) -> dict:
     return layout
 
 
-def _series(points: list, time_zone: str) -> tuple[list, list]:
-    return [local_stamp(ms, time_zone) for ms, _ in points], [v for _, v in points]
+def local_ms(ms: int, time_zone: str) -> int:
+    """The wall-clock time of epoch-ms ``ms`` in a time zone, as epoch-ms of that reading in UTC.
+
+    Plotly date axes show numbers as UTC times; numbers, unlike date strings, are not
+    re-parsed on every redraw of a live chart (dashboard.js ``localMs`` mirrors this).
+    """
+    moment = dt.datetime.fromtimestamp(ms / 1000, tz=zoneinfo.ZoneInfo(time_zone))
+    return int(ms + moment.utcoffset().total_seconds() * 1000)
+
+
+def thin(points: list, window_ms: int) -> list:
+    """At most one point per slot of the window (the latest), keeping the window's first point.
+
+    A chart cannot show more points than it has pixels; dashboard.js extends live series
+    by the same rule (``sameSlot``), so a trace's length is bounded at any update rate.
+    """
+    slot = max(1, window_ms // MAX_SERIES_POINTS)
+    kept: list = []
+    for ms, value in points:
+        if len(kept) > 1 and ms // slot == kept[-1][0] // slot:
+            kept[-1] = (ms, value)
+        else:
+            kept.append((ms, value))
+    return kept
+
+
+def _series(spec: dict, points: list, time_zone: str) -> tuple[list, list]:
+    kept = thin(points, spec["history_minutes"] * 60_000)
+    return [local_ms(ms, time_zone) for ms, _ in kept], [v for _, v in kept]
+
+
+def time_window(spec: dict, time_zone: str, now_ms: int) -> list:
+    """The x range of a line or sparkline: its whole history window up to now, in local ms.
+
+    Fixed, not autoranged: one point would otherwise be stretched over a sub-second axis,
+    and a quiet spell would shrink "last 15 min" to the last update (dashboard.js slides it).
+    """
+    return [local_ms(now_ms - spec["history_minutes"] * 60_000, time_zone), local_ms(now_ms, time_zone)]
 
 
 def gauge_max(spec: dict, number: float | None) -> float:
@@ -125,14 +169,16 @@ def gauge_max(spec: dict, number: float | None) -> float:
     return top * 1.25 if top > 0 else 1.0
 
 
-def kpi_figure(spec: dict, tiles: list, history: dict, time_zone: str) -> dict:
+def kpi_figure(spec: dict, tiles: list, history: dict, time_zone: str, now_ms: int) -> dict:
     """A KPI's trend sparkline (the big number itself is HTML, for reading distance)."""
     key = spec["statistics"][0]["key"] if spec["statistics"] else None
-    x, y = _series(history.get(key, []), time_zone)
+    x, y = _series(spec, history.get(key, []), time_zone)
     color = tiles[0]["color"] if tiles else thresholds.PALETTE[thresholds.NONE]
     trace = {"type": "scatter", "mode": "lines", "x": x, "y": y, "line": {"color": color, "width": 2}, "fill": "tozeroy"}
     axis = {"visible": False, "fixedrange": True}
-    return {"data": [trace], "layout": _layout(margin={"l": 0, "r": 0, "t": 0, "b": 0}, xaxis=axis, yaxis=axis)}
+    xaxis = {**axis, "type": "date", "range": time_window(spec, time_zone, now_ms)}
+    layout = _layout(margin={"l": 0, "r": 0, "t": 0, "b": 0}, xaxis=xaxis, yaxis=axis)
+    return {"data": [trace], "layout": layout}
 
 
 def gauge_figure(spec: dict, tiles: list) -> dict:
@@ -153,7 +199,9 @@ def gauge_figure(spec: dict, tiles: list) -> dict:
         "value": number if number is not None else 0,
         "gauge": {"axis": {"range": [0, top]}, "bar": {"color": color}, "steps": steps},
     }
-    return {"data": [trace], "layout": _layout(margin={"l": 25, "r": 25, "t": 10, "b": 0})}
+    # Plotly draws the arc's tick labels outside its domain: the margins are their room
+    # (the top label above the arc, "0" and the last label beside and under its ends).
+    return {"data": [trace], "layout": _layout(margin={"l": 35, "r": 35, "t": 24, "b": 12})}
 
 
 def axis_labels(labels: list[str]) -> list[str]:
@@ -184,20 +232,33 @@ def bar_figure(spec: dict, tiles: list) -> dict:
     return {"data": [trace], "layout": layout}
 
 
-def line_figure(spec: dict, tiles: list, history: dict, time_zone: str) -> dict:
+def line_figure(spec: dict, tiles: list, history: dict, time_zone: str, now_ms: int) -> dict:
     """One line per statistic over the widget's history window."""
     data = []
     for index, t in enumerate(tiles):
-        x, y = _series(history.get(t["key"], []), time_zone)
+        x, y = _series(spec, history.get(t["key"], []), time_zone)
         color = SERIES_COLORS[index % len(SERIES_COLORS)]
         data.append({"type": "scatter", "mode": "lines", "name": t["label"], "x": x, "y": y, "line": {"color": color}})
+    # The legend sits above the plot, where it cannot cover the time axis's labels.
     layout = _layout(
         showlegend=len(tiles) > 1,
-        legend={"orientation": "h", "y": -0.2},
-        xaxis={"type": "date", "gridcolor": "#334"},
+        legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"},
+        # automargin: room for the date under the times
+        xaxis={"type": "date", "gridcolor": "#334", "automargin": True, "range": time_window(spec, time_zone, now_ms)},
         yaxis={"rangemode": "tozero", "gridcolor": "#334"},
     )
     return {"data": data, "layout": layout}
+
+
+def counts_agents(tiles: list) -> bool:
+    """True when a donut counts agents by state (its slices are states, not its tiles)."""
+    return bool(tiles) and all("agent" in t for t in tiles)
+
+
+def tiles_name_slices(tiles: list) -> bool:
+    """True when a donut's tiles are its slices, one each, and on show (_widget.html hides more
+    than MAX_SHOWN_TILES): each tile then carries its slice's colour and the chart needs no legend."""
+    return not counts_agents(tiles) and len(tiles) <= MAX_SHOWN_TILES
 
 
 def donut_slices(tiles: list) -> tuple[list, list, list]:
@@ -206,7 +267,7 @@ def donut_slices(tiles: list) -> tuple[list, list, list]:
     Agent-state statistics are counted by state ("agents by state"); numeric ones give
     one slice each.
     """
-    if tiles and all("agent" in t for t in tiles):
+    if counts_agents(tiles):
         counts: dict[str, int] = {}
         for t in tiles:
             counts[t["agent"]["state"]] = counts.get(t["agent"]["state"], 0) + 1
@@ -232,7 +293,8 @@ def donut_figure(spec: dict, tiles: list) -> dict:
         "insidetextorientation": "horizontal",
         "sort": False,
     }
-    layout = _layout(margin={"l": 10, "r": 10, "t": 10, "b": 10}, showlegend=True,
+    # Tiles that name the slices (render gives each its slice's colour) make a legend redundant.
+    layout = _layout(margin={"l": 4, "r": 4, "t": 4, "b": 4}, showlegend=not tiles_name_slices(tiles),
                      legend={"orientation": "v", "x": 1, "y": 0.5, "font": {"size": 13}})
     return {"data": [trace], "layout": layout}
 
@@ -252,22 +314,27 @@ def queue_table(spec: dict, tiles: list) -> dict:
     }
 
 
-def render(spec: dict, values: dict, history: dict, time_zone: str) -> dict:
-    """Render a widget with its current values: its tiles, and a figure or a table."""
+def render(spec: dict, values: dict, history: dict, time_zone: str, now_ms: int | None = None) -> dict:
+    """Render a widget with its current values (as of ``now_ms``, default now): its tiles, and a figure or a table."""
+    now_ms = events.now_ms() if now_ms is None else now_ms
     tiles = [tile(spec, stat, values.get(stat["key"])) for stat in spec["statistics"]]
     kind = spec["type"]
     figure = None
     table = None
     if kind == "kpi":
-        figure = kpi_figure(spec, tiles, history, time_zone)
+        figure = kpi_figure(spec, tiles, history, time_zone, now_ms)
     elif kind == "gauge":
         figure = gauge_figure(spec, tiles)
     elif kind == "bar":
         figure = bar_figure(spec, tiles)
     elif kind == "line":
-        figure = line_figure(spec, tiles, history, time_zone)
+        figure = line_figure(spec, tiles, history, time_zone, now_ms)
     elif kind == "donut":
         figure = donut_figure(spec, tiles)
+        if tiles_name_slices(tiles):  # each tile keys its slice: the slice's colour, a short name
+            shorts = axis_labels([t["label"] for t in tiles])  # the title says what they share
+            for t, color, short in zip(tiles, figure["data"][0]["marker"]["colors"], shorts, strict=True):
+                t["swatch"], t["short"] = color, short[:1].upper() + short[1:]
     elif kind == "queue_table":
         table = queue_table(spec, tiles)
     return {"spec": spec, "tiles": tiles, "figure": figure, "table": table}

@@ -1,8 +1,6 @@
 """Display text of wire values and time-profile labels: pure, mirrored in dashboard.js."""
 
-import datetime as dt
 import math
-import zoneinfo
 from decimal import ROUND_HALF_UP, Decimal
 
 UNKNOWN_TEXT = "?"
@@ -73,9 +71,3 @@ def interval_label(definition: dict | None) -> str:
         return "current selection"
     category = str(definition.get("category", ""))
     return "now" if category.startswith("Current") else ""
-
-
-def local_stamp(ms: float, time_zone: str) -> str:
-    """Return ``YYYY-MM-DD HH:MM:SS`` of an epoch-ms time in a time zone (Plotly date axes)."""
-    moment = dt.datetime.fromtimestamp(ms / 1000, tz=zoneinfo.ZoneInfo(time_zone))
-    return moment.strftime("%Y-%m-%d %H:%M:%S")

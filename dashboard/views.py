@@ -102,7 +102,7 @@ def history_page(request, slug: str):
         at_ms = int(at.timestamp() * 1000)
         values = livedata.values_at(keys, at_ms)
         history = livedata.history(keys, boards.history_window_ms(specs), until_ms=at_ms)
-        board = boards.render_board(dashboard, specs, values, history)
+        board = boards.render_board(dashboard, specs, values, history, at_ms)
     context = {
         "dashboard": dashboard,
         "board": board,
@@ -215,12 +215,13 @@ def ops_context() -> dict:
 
 
 def ops_summary(status: dict | None, connection: dict, now_s: float) -> dict:
-    """Pure: the ops page's facts from the bridge status (ages in seconds, sorted refusals)."""
+    """Pure: the ops page's facts from the bridge status (ages in seconds, sorted refusals, update rates)."""
     status = status or {}
     expires = status.get("token_expires_at")
     heartbeat = status.get("heartbeat")
     started = status.get("started")
     resubscribe = status.get("last_resubscribe") or None
+    updates = status.get("updates") or {}
     if resubscribe and resubscribe.get("at"):
         resubscribe = {**resubscribe, "ago": max(0, int(now_s - resubscribe["at"] / 1000))}
     return {
@@ -239,7 +240,17 @@ def ops_summary(status: dict | None, connection: dict, now_s: float) -> dict:
         ],
         "last_error": status.get("last_error"),
         "last_resubscribe": resubscribe,
+        "updates_total": updates.get("total"),
+        "update_rates": [
+            {"window": window_label(seconds), "rate": rate}
+            for seconds, rate in zip(updates.get("windows") or [], updates.get("rates") or [])
+        ],
     }
+
+
+def window_label(seconds: int) -> str:
+    """A rate window as people say it: ``10 s``, ``1 min``."""
+    return f"{seconds // 60} min" if seconds >= 60 and seconds % 60 == 0 else f"{seconds} s"
 
 
 @require_safe

@@ -110,14 +110,27 @@ export function inNight(minutes, start, end) {
   return start < end ? minutes >= start && minutes < end : minutes >= start || minutes < end;
 }
 
-/** `YYYY-MM-DD HH:MM:SS` of an epoch-ms time in a time zone (mirror of formatting.local_stamp). */
-export function localStamp(ms, timeZone) {
+/** Offset of a time zone from UTC at epoch-ms `ms`, in ms (Berlin in winter: 3600000). */
+export function zoneOffsetMs(ms, timeZone) {
   const parts = new Intl.DateTimeFormat("en-CA", {
     timeZone, year: "numeric", month: "2-digit", day: "2-digit",
     hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
   }).formatToParts(new Date(ms));
-  const get = (t) => parts.find((p) => p.type === t).value;
-  return `${get("year")}-${get("month")}-${get("day")} ${get("hour")}:${get("minute")}:${get("second")}`;
+  const get = (t) => Number(parts.find((p) => p.type === t).value);
+  const wall = Date.UTC(get("year"), get("month") - 1, get("day"), get("hour"), get("minute"), get("second"));
+  return wall - (ms - (((ms % 1000) + 1000) % 1000));
+}
+
+/** The wall-clock time of `ms` in a time zone, as epoch-ms of that reading in UTC (mirror of figures.local_ms).
+ *  Plotly date axes show numbers as UTC; numbers, unlike date strings, are not re-parsed on every redraw. */
+export function localMs(ms, timeZone) {
+  return ms + zoneOffsetMs(ms, timeZone);
+}
+
+/** Whether a new point at `at` replaces the last one of a series (mirror of figures.thin): one point per slot. */
+export function sameSlot(times, at, slotMs) {
+  const last = times.length - 1;
+  return last >= 1 && Math.floor(at / slotMs) === Math.floor(times[last] / slotMs);
 }
 
 /** A short age: "3 s", "4 min", "2 h". */
@@ -135,10 +148,22 @@ export function clockText(ms) {
 
 // ---- the live page -----------------------------------------------------------------
 
-const MAX_SERIES_POINTS = 1800;
+// Points per line or sparkline (mirror of figures.MAX_SERIES_POINTS): one per slot of
+// its window, so a trace stays this size at any update rate and uptime.
+const MAX_SERIES_POINTS = 300;
+const ZONE_SLOT_MS = 900000; // time-zone offsets change on quarter hours at the finest
+// A figure redraws at most this often (a Plotly.react costs milliseconds); the numbers
+// on the tiles, which are HTML, follow every animation frame.
+const FIGURE_INTERVAL_MS = 1000;
+// A line chart's window slides to "now" this often even when no value changes, so a
+// quiet spell still reads as "last 15 min" (sparklines move only with their values).
+const LINE_SLIDE_MS = 10000;
 const STALE_AFTER_SILENCE_MS = 1800; // no frame at all for this long: treat the link as cut
 const RECONNECT_AFTER_SILENCE_MS = 5000;
 const FORBIDDEN = 4403; // close code of a refused socket (dashboard/consumers.py)
+// The first minute after a load can still count the previous document's heap, not yet
+// collected: the memory watchdog waits it out, or each reload would trigger the next.
+const MEMORY_GRACE_MS = 60000;
 
 /** Keeps one page (a desk dashboard or a wall) live. */
 export class LivePage {
@@ -162,6 +187,10 @@ export class LivePage {
     this.startedAt = Date.now();
     this.tilesByKey = new Map();
     this.widgetsByKey = new Map();
+    this.widgets = [];
+    this.unDrawn = new Set(); // widgets whose figure is behind their values
+    this.figureTimer = 0;
+    this.zoneSlot = null;
     this.indexPage();
   }
 
@@ -172,10 +201,16 @@ export class LivePage {
       if (!el) continue;
       const figureEl = el.querySelector(".figure");
       const figure = this.config.figures[spec.id] || null;
-      const widget = { spec, figureEl, figure, revision: 0, series: new Map() };
+      // `wrap`: the wall board holding it (hidden boards are redrawn when shown, not on every update).
+      const widget = { spec, figureEl, figure, revision: 0, series: new Map(), wrap: el.closest(".board-wrap"), plotted: false, drawnAt: 0 };
       if (figure && figureEl && window.Plotly) {
-        window.Plotly.newPlot(figureEl, figure.data, figure.layout, { displayModeBar: false, responsive: true, staticPlot: !!this.config.wall });
+        // Fixed sizes: with autosize Plotly measures the element (a forced layout) on every redraw.
+        figure.layout.autosize = false;
+        this.sizeFigure(widget);
+        window.Plotly.newPlot(figureEl, figure.data, figure.layout, { displayModeBar: false, responsive: false, staticPlot: !!this.config.wall });
         if (spec.type === "line" || spec.type === "kpi") this.indexSeries(widget);
+        widget.plotted = true;
+        this.widgets.push(widget);
       }
       for (const stat of spec.statistics) {
         if (!this.widgetsByKey.has(stat.key)) this.widgetsByKey.set(stat.key, []);
@@ -192,15 +227,73 @@ export class LivePage {
     }
   }
 
-  /** Remember the epoch-ms of each point of the server-rendered series (for trimming). */
+  /** Remember the epoch-ms of each point of the server-rendered series (for slots and trimming). */
   indexSeries(widget) {
     const keys = widget.spec.type === "kpi" ? widget.spec.statistics.slice(0, 1) : widget.spec.statistics;
     keys.forEach((stat, index) => {
       const trace = widget.figure.data[index];
       if (!trace) return;
-      const times = (this.config.history[stat.key] || []).map((p) => p[0]);
+      // x is local wall-clock ms; the offset at x itself is off only within an hour of a DST change.
+      const times = trace.x.map((x) => x - this.zoneOffset(x));
       widget.series.set(stat.key, { trace, times });
     });
+  }
+
+  /** A line's or sparkline's x range: its history window up to now, in local ms (mirror of figures.time_window). */
+  timeWindow(spec) {
+    const now = Date.now() + this.clockOffset;
+    // One offset for both ends (the cached one of now): a window spanning a DST change is
+    // off by the change at its far end, where looking up a second offset would thrash the cache.
+    const offset = this.zoneOffset(now);
+    return [now - spec.history_minutes * 60000 + offset, now + offset];
+  }
+
+  /** Queue a redraw of every line chart, so its window keeps up with the clock. */
+  slideLines() {
+    for (const widget of this.widgets) if (widget.plotted && widget.spec.type === "line") this.unDrawn.add(widget);
+    this.drawFigures();
+  }
+
+  /** The page time zone's offset at `ms`, computed once per quarter hour (Intl is slow). */
+  zoneOffset(ms) {
+    let slot = this.zoneSlot;
+    if (!slot || ms < slot.from || ms >= slot.until) {
+      const from = ms - (((ms % ZONE_SLOT_MS) + ZONE_SLOT_MS) % ZONE_SLOT_MS);
+      slot = this.zoneSlot = { from, until: from + ZONE_SLOT_MS, offset: zoneOffsetMs(from, this.timeZone) };
+    }
+    return slot.offset;
+  }
+
+  /** Give a figure its element's size; true when that changed (a hidden element keeps the old size). */
+  sizeFigure(widget) {
+    const { figureEl, figure } = widget;
+    const width = figureEl.clientWidth;
+    const height = figureEl.clientHeight;
+    if (!width || !height || (figure.layout.width === width && figure.layout.height === height)) return false;
+    figure.layout.width = width;
+    figure.layout.height = height;
+    return true;
+  }
+
+  /** A board became visible: size its figures and catch up on the updates they missed. */
+  showFigures(wrap) {
+    for (const widget of this.widgets) {
+      if (widget.wrap !== wrap) continue;
+      if (this.sizeFigure(widget) || this.unDrawn.has(widget)) this.redraw(widget);
+    }
+  }
+
+  /** Resize a figure when its box changes (the window, a board shown, tiles growing), and only then. */
+  watchResize() {
+    if (!window.ResizeObserver) return;
+    const byElement = new Map(this.widgets.map((widget) => [widget.figureEl, widget]));
+    const observer = new ResizeObserver((entries) => {
+      for (const entry of entries) {
+        const widget = byElement.get(entry.target);
+        if (widget && !(widget.wrap && widget.wrap.hidden) && this.sizeFigure(widget)) this.redraw(widget);
+      }
+    });
+    for (const element of byElement.keys()) observer.observe(element);
   }
 
   // ---- socket ----
@@ -366,21 +459,38 @@ export class LivePage {
     setTimeout(run, 250);
   }
 
-  /** Apply every pending change: tiles first, then one redraw per touched figure. */
+  /** Apply every pending change: tiles now, figures as drawFigures allows. */
   flush() {
     const keys = [...this.pending];
     this.pending.clear();
-    const touched = new Set();
     const lost = this.linkProblem() !== "";
     for (const key of keys) {
       const value = this.values.get(key);
       for (const tile of this.tilesByKey.get(key) || []) this.renderTile(tile, value, lost);
       for (const widget of this.widgetsByKey.get(key) || []) {
         this.extendSeries(widget, key, value);
-        touched.add(widget);
+        if (widget.plotted) this.unDrawn.add(widget);
       }
     }
-    for (const widget of touched) this.redraw(widget);
+    this.drawFigures();
+  }
+
+  /** Redraw the figures that are behind, each at most once per FIGURE_INTERVAL_MS; hidden boards wait to be shown. */
+  drawFigures() {
+    const now = performance.now();
+    let next = Infinity;
+    for (const widget of this.unDrawn) {
+      if (widget.wrap && widget.wrap.hidden) continue;
+      const due = widget.drawnAt + FIGURE_INTERVAL_MS;
+      if (due <= now) this.redraw(widget);
+      else next = Math.min(next, due);
+    }
+    if (next < Infinity && !this.figureTimer) {
+      this.figureTimer = setTimeout(() => {
+        this.figureTimer = 0;
+        this.requestFrame();
+      }, next - now);
+    }
   }
 
   renderTile(tile, value, lost) {
@@ -394,15 +504,15 @@ export class LivePage {
     this.levels.set(levelKey, level);
     const text = displayText(value, spec.format);
     const cue = cueFor(level, spec.direction);
-    el.dataset.value = number === null ? "" : String(number);
-    el.dataset.state = state;
-    el.dataset.threshold = level;
-    el.style.setProperty("--level-color", PALETTE[level]);
+    // Unchanged attributes are not rewritten: each write re-matches the [data-*] style rules.
+    setData(el, "value", number === null ? "" : String(number));
+    setData(el, "state", state);
+    if (setData(el, "threshold", level)) el.style.setProperty("--level-color", PALETTE[level]);
     setText(el, ".tile-value", text);
     setText(el, ".cue-icon", cue.icon);
     setText(el, ".cue-text", cue.text);
     const asOf = value ? value.timestamp || value.received : null;
-    el.dataset.asOf = asOf ? String(asOf) : "";
+    setData(el, "asOf", asOf ? String(asOf) : "");
     if (value && value.kind === "agent_state") this.renderAgent(el, value.agent || {});
     // A drill-down tile is a link: its name says where it goes (as figures.tile words it).
     const opens = spec.drilldown && el.tagName === "A" ? ` (opens ${spec.drilldown.title})` : "";
@@ -411,20 +521,19 @@ export class LivePage {
     if (cue.text) label += `, ${cue.text}`;
     if (state === "stale") label += ", stale";
     else if (state === "unknown") label += ", no data";
-    el.setAttribute("aria-label", label);
+    if (el.getAttribute("aria-label") !== label) el.setAttribute("aria-label", label);
     this.renderAge(el);
   }
 
   renderAgent(el, agent) {
     const style = (this.config.agentStates || {})[agent.state] || { color: "#999999", icon: "?" };
-    el.dataset.agentState = agent.state || "Unknown";
-    el.dataset.since = agent.since ? String(agent.since) : "";
-    el.style.setProperty("--agent-color", style.color);
+    if (setData(el, "agentState", agent.state || "Unknown")) el.style.setProperty("--agent-color", style.color);
+    setData(el, "since", agent.since ? String(agent.since) : "");
     setText(el, ".agent-icon", style.icon);
     setText(el, ".agent-reason", agent.reason || "");
   }
 
-  /** Append a live point to a line/sparkline and drop points older than the window. */
+  /** Append a live point to a line/sparkline: one point per slot of its window, none older than it. */
   extendSeries(widget, key, value) {
     const series = widget.series.get(key);
     const number = numeric(value);
@@ -432,12 +541,21 @@ export class LivePage {
     const at = value.timestamp || value.received || Date.now();
     const { trace, times } = series;
     if (times.length && at <= times[times.length - 1]) return;
+    const windowMs = widget.spec.history_minutes * 60000;
+    const x = at + this.zoneOffset(at);
+    if (sameSlot(times, at, Math.max(1, Math.floor(windowMs / MAX_SERIES_POINTS)))) {
+      const last = times.length - 1;
+      times[last] = at;
+      trace.x[last] = x;
+      trace.y[last] = number;
+      return;
+    }
     times.push(at);
-    trace.x.push(localStamp(at, this.timeZone));
+    trace.x.push(x);
     trace.y.push(number);
-    const oldest = at - widget.spec.history_minutes * 60000;
+    const oldest = at - windowMs;
     let drop = 0;
-    while (drop < times.length && (times[drop] < oldest || times.length - drop > MAX_SERIES_POINTS)) drop++;
+    while (drop < times.length && (times[drop] < oldest || times.length - drop > MAX_SERIES_POINTS + 1)) drop++;
     if (drop) {
       times.splice(0, drop);
       trace.x.splice(0, drop);
@@ -445,10 +563,10 @@ export class LivePage {
     }
   }
 
-  /** Recompute a figure's live parts and hand it to Plotly.react (one call per frame). */
+  /** Recompute a figure's live parts and hand it to Plotly.react (drawFigures paces the calls). */
   redraw(widget) {
     const { spec, figure, figureEl } = widget;
-    if (!figure || !figureEl || !window.Plotly) return;
+    if (!widget.plotted) return;
     const tiles = spec.statistics.map((s) => ({ stat: s, value: this.values.get(s.key), level: this.levels.get(`${spec.id}:${s.key}`) || "none" }));
     const trace = figure.data[0];
     if (spec.type === "gauge" && tiles[0]) {
@@ -465,6 +583,9 @@ export class LivePage {
     } else if (spec.type === "kpi" && tiles[0]) {
       trace.line.color = PALETTE[tiles[0].level];
     }
+    if (spec.type === "line" || spec.type === "kpi") figure.layout.xaxis.range = this.timeWindow(spec);
+    this.unDrawn.delete(widget);
+    widget.drawnAt = performance.now();
     figure.layout.datarevision = ++widget.revision;
     window.Plotly.react(figureEl, figure.data, figure.layout);
   }
@@ -511,6 +632,10 @@ export class LivePage {
       }
     }
     this.updateBanner();
+    if (now - (this.lastSlideAt || 0) >= LINE_SLIDE_MS) {
+      this.lastSlideAt = now;
+      this.slideLines();
+    }
     if (now - (this.lastPingAt || 0) >= 1000) {
       this.lastPingAt = now;
       this.ping();
@@ -521,6 +646,7 @@ export class LivePage {
   start() {
     this.connect();
     this.tickTimer = setInterval(() => this.tick(), 500);
+    this.watchResize();
     return this;
   }
 
@@ -545,6 +671,13 @@ export class LivePage {
 function setText(root, selector, text) {
   const el = root.querySelector(selector);
   if (el && el.textContent !== text) el.textContent = text;
+}
+
+/** Set `el.dataset[name]` unless it already holds `value`; true when it changed. */
+function setData(el, name, value) {
+  if (el.dataset[name] === value) return false;
+  el.dataset[name] = value;
+  return true;
 }
 
 /** Rotation, night schedule, quiet-hour reload, memory watchdog and telemetry of a wall. */
@@ -573,7 +706,7 @@ export class Wall {
     });
     const board = this.boards[this.current];
     document.body.dataset.board = board.dataset.dashboard;
-    if (window.Plotly) for (const fig of board.querySelectorAll(".figure.js-plotly-plot")) window.Plotly.Plots.resize(fig);
+    this.page.showFigures(board);
   }
 
   memoryMb() {
@@ -592,7 +725,7 @@ export class Wall {
       this.page.softReload("quiet hour");
     }
     const memory = this.memoryMb();
-    if (memory !== null && memory > this.wall.memoryLimitMb) this.page.softReload(`memory ${memory.toFixed(0)} MB`);
+    if (memory !== null && memory > this.wall.memoryLimitMb && uptime > MEMORY_GRACE_MS) this.page.softReload(`memory ${memory.toFixed(0)} MB`);
     // Report as soon as the socket is up, then every telemetrySeconds.
     if (this.page.socketOpen && Date.now() - this.lastReport >= this.wall.telemetrySeconds * 1000) {
       this.lastReport = Date.now();

@@ -20,7 +20,7 @@ MEASURED = {
     "latency": "latency_samples",
     "fanout": "idle_clients",
     "recovery": "statistics",
-    "browser": "tile_value_changes_per_second",
+    "browser": "tile_updates_per_second",
     "memory": "updates_per_second",
     "scale": "clients",
 }

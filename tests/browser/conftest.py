@@ -192,3 +192,18 @@ def login(tab, base: str, username: str, password: str, path: str) -> None:
     tab.fill("#id_password", password)
     tab.click("button[type=submit]")
     tab.wait_for_url(f"{base}{path}")
+
+
+BANNER = "() => document.getElementById('connection-banner').dataset.state"
+
+
+def evaluate_settled(tab, script: str):
+    """Evaluate in the page, or None while the page is navigating (its old document is gone)."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    try:
+        return tab.evaluate(script)
+    except PlaywrightError as error:
+        if "context was destroyed" in str(error) or "navigating" in str(error):
+            return None
+        raise

@@ -7,11 +7,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from statsbridge.decoding import agent_state_name
-from tests.browser.conftest import ARTIFACTS, WALL_SECONDS, login, readme_screenshot, wait_for
+from tests.browser.conftest import ARTIFACTS, BANNER, WALL_SECONDS, evaluate_settled, login, readme_screenshot, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -20,17 +19,6 @@ TILES = """() => [...document.querySelectorAll('[data-statistic]')].map((t) => (
   key: t.dataset.statistic, value: t.dataset.value, state: t.dataset.state, threshold: t.dataset.threshold,
   asOf: t.dataset.asOf, label: t.getAttribute('aria-label'),
 }))"""
-BANNER = "() => document.getElementById('connection-banner').dataset.state"
-
-
-def evaluate_settled(tab, script: str):
-    """Evaluate in the page, or None while the page is navigating (its old document is gone)."""
-    try:
-        return tab.evaluate(script)
-    except PlaywrightError as error:
-        if "context was destroyed" in str(error) or "navigating" in str(error):
-            return None
-        raise
 
 
 def tiles(tab) -> list[dict]:
@@ -170,6 +158,106 @@ def test_the_wall_rotates_through_its_playlist_with_big_fonts_and_no_cursor(page
     assert page.locator(".board-wrap[data-dashboard=overview]").is_hidden()
     wait_for(lambda: page.evaluate("() => document.body.dataset.board") == "overview", WALL_SECONDS + 3,
              "the wall did not come back to the first dashboard")
+
+
+WALL_LAYOUT = """() => {
+  const box = (el) => el.getBoundingClientRect();
+  const overlap = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+  const board = document.querySelector('.board-wrap[data-dashboard="overview"]');
+  if (board.hidden) return null;  // the wall rotated away; boxes of hidden elements are empty
+  const titles = [...board.querySelectorAll('.widget h2')].map((h) => ({
+    text: h.textContent, title: h.title, lines: Math.round(h.clientHeight / parseFloat(getComputedStyle(h).lineHeight)),
+    cut: h.scrollHeight > h.clientHeight + 1 }));
+  const line = board.querySelector('.widget.line');
+  const legend = box(line.querySelector('g.legend'));
+  const ticks = [...line.querySelectorAll('g.xtick text')].map(box);
+  const figures = [...board.querySelectorAll('.widget .figure')].map((f) => ({
+    widget: f.closest('.widget').id, figure: box(f), svg: box(f.querySelector('svg.main-svg')) }));
+  const rect = (el) => { const b = box(el); return { left: b.left, right: b.right, top: b.top, bottom: b.bottom, height: b.height }; };
+  const donut = board.querySelector('.widget.donut');
+  const donutFigure = donut.querySelector('.figure');
+  const gauge = board.querySelector('.widget.gauge');
+  // What the gauge drew (arc, ticks, labels), not its SVG canvas: Plotly draws labels outside the domain.
+  const drawn = [...gauge.querySelectorAll('.figure svg path, .figure svg text')].map(box).filter((b) => b.width && b.height);
+  return { titles, legendOverTicks: ticks.some((t) => overlap(legend, t)), ticks: ticks.length,
+    spills: figures.filter((f) => f.svg.bottom > f.figure.bottom + 1 || f.svg.right > f.figure.right + 1).map((f) => f.widget),
+    unsized: figures.filter((f) => Math.abs(f.svg.width - f.figure.width) > 1 || Math.abs(f.svg.height - f.figure.height) > 1)
+      .map((f) => f.widget),
+    donut: { widget: rect(donut), pie: rect(donutFigure.querySelector('g.pielayer')),
+      legend: [...donut.querySelectorAll('g.legend g.traces')].map((g) => g.textContent),
+      sliceColors: donutFigure.data[0].marker.colors, sliceLabels: donutFigure.data[0].labels,
+      tiles: [...donut.querySelectorAll('.tile')].map((t) => ({ box: rect(t), label: t.querySelector('.tile-label').textContent,
+        swatch: getComputedStyle(t).borderLeftColor, aria: t.getAttribute('aria-label') })) },
+    gauge: { widget: rect(gauge), figure: rect(gauge.querySelector('.figure')), drawn: {
+      left: Math.min(...drawn.map((b) => b.left)), right: Math.max(...drawn.map((b) => b.right)),
+      top: Math.min(...drawn.map((b) => b.top)), bottom: Math.max(...drawn.map((b) => b.bottom)) },
+      labels: [...gauge.querySelectorAll('.figure svg text')].map((t) => t.textContent).filter(Boolean) } };
+}"""
+
+
+def rgb(hex_color: str) -> str:
+    """A #rrggbb colour as getComputedStyle spells it."""
+    red, green, blue = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgb({red}, {green}, {blue})"
+
+
+def inside(inner: dict, outer: dict) -> bool:
+    """True when box ``inner`` lies within box ``outer`` (half a pixel of rounding allowed)."""
+    return (inner["left"] >= outer["left"] - 0.5 and inner["right"] <= outer["right"] + 0.5
+            and inner["top"] >= outer["top"] - 0.5 and inner["bottom"] <= outer["bottom"] + 0.5)
+
+
+def settled_layout(page) -> dict:
+    """The overview's layout once every figure has its box's size (they follow the boxes as
+    the live tiles fill in and the window changes); the wall rotates every few seconds."""
+    return wait_for(lambda: (lambda got: got if got and not got["spills"] and not got["unsized"] else None)(
+        page.evaluate(WALL_LAYOUT)), 2 * WALL_SECONDS + 5, "a figure of the overview spills out of its box or never fits it")
+
+
+def assert_donut_and_gauge_readable(layout: dict, min_donut: int, size: str) -> None:
+    """The donut is big enough to read across a floor and names every state on sight (by its
+    tile, whose swatch is its slice's colour, so no legend); the gauge is drawn whole in its box."""
+    donut = layout["donut"]
+    assert donut["pie"]["height"] >= min_donut, f"the donut is {donut['pie']['height']:.0f} px tall at {size}"
+    assert inside(donut["pie"], donut["widget"])
+    assert len(donut["tiles"]) == len(donut["sliceLabels"]) == 4, donut
+    assert donut["legend"] == [], "a legend repeats what the tiles say"
+    for tile, color in zip(donut["tiles"], donut["sliceColors"], strict=True):
+        assert inside(tile["box"], donut["widget"]), f"the tile {tile['label']!r} is cut off at {size}: {tile['box']}"
+        assert tile["swatch"] == rgb(color), f"the tile {tile['label']!r} is not in its slice's colour {color}"
+    assert [t["label"] for t in donut["tiles"]] == ["Ready", "Talking", "After-call work", "Not ready"]
+    assert donut["tiles"][2]["aria"].startswith("Sales after-call work"), "the short name lost the full one"
+    gauge = layout["gauge"]
+    assert inside(gauge["figure"], gauge["widget"])
+    assert inside(gauge["drawn"], gauge["figure"]), f"the gauge {gauge['drawn']} is cut off by {gauge['figure']} at {size}"
+    assert "0" in gauge["labels"], gauge["labels"]
+
+
+def test_wall_titles_wrap_and_figures_stay_in_their_boxes(page, stack):
+    """Before the revoke test below: it needs the wall's token."""
+    page.goto(stack["server"].base + stack["wall_path"])
+    wait_for(lambda: page.evaluate(BANNER) == "live" and all_in_state(page, "fresh"), 10, "the wall never went live")
+    layout = settled_layout(page)
+    assert layout["ticks"] > 0
+    assert not layout["legendOverTicks"], "the line chart's legend covers its time axis"
+    for title in layout["titles"]:
+        assert title["title"] == title["text"], "the full title is not in the title attribute"
+        assert 1 <= title["lines"] <= 2, title
+        assert not title["cut"], f"the title {title['text']!r} is cut off"
+    assert max(t["lines"] for t in layout["titles"]) == 2, "no demo title needed a second line at 1600 px"
+    assert_donut_and_gauge_readable(layout, 120, "1600x900")
+    ARTIFACTS.mkdir(exist_ok=True)
+    overview = page.locator(".board-wrap[data-dashboard=overview]")
+    overview.locator(".widget.line").screenshot(path=str(ARTIFACTS / "wall-line-legend.png"))
+    overview.locator(".widget.donut").screenshot(path=str(ARTIFACTS / "wall-donut.png"))
+    overview.locator(".widget.gauge").screenshot(path=str(ARTIFACTS / "wall-gauge.png"))
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    try:
+        assert_donut_and_gauge_readable(settled_layout(page), 160, "1920x1080")
+        overview.locator(".widget.donut").screenshot(path=str(ARTIFACTS / "wall-donut-1080p.png"))
+    finally:
+        page.set_viewport_size({"width": 1600, "height": 900})
+    assert page.page_errors == []
 
 
 def test_a_threshold_crossing_shows_colour_and_text(page, stack):

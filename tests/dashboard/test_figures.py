@@ -68,8 +68,30 @@ def test_line_history_is_plotted_in_the_dashboard_time_zone():
     history = {"a": [[1_767_225_600_000, 1.0], [1_767_225_660_000, 4.0]]}
     rendered = figures.render(spec("line", QUEUES[:1]), {"a": value(4)}, history, "America/New_York")
     trace = rendered["figure"]["data"][0]
-    assert trace["x"] == ["2025-12-31 19:00:00", "2025-12-31 19:01:00"]
+    # 19:00 and 19:01 New York time, as UTC epoch-ms (Plotly shows numbers on a date axis as UTC).
+    assert trace["x"] == [1_767_207_600_000, 1_767_207_660_000]
     assert trace["y"] == [1.0, 4.0]
+    assert rendered["figure"]["layout"]["xaxis"]["type"] == "date"
+
+
+def test_lines_and_sparklines_show_their_whole_window_up_to_now():
+    now = 1_767_225_660_000  # 00:01 UTC = 19:01 New York
+    for kind in ("line", "kpi"):
+        rendered = figures.render(spec(kind, QUEUES[:1]), {"a": value(4)}, {"a": [[now - 1000, 4.0]]}, "America/New_York", now)
+        minutes = rendered["spec"]["history_minutes"]
+        # One point is not stretched over a sub-second axis: the axis spans the window, in local time.
+        assert rendered["figure"]["layout"]["xaxis"]["range"] == [now - 5 * 3_600_000 - minutes * 60_000, now - 5 * 3_600_000]
+
+
+def test_a_series_keeps_one_point_per_slot_of_its_window_so_its_length_is_bounded():
+    start = 1_767_225_600_000
+    slot = 30 * 60_000 // figures.MAX_SERIES_POINTS  # 6 s in a 30-minute window
+    history = {"a": [[start + 250 * i, float(i)] for i in range(7200)]}  # 4 updates/s for 30 min
+    trace = figures.render(spec("line", QUEUES[:1]), {"a": value(4)}, history, "UTC")["figure"]["data"][0]
+    assert len(trace["x"]) <= figures.MAX_SERIES_POINTS + 1
+    assert (trace["x"][0], trace["y"][0]) == (start, 0.0)  # the value showing when the window opened
+    assert (trace["x"][-1], trace["y"][-1]) == (start + 250 * 7199, 7199.0)  # and the latest
+    assert all(later - earlier >= slot for earlier, later in zip(trace["x"][1:-1], trace["x"][2:], strict=True))
 
 
 def test_gauge_bands_follow_the_direction():

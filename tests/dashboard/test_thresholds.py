@@ -5,7 +5,7 @@ import subprocess
 from pathlib import Path
 
 
-from dashboard import formatting, thresholds
+from dashboard import figures, formatting, thresholds
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,7 +75,7 @@ def test_the_browser_module_computes_the_same_levels_and_texts():
       const m = await import({json.dumps((ROOT / "static/dashboard/dashboard.js").as_uri())});
       const levels = {json.dumps(LEVEL_CASES)}.map(([v, w, c, d, h, p]) => m.levelFor(v, w, c, d, h, p));
       const texts = {json.dumps(TEXT_CASES)}.map(([v, f]) => m.displayText(v, f));
-      const stamp = m.localStamp(1767225600000, "Europe/Berlin");
+      const stamp = m.localMs(1767225600000, "Europe/Berlin");
       console.log(JSON.stringify({{levels, texts, stamp}}));
     """
     out = subprocess.run(["node", "--input-type=module", "-e", script], capture_output=True, text=True, timeout=30)
@@ -83,7 +83,7 @@ def test_the_browser_module_computes_the_same_levels_and_texts():
     got = json.loads(out.stdout)
     assert got["levels"] == [thresholds.level(v, w, c, d, h, p) for v, w, c, d, h, p in LEVEL_CASES]
     assert got["texts"] == [formatting.display_text(v, f) for v, f in TEXT_CASES]
-    assert got["stamp"] == formatting.local_stamp(1767225600000, "Europe/Berlin") == "2026-01-01 01:00:00"
+    assert got["stamp"] == figures.local_ms(1767225600000, "Europe/Berlin") == 1767225600000 + 3600_000
 
 
 def test_the_browser_module_backs_off_with_a_cap_and_resyncs_on_gaps():
@@ -114,3 +114,22 @@ def test_the_browser_module_backs_off_with_a_cap_and_resyncs_on_gaps():
     assert got["seq"] == ["ignore", "apply", "resync", "ignore", "apply", "apply"]
     assert got["night"] == [True, True, False, True, False, False]
     assert got["problems"] == ["", "down", "down", "reconnecting"]
+
+
+def test_the_browser_module_thins_live_series_into_the_same_slots_as_the_server():
+    start = 1_767_225_600_000
+    points = [[start + offset, float(i)] for i, offset in enumerate([0, 100, 5900, 6000, 6100, 13000, 17999, 18000])]
+    script = f"""
+      const m = await import({json.dumps((ROOT / "static/dashboard/dashboard.js").as_uri())});
+      const kept = [], times = [];
+      for (const [ms, v] of {json.dumps(points)}) {{
+        if (m.sameSlot(times, ms, 6000)) {{ times[times.length - 1] = ms; kept[kept.length - 1] = [ms, v]; }}
+        else {{ times.push(ms); kept.push([ms, v]); }}
+      }}
+      console.log(JSON.stringify(kept));
+    """
+    out = subprocess.run(["node", "--input-type=module", "-e", script], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    expected = [list(p) for p in figures.thin(points, 30 * 60_000)]  # 30 min / 300 points = 6 s slots
+    assert json.loads(out.stdout) == expected
+    assert [p[1] for p in expected] == [0.0, 2.0, 4.0, 6.0, 7.0]
