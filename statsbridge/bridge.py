@@ -26,6 +26,7 @@ from statsbridge.conf import bridge_setting
 from statsbridge.decoding import Decoding
 from statsbridge.fanout import CONTROL_GROUP, Fanout
 from statsbridge.notifications import SERVICE_CHANNEL, UPDATES_CHANNEL, service_state, statistic_items
+from statsbridge.rates import UpdateRates
 from statsbridge.upstream.auth import Credentials, TokenProvider
 from statsbridge.upstream.bayeux import (
     ConnectionState,
@@ -61,6 +62,7 @@ class Bridge:
         self.session_up = False
         self.last_error: str | None = None
         self.last_resubscribe: dict | None = None
+        self.update_rates = UpdateRates()  # pushed updates, for the status's update rate
         self.ever_connected = False
         self._need_resubscribe: str | None = None
         self._need_reconcile = False
@@ -195,6 +197,7 @@ class Bridge:
             return
         received = events.now_ms()
         for item in statistic_items(channel, data):
+            self.update_rates.count(item["statisticId"])
             self._offer(item, received)
 
     def _offer(self, item: dict, received: int) -> None:
@@ -430,7 +433,7 @@ class Bridge:
             if delay > 0:
                 await asyncio.sleep(delay)
             try:
-                await self.fanout.flush_due(self.status_extra())
+                await self.fanout.flush_due(self.status_extra)  # built only when a status is written
             except Exception:  # The cache or channel layer may blip; retry a tick later.
                 log.exception("publishing failed")
                 await asyncio.sleep(tick)
@@ -470,6 +473,7 @@ class Bridge:
         if routes == old:
             return False
         await self.fanout.set_routes(routes)
+        self.decoding.forget(routes.wanted)
         # Dashboards that gained a statistic get its last known value on the next tick.
         for key in set(routes.wanted) & set(old.wanted):
             if routes.dashboards_by_key.get(key) != old.dashboards_by_key.get(key) and key in self.fanout.latest:
@@ -519,15 +523,18 @@ class Bridge:
         """Counts and errors for /readyz, the ops page and metrics."""
         tokens = self._tokens
         latest = self.fanout.latest
+        rates = self.update_rates.snapshot(self.held)
         details = [
             {
                 "id": subscription_id,
                 "statistics": len(keys),
                 "last_update": max((latest[k]["received"] for k in keys if k in latest), default=None),
+                "rates": rates["by_subscription"].get(subscription_id),
             }
             for subscription_id, keys in sorted(self.held.items())[:200]
         ]
         return {
+            "updates": {"total": rates["total"], "windows": rates["windows"], "rates": rates["rates"]},
             "subscriptions": len(self.held),
             "subscription_details": details,
             "statistics": sum(len(k) for k in self.held.values()),

@@ -9,6 +9,7 @@ decoder that recognises a value wins. A value nobody recognises becomes kind
 raises.
 """
 
+import functools
 import logging
 import math
 import re
@@ -34,9 +35,9 @@ class Hint:
     name: str = ""
     category: str = ""
 
-    @property
+    @functools.cached_property
     def numeric_kind(self) -> str:
-        """Duration for time statistics, percentage for ratios, else number."""
+        """Duration for time statistics, percentage for ratios, else number (worked out once per hint)."""
         if self.category in TIME_CATEGORIES:
             return DURATION
         if self.category in PERCENT_CATEGORIES:
@@ -67,14 +68,24 @@ class Decoded:
 
 
 Decoder = Callable[[object, Hint], Decoded | None]
-DECODERS: list[tuple[str, Decoder]] = []
+# (name, decoder, keys): ``keys`` are the object keys (lower case) of which a value
+# must have at least one for the decoder to recognise it; None: it decodes non-objects.
+DECODERS: list[tuple[str, Decoder, frozenset | None]] = []
+_PLANS: dict = {}  # shape → decoders (see ``plan``)
+MAX_PLANS = 1024
 
 
-def decoder(name: str) -> Callable[[Decoder], Decoder]:
-    """Register a decoder; decoders are tried in registration order."""
+def decoder(name: str, *, keys: tuple | None = None) -> Callable[[Decoder], Decoder]:
+    """Register a decoder; decoders are tried in registration order.
+
+    ``keys``: a decoder of objects names every key it recognises a value by (it must
+    return None for an object with none of them), so that objects of a given shape
+    are only offered to the decoders that can recognise them (see ``plan``).
+    """
 
     def register(function: Decoder) -> Decoder:
-        DECODERS.append((name, function))
+        DECODERS.append((name, function, None if keys is None else frozenset(k.lower() for k in keys)))
+        _PLANS.clear()
         return function
 
     return register
@@ -139,12 +150,28 @@ def _numeric_string(value) -> float | None:
     return number if math.isfinite(number) else None
 
 
+class _Folded(dict):
+    """A mapping with its keys in lower case (see ``_fold``)."""
+
+
+def _fold(mapping: dict) -> _Folded:
+    """``mapping`` with lower-case keys, built once per value: decoders look up a dozen names in it."""
+    if type(mapping) is _Folded:
+        return mapping
+    return _Folded({str(k).lower(): v for k, v in mapping.items()})
+
+
+@functools.lru_cache(maxsize=256)
+def _lower(names: tuple) -> tuple:
+    return tuple(name.lower() for name in names)
+
+
 def _first(mapping: dict, *names: str):
     """The first present key of ``names`` (case-insensitive), or None."""
-    lowered = {str(k).lower(): v for k, v in mapping.items()}
-    for name in names:
-        if name.lower() in lowered:
-            return lowered[name.lower()]
+    lowered = _fold(mapping)
+    for name in _lower(names):
+        if name in lowered:
+            return lowered[name]
     return None
 
 
@@ -248,7 +275,11 @@ def _since(raw) -> float | None:
     return number * 1000 if number < 1e11 else number
 
 
-@decoder("agent_state")
+_NESTED_STATE = ("AgentStatus", "agentState", "PlaceStatus", "DNStatus")
+_STATE = ("state", "status", "agentStatus", "currentState")
+
+
+@decoder("agent_state", keys=_NESTED_STATE + _STATE)
 def decode_agent_state(raw, hint: Hint) -> Decoded | None:
     """``{"state"|"status": name or Stat Server code, "reasons"|"reason": ..., "time"|"since": ...}``.
 
@@ -258,10 +289,10 @@ def decode_agent_state(raw, hint: Hint) -> Decoded | None:
     """
     if not isinstance(raw, dict):
         return None
-    nested = _first(raw, "AgentStatus", "agentState", "PlaceStatus", "DNStatus")
+    nested = _first(raw, *_NESTED_STATE)
     if isinstance(nested, dict):
-        return decode_agent_state(nested, hint)
-    state = agent_state_name(_first(raw, "state", "status", "agentStatus", "currentState"))
+        return decode_agent_state(_fold(nested), hint)
+    state = agent_state_name(_first(raw, *_STATE))
     if state is None:
         return None
     reason = _reason(_first(raw, "reason", "reasonCode", "reasons", "ReasonCode", "Reasons"))
@@ -286,35 +317,46 @@ def decode_plain_number(raw, hint: Hint) -> Decoded | None:
     return Decoded(kind=hint.numeric_kind, value=number)
 
 
-@decoder("explicit_duration")
+_SECONDS = ("seconds", "duration", "durationSeconds")
+_MILLISECONDS = ("milliseconds", "ms", "durationMs")
+
+
+@decoder("explicit_duration", keys=_SECONDS + _MILLISECONDS)
 def decode_explicit_duration(raw, hint: Hint) -> Decoded | None:
     """``{"seconds": n}``, ``{"duration": n}`` or ``{"milliseconds": n}``."""
     if not isinstance(raw, dict):
         return None
-    seconds = _finite_number(_first(raw, "seconds", "duration", "durationSeconds"))
+    seconds = _finite_number(_first(raw, *_SECONDS))
     if seconds is None:
-        millis = _finite_number(_first(raw, "milliseconds", "ms", "durationMs"))
+        millis = _finite_number(_first(raw, *_MILLISECONDS))
         seconds = millis / 1000 if millis is not None else None
     if seconds is None:
         return None
     return Decoded(kind=DURATION, value=seconds)
 
 
-@decoder("explicit_percentage")
+_PERCENT = ("percentage", "percent", "serviceLevel")
+_RATIO = ("ratio", "fraction")
+
+
+@decoder("explicit_percentage", keys=_PERCENT + _RATIO)
 def decode_explicit_percentage(raw, hint: Hint) -> Decoded | None:
     """``{"percentage"|"percent": p}`` (share of 100) or ``{"ratio": r}`` (share of 1)."""
     if not isinstance(raw, dict):
         return None
-    percent = _finite_number(_first(raw, "percentage", "percent", "serviceLevel"))
+    percent = _finite_number(_first(raw, *_PERCENT))
     if percent is None:
-        ratio = _finite_number(_first(raw, "ratio", "fraction"))
+        ratio = _finite_number(_first(raw, *_RATIO))
         percent = ratio * 100 if ratio is not None else None
     if percent is None:
         return None
     return Decoded(kind=PERCENTAGE, value=percent)
 
 
-@decoder("stat_server_value")
+_STAT_SERVER_FIELDS = _lower(("floatValue", "doubleValue", "intValue", "longValue", "value", "number", "count"))
+
+
+@decoder("stat_server_value", keys=_STAT_SERVER_FIELDS + ("stringValue",))
 def decode_stat_server_value(raw, hint: Hint) -> Decoded | None:
     """The Stat Server protocol's value: ``{"intValue"|"floatValue"|"value"|"number": n, ...}``.
 
@@ -323,11 +365,12 @@ def decode_stat_server_value(raw, hint: Hint) -> Decoded | None:
     """
     if not isinstance(raw, dict):
         return None
-    for field in ("floatValue", "doubleValue", "intValue", "longValue", "value", "number", "count"):
-        number = _finite_number(_first(raw, field))
+    lowered = _fold(raw)
+    for field in _STAT_SERVER_FIELDS:
+        number = _finite_number(lowered.get(field))
         if number is not None:
             return Decoded(kind=hint.numeric_kind, value=number)
-    number = _numeric_string(_first(raw, "stringValue"))
+    number = _numeric_string(lowered.get("stringvalue"))
     if number is not None:
         return Decoded(kind=hint.numeric_kind, value=number)
     return None
@@ -345,19 +388,40 @@ def decode_numeric_string(raw, hint: Hint) -> Decoded | None:
 # ---------------------------------------------------------------- entry point
 
 
+def plan(shape: frozenset | None) -> tuple:
+    """The decoders that can recognise a value of ``shape`` (its lower-case keys; None: not an object), in order.
+
+    Remembered per shape (statistics of one shape share one plan) until a decoder is registered.
+    """
+    found = _PLANS.get(shape)
+    if found is None:
+        found = tuple((name, function) for name, function, keys in DECODERS
+                      if (keys is None if shape is None else keys is not None and keys & shape))
+        if len(_PLANS) < MAX_PLANS:  # Shapes come from upstream: keep the memory bounded.
+            _PLANS[shape] = found
+    return found
+
+
 class Decoding:
-    """Decodes values for the bridge; remembers which statistics it already warned about."""
+    """Decodes values for the bridge; remembers which statistics it already warned about.
+
+    Per statistic it keeps the decoders planned for the shape of its last value, so a
+    statistic whose values keep their shape (nearly all) skips the decoders that
+    cannot recognise it and the planning too.
+    """
 
     def __init__(self):
         self._warned: set[str] = set()
+        self._plans: dict[str, tuple] = {}  # statistic key → (shape, decoders)
 
     def decode(self, raw, hint: Hint, *, timestamp, received: int, state: str = "fresh") -> dict:
         """Return the wire Value of ``raw``; unknown shapes become kind ``unknown``."""
         ts = _finite_number(timestamp)
         stamp = int(ts) if ts is not None and 0 <= ts < MAX_TIMESTAMP_MS else None
-        for name, function in DECODERS:
+        shaped = _fold(raw) if isinstance(raw, dict) else raw
+        for name, function in self._decoders_for(shaped, hint.key):
             try:
-                decoded = function(raw, hint)
+                decoded = function(shaped, hint)
             except Exception:  # A decoder bug must not take the bridge down.
                 log.exception("decoder %s failed on statistic %s", name, hint.key)
                 decoded = None
@@ -372,6 +436,19 @@ class Decoding:
                 _shape_of(raw),
             )
         return events.value(kind="unknown", value=None, text="?", state=state, timestamp=stamp, received=received)
+
+    def _decoders_for(self, shaped, key: str) -> tuple:
+        keys = shaped.keys() if type(shaped) is _Folded else None
+        known = self._plans.get(key)
+        if known is None or known[0] != keys:  # (a frozenset equals the keys view of the same keys)
+            shape = None if keys is None else frozenset(keys)
+            known = self._plans[key] = (shape, plan(shape))
+        return known[1]
+
+    def forget(self, keys) -> None:
+        """Drop the plans of statistics not in ``keys`` (no longer wanted)."""
+        keep = set(keys)
+        self._plans = {k: v for k, v in self._plans.items() if k in keep}
 
 
 def _to_value(decoded: Decoded, stamp: int | None, received: int, state: str) -> dict:

@@ -6,7 +6,8 @@ once (``flush_due``), one that was gets the rest at its next tick boundary; so a
 isolated update goes out without waiting, and a busy dashboard still gets at most one
 ``batch`` per tick. A flush stores values and sequence numbers in the shared store
 first (so a snapshot taken meanwhile is never older than the batch that follows it),
-then sends the frames over the channel layer and records the values in the history.
+then sends the frames over the channel layer and records the values in the history
+(each statistic at most once per ``HISTORY_INTERVAL_SECONDS``, in one bulk insert).
 The number of messages is bounded by dashboards × ticks, whatever the upstream rate.
 The heartbeat (``beat``) is written on its own runner, so slow history or value
 writes never make a live bridge look dead.
@@ -29,6 +30,21 @@ log = logging.getLogger(__name__)
 STATUS_GROUP = "bridge.status"
 CONTROL_GROUP = "bridge.control"
 FRAME_MESSAGE = "dash.frame"
+
+
+class SharedFrame(dict):
+    """A published frame, handed to every recipient as the same object.
+
+    Channels' in-memory layer deep-copies each message for each recipient: for a
+    50-value batch to 20 sockets that cost more than encoding it for them. Nobody
+    changes a frame once it is published, so copying it is skipped (a message is
+    still copied, and channels_redis serialises this as the plain dict it is).
+    """
+
+    __slots__ = ()
+
+    def __deepcopy__(self, memo):
+        return self
 
 
 def dashboard_group(dashboard_id: int) -> str:
@@ -113,6 +129,7 @@ class Fanout:
         self._run_history = run_history or run_sync
         self._history_batches: list[tuple[dict, int]] = []
         self._history_task: asyncio.Task | None = None
+        self._history_wake = asyncio.Event()
         self.layer = layer or get_channel_layer()
         self._record_history = record_history
         self._clock = clock
@@ -142,8 +159,12 @@ class Fanout:
 
     def _queue(self, key: str, value: dict) -> None:
         self.latest[key] = self._pending[key] = value
+        waiting = self._waiting
         for dashboard_id in self.routes.dashboards_by_key.get(key, ()):
-            self._waiting.setdefault(dashboard_id, {})[key] = value
+            items = waiting.get(dashboard_id)
+            if items is None:  # (not setdefault: that builds a dict per update)
+                items = waiting[dashboard_id] = {}
+            items[key] = value
         self._work.set()
 
     def set_connection(self, *, upstream: str | None = None, service: str | None = None) -> None:
@@ -193,14 +214,18 @@ class Fanout:
 
     # ------------------------------------------------------------ publishing
 
-    def status(self, extra: dict | None = None) -> dict:
-        """The status record web processes read (connection, heartbeat, counts)."""
+    def status(self, extra=None) -> dict:
+        """The status record web processes read (connection, heartbeat, counts).
+
+        ``extra``: a dict, or a function returning one, called only when a status is
+        written (so a tick that writes none does not build it).
+        """
         return {
             "connection": self.connection,
             "heartbeat": self._clock(),
             "bridge": self.identity,
             "started": self.started,
-            **(extra or {}),
+            **((extra() if callable(extra) else extra) or {}),
         }
 
     def next_flush_in(self) -> float | None:
@@ -214,7 +239,7 @@ class Fanout:
         await self._work.wait()
         self._work.clear()
 
-    async def flush_due(self, extra_status: dict | None = None) -> int:
+    async def flush_due(self, extra_status=None) -> int:
         """Publish to the dashboards not sent a batch during the last tick; the rest wait."""
         due = due_dashboards(self._waiting, self._last_sent, self._monotonic(), self.tick)
         return await self._publish(due, extra_status, heartbeat=False)
@@ -246,30 +271,58 @@ class Fanout:
         if status is not None:
             await self._run_status(values.write, None, None, status)
         for dashboard_id, frame in frames:
-            await self.layer.group_send(dashboard_group(dashboard_id), {"type": FRAME_MESSAGE, "frame": frame})
+            await self.layer.group_send(dashboard_group(dashboard_id), {"type": FRAME_MESSAGE, "frame": SharedFrame(frame)})
             metrics.messages_out.labels(type=frame["type"]).inc()
         if connection is not None:
             await self.layer.group_send(STATUS_GROUP, {"type": "bridge.status", "status": status})
         published = self._clock()
         self._observe(changed, published)
-        due = self._throttle.take(changed, published) if self._record_history else {}
-        if due:
-            self._history_batches.append((due, published))
-            if self._history_task is None or self._history_task.done():
-                self._history_task = asyncio.create_task(self._write_history(), name="fanout history")
+        if self._record_history:
+            self._queue_history(self._throttle.take(changed, published), published)
         return len(frames)
 
+    def _queue_history(self, due: dict, at: int) -> None:
+        """Queue ``due`` samples and make sure the history writer runs (it also waits for the throttled ones)."""
+        if due:
+            self._history_batches.append((due, at))
+        if self._history_task is not None and not self._history_task.done():
+            if due:
+                self._history_wake.set()  # A writer waiting for the throttled ones writes these first.
+        elif due or self._throttle.due_in(at) is not None:
+            self._history_task = asyncio.create_task(self._write_history(), name="fanout history")
+
     async def _write_history(self) -> None:
-        """Insert queued history samples, off the publishing path, until none are left."""
-        while self._history_batches:
-            batches, self._history_batches = self._history_batches, []
-            try:
-                await self._run_history(record_batches, batches)
-            except Exception:  # History must never stop the live path.
-                log.exception("could not record %d history samples", sum(len(due) for due, _ in batches))
+        """Insert queued history samples off the publishing path; wake for the waiting ones when they are due.
+
+        So the last value of a burst is recorded within one interval even when nothing
+        else is published after it.
+        """
+        while True:
+            while self._history_batches:
+                batches, self._history_batches = self._history_batches, []
+                try:
+                    await self._run_history(record_batches, batches)
+                except Exception:  # History must never stop the live path.
+                    log.exception("could not record %d history samples", sum(len(due) for due, _ in batches))
+            wait = self._throttle.due_in(self._clock())
+            if wait is None:
+                return
+            if wait > 0:
+                try:
+                    await asyncio.wait_for(self._history_wake.wait(), wait / 1000)
+                except asyncio.TimeoutError:
+                    pass
+            self._history_wake.clear()
+            now = self._clock()
+            due = self._throttle.take({}, now)
+            if due:
+                self._history_batches.append((due, now))
 
     async def drain_history(self) -> None:
-        """Wait until the history samples queued so far are written."""
+        """Write every sample gathered so far, the throttled ones too, and wait until they are written."""
+        now = self._clock()
+        self._queue_history(self._throttle.take({}, now, force=True), now)
+        self._history_wake.set()
         while self._history_task is not None and not self._history_task.done():
             await asyncio.shield(self._history_task)
 

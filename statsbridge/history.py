@@ -1,12 +1,14 @@
 """The rolling history of statistic values: bulk recording, pruning, and queries.
 
-The bridge records what it published each tick in one ``bulk_create``; pages ask
+The bridge records what it published, at most once per statistic per interval, in
+one bulk insert per interval (``SampleThrottle``, ``record``); pages ask
 "what did these statistics show at time T" (a wall at 10:42) and "the series of the
 last N minutes" (trend charts). All functions are synchronous ORM code.
 """
 
 import datetime as dt
 
+from django.db import connections, router, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -22,42 +24,74 @@ def _ms(moment: dt.datetime) -> int:
 
 
 class SampleThrottle:
-    """At most one sample per statistic per interval, without ever losing the last value.
+    """At most one sample per statistic per interval, written in one bulk insert, never losing the last value.
 
-    A value arriving within the interval of the previous sample waits (replacing any
-    older waiting one) and is written once the interval has passed, so the history is
-    right to within one interval while its size stays bounded whatever the update rate.
+    Values gather (a newer one replacing an older one of the same statistic) and are
+    all handed out together once an interval has passed since the last hand-out: one
+    insert per interval whatever the update rate, each statistic at most once in it,
+    and the history right to within one interval. A statistic's first value is handed
+    out at once, so a new statistic has a history from its first publish.
     """
 
     def __init__(self, interval_ms: int):
         self.interval_ms = interval_ms
-        self._written: dict[str, int] = {}
         self._waiting: dict[str, dict] = {}
+        self._recorded: set[str] = set()
+        self._last: int | None = None
 
-    def take(self, changed: dict, now_ms: int) -> dict:
-        """Add this tick's values; return those to write now."""
+    def take(self, changed: dict, now_ms: int, *, force: bool = False) -> dict:
+        """Add this tick's values; return those to write now (all waiting ones, once per interval).
+
+        ``force`` hands them out at once (a last write before stopping).
+        """
         self._waiting.update(changed)
-        due = {}
-        for key, item in list(self._waiting.items()):
-            if now_ms - self._written.get(key, -self.interval_ms) >= self.interval_ms:
-                due[key] = item
-                self._written[key] = now_ms
-                del self._waiting[key]
+        if not self._waiting:
+            return {}
+        if force or not self.due_in(now_ms):
+            due, self._waiting, self._last = self._waiting, {}, now_ms
+        else:
+            due = {k: self._waiting.pop(k) for k in changed if k not in self._recorded}
+        self._recorded.update(due)
         return due
+
+    def due_in(self, now_ms: int) -> int | None:
+        """Milliseconds until the waiting values are due (0: now; None: nothing waits)."""
+        if not self._waiting:
+            return None
+        return 0 if self._last is None else max(0, self._last + self.interval_ms - now_ms)
 
     def retain(self, keys) -> None:
         """Forget statistics that are no longer wanted."""
         keep = set(keys)
-        self._written = {k: v for k, v in self._written.items() if k in keep}
         self._waiting = {k: v for k, v in self._waiting.items() if k in keep}
+        self._recorded &= keep
 
 
 def record(values: dict, published_ms: int) -> int:
-    """Record Values (by statistic key) published at ``published_ms``; return rows written."""
-    at = _at(published_ms)
-    rows = [StatisticSample(key=key, at=at, value=item.get("value"), data=item) for key, item in values.items()]
-    StatisticSample.objects.bulk_create(rows, batch_size=500)
+    """Record Values (by statistic key) published at ``published_ms``; return rows written.
+
+    One ``executemany`` in one transaction: no model instances, signals or per-row SQL
+    compilation (``bulk_create`` of a second's samples cost more than the rest of the
+    bridge at 2,000 updates/s).
+    """
+    if not values:
+        return 0
+    using = router.db_for_write(StatisticSample)
+    connection = connections[using]
+    meta = StatisticSample._meta
+    data_field = meta.get_field("data")
+    columns = ", ".join(connection.ops.quote_name(meta.get_field(name).column) for name in ("key", "at", "value", "data"))
+    sql = f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) VALUES (%s, %s, %s, %s)"
+    at = connection.ops.adapt_datetimefield_value(_at(published_ms))
+    rows = [(key, at, _number(item.get("value")), data_field.get_db_prep_save(item, connection)) for key, item in values.items()]
+    with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
     return len(rows)
+
+
+def _number(value) -> float | None:
+    """The ``value`` column: a number for charts, None otherwise (as the FloatField would store it)."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def prune(retention_hours: float, now: dt.datetime | None = None) -> int:

@@ -22,6 +22,12 @@ def value_key(stat_key: str) -> str:
     return f"{_prefix()}:v:{stat_key}"
 
 
+def value_keys(stat_keys) -> dict:
+    """Cache keys of many statistics' Values, ``{statistic key: cache key}`` (the prefix read once)."""
+    head = f"{_prefix()}:v:"
+    return {k: head + k for k in stat_keys}
+
+
 def seq_key(dashboard_id: int) -> str:
     """Cache key of a dashboard's last sequence number."""
     return f"{_prefix()}:seq:{dashboard_id}"
@@ -82,7 +88,8 @@ def shown_values(keys, stored: dict, connection: dict) -> dict:
 
 def write(values: dict | None = None, seqs: dict | None = None, status: dict | None = None) -> None:
     """Store values (by statistic key), sequence numbers (by dashboard id) and status at once."""
-    data = {value_key(k): v for k, v in (values or {}).items()}
+    values = values or {}
+    data = {name: values[k] for k, name in value_keys(values).items()}
     data.update({seq_key(d): s for d, s in (seqs or {}).items()})
     if status is not None:
         data[status_key()] = status
@@ -93,8 +100,9 @@ def write(values: dict | None = None, seqs: dict | None = None, status: dict | N
 def read_values(keys) -> dict:
     """Latest stored Values of ``keys`` (absent ones left out)."""
     keys = list(keys)
-    found = cache.get_many([value_key(k) for k in keys])
-    return {k: found[value_key(k)] for k in keys if value_key(k) in found}
+    names = value_keys(keys)
+    found = cache.get_many(list(names.values()))
+    return {k: found[name] for k, name in names.items() if name in found}
 
 
 def read_seqs(dashboard_ids) -> dict:
@@ -151,9 +159,9 @@ def dashboard_snapshot(dashboard_id: int, slug: str, keys) -> dict:
     meanwhile carries a higher number and the same or newer values, so nothing is lost.
     """
     keys = list(keys)
-    wanted = [seq_key(dashboard_id), status_key()] + [value_key(k) for k in keys]
-    found = cache.get_many(wanted)
+    names = value_keys(keys)
+    found = cache.get_many([seq_key(dashboard_id), status_key(), *names.values()])
     connection = connection_from_status(found.get(status_key()))
-    stored = {k: found[value_key(k)] for k in keys if value_key(k) in found}
+    stored = {k: found[name] for k, name in names.items() if name in found}
     seq = int(found.get(seq_key(dashboard_id), 0))
     return events.snapshot(slug, seq, connection, shown_values(keys, stored, connection))

@@ -5,6 +5,7 @@ import asyncio
 import threading
 import time
 
+import msgpack
 import pytest
 from channels.layers import get_channel_layer
 from django.db import connection
@@ -15,8 +16,10 @@ from statsbridge.aio import SyncRunner
 from statsbridge.bridge import Bridge
 from statsbridge.decoding import hint_for
 from statsbridge.fanout import FRAME_MESSAGE, Fanout, dashboard_group, due_dashboards, next_due_in
+from statsbridge.models import StatisticSample
 from statsbridge.watch import bridge_seems_up
 from statsbridge.wanted import Routes, Wanted
+from tests.waiting import eventually
 
 TICK = 1.0
 GENESYS = {"API_URL": "http://127.0.0.1:9", "API_KEY": "k", "CLIENT_ID": "c", "CLIENT_SECRET": "s", "USERNAME": "u", "PASSWORD": "p"}
@@ -110,6 +113,66 @@ async def test_an_isolated_update_goes_out_at_once_and_a_busy_dashboard_waits_fo
         stop.set()
         ticking.cancel()
         await asyncio.gather(ticking, return_exceptions=True)
+        await runner.close()
+
+
+# ------------------------------------------------------------------ history and shared frames
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_history_is_throttled_per_interval_and_keeps_the_last_value_of_a_burst(settings):
+    settings.BRIDGE = {**getattr(settings, "BRIDGE", {}), "HISTORY_INTERVAL_SECONDS": 0.3}
+    runner, history_runner = SyncRunner("test-values"), SyncRunner("test-history")
+    fanout = Fanout(runner, run_history=history_runner, layer=get_channel_layer(), tick_seconds=TICK)
+    await fanout.set_routes(routes_of({1: ["a", "b"]}))
+
+    def rows():
+        return list(StatisticSample.objects.order_by("pk").values_list("key", "value"))
+
+    try:
+        for number in (1, 2, 3):  # one publish each, all within one interval
+            fanout.offer("a", fresh(number))
+            if number == 1:
+                fanout.offer("b", fresh(10))
+            await fanout.flush()
+        # Nothing is published after the burst: its last value is written once the interval passed.
+        async def burst_recorded():
+            return ("a", 3.0) in await history_runner(rows)
+
+        await eventually(burst_recorded, 5, "the last value of the burst in the history")
+        recorded = await history_runner(rows)
+        assert recorded == [("a", 1.0), ("b", 10.0), ("a", 3.0)], "2 was superseded within the interval"
+        fanout.offer("a", fresh(4))
+        await fanout.flush()
+        fanout.offer("a", fresh(5))
+        await fanout.publish_down()  # stopping writes what waits, without waiting for the interval
+        recorded = await history_runner(rows)
+        assert recorded[-2:] == [("a", 5.0), ("b", 10.0)]
+        stale = await history_runner(lambda: StatisticSample.objects.filter(key="b").order_by("-pk").first().data)
+        assert stale["state"] == "stale"
+    finally:
+        await runner.close()
+        await history_runner.close()
+
+
+async def test_every_recipient_gets_the_published_frame_itself_not_a_copy():
+    layer = get_channel_layer()
+    runner = SyncRunner("test-shared")
+    fanout = Fanout(runner, layer=layer, record_history=False, tick_seconds=TICK)
+    await fanout.set_routes(routes_of({1: ["a"]}))
+    one, two = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add(dashboard_group(1), one)
+    await layer.group_add(dashboard_group(1), two)
+    try:
+        fanout.offer("a", fresh(7))
+        await fanout.flush()
+        first, _ = await next_batch(layer, one, TICK)
+        second, _ = await next_batch(layer, two, TICK)
+        assert first is second and first["values"]["a"]["value"] == 7
+        events.validate_frame(first)
+        # channels_redis serialises it with msgpack as the plain dict it is.
+        assert msgpack.unpackb(msgpack.packb({"frame": first}), raw=False)["frame"] == dict(first)
+    finally:
         await runner.close()
 
 

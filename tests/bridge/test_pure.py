@@ -136,6 +136,24 @@ def test_unknown_shapes_are_unknown_never_zero_and_logged_once(caplog):
     assert len([r for r in caplog.records if "not understood" in r.getMessage()]) == 1
 
 
+def test_one_decoding_follows_a_statistic_whose_value_changes_shape():
+    decoding = Decoding()  # keeps per statistic the decoders planned for its last shape
+    shapes = [
+        ({"value": 5}, ("number", 5)),
+        ({"VALUE": 6}, ("number", 6)),
+        ({"status": 4, "value": 1}, ("agent_state", None)),  # the agent-state decoder comes first
+        ({"seconds": 61}, ("duration", 61)),
+        (7, ("number", 7)),
+        ({"value": 8}, ("number", 8)),
+        ({"value": True}, ("unknown", None)),
+    ]
+    for raw, (kind, number) in shapes:
+        value = decode(raw, "CallsWaiting", decoding=decoding)
+        assert (value["kind"], value["value"]) == (kind, number), raw
+    decoding.forget([])
+    assert decode({"value": 9}, "CallsWaiting", decoding=decoding)["value"] == 9
+
+
 def test_hints_and_duration_formatting():
     assert hint_for("k", "", {"category": "ServiceFactor"}).numeric_kind == "percentage"
     assert hint_for("k", "CallsWaiting", None).numeric_kind == "number"
