@@ -98,7 +98,7 @@ class Publisher:
         from channels.layers import get_channel_layer
 
         from statsbridge import events
-        from statsbridge.fanout import FRAME_MESSAGE, dashboard_group
+        from statsbridge.fanout import FRAME_MESSAGE, SharedFrame, dashboard_group
 
         layer = get_channel_layer()
         keys = itertools.cycle(sorted(routes.wanted))
@@ -134,7 +134,9 @@ class Publisher:
                     continue
                 for dashboard_id in routes.dashboards_by_key.get(key, ()):
                     seqs[dashboard_id] = seqs.get(dashboard_id, 0) + 1
-                    frame = events.batch(routes.slugs[dashboard_id], seqs[dashboard_id], {key: value})
+                    # Shared as the coalescing path's frames are (no copy per socket), so the
+                    # two paths differ only in how many frames they send.
+                    frame = SharedFrame(events.batch(routes.slugs[dashboard_id], seqs[dashboard_id], {key: value}))
                     await layer.group_send(dashboard_group(dashboard_id), {"type": FRAME_MESSAGE, "frame": frame})
                     self.group_sends += 1
                 self.published += 1

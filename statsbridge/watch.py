@@ -10,11 +10,13 @@ The decision has hysteresis (``bridge_seems_up``): a bridge is called down as so
 as its heartbeat is older than ``dead_after_seconds()`` (the detection budget), but
 called up again only once a beat younger than half that arrives, so a heartbeat
 hovering around the limit does not flap every screen between down and up (each flap
-costs every client a full snapshot).
+costs every client a full snapshot). A heartbeat's age is discounted by how late the
+watcher itself woke: a starved event loop makes beats look old without the bridge dying.
 """
 
 import asyncio
 import logging
+import time
 
 from asgiref.sync import sync_to_async
 
@@ -60,7 +62,12 @@ class BridgeWatcher:
     async def _run(self) -> None:
         period = float(bridge_setting("HEARTBEAT_SECONDS"))
         unreadable = False
+        due = None
         while self.listeners:
+            # How late this loop woke: in an overloaded process the bridge's heartbeat
+            # (written by a task of the same kind of loop) is late by as much, and
+            # reading that as a dead bridge would snapshot every socket once per flap.
+            lateness = max(0.0, time.monotonic() - due) if due is not None else 0.0
             try:
                 try:
                     status = await sync_to_async(values.read_status, thread_sensitive=False)()
@@ -73,7 +80,7 @@ class BridgeWatcher:
                         log.warning("could not read the bridge status (%s); calling the bridge down", type(error).__name__)
                     unreadable, status = True, None
                 now = events.now_ms()
-                age = (now - status.get("heartbeat", 0)) / 1000 if status else None
+                age = max(0.0, (now - status.get("heartbeat", 0)) / 1000 - lateness) if status else None
                 up = bridge_seems_up(self.bridge_up, age, dead_after_seconds())
                 connection = values.connection_from_status(status, now)
                 if self.bridge_up is not None and up != self.bridge_up:
@@ -83,6 +90,7 @@ class BridgeWatcher:
                 self.bridge_up = up
             except Exception:  # A listener bug must not end the watching.
                 log.exception("bridge watcher failed")
+            due = time.monotonic() + period
             await asyncio.sleep(period)
 
 

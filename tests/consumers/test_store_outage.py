@@ -38,7 +38,7 @@ async def beat(stop: asyncio.Event) -> None:
     """Write a live bridge status every 0.1 s, as a bridge would, until the store fails."""
     while not stop.is_set():
         with contextlib.suppress(Exception):
-            await make_async(values.write_status, live_status())
+            await make_async(values.write, status=live_status())
         await asyncio.sleep(0.1)
 
 

@@ -1,0 +1,53 @@
+"""The web process's bridge watcher, in a real event loop with the real store."""
+
+import asyncio
+import time
+
+import pytest
+
+from statsbridge import events, values
+from statsbridge.watch import BridgeWatcher
+from tests.consumers.test_consumers import live_status, make_async
+from tests.live import eventually
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def beat(stop: asyncio.Event) -> None:
+    """Write a live status every 0.2 s (the fast settings' heartbeat), as a bridge does."""
+    while not stop.is_set():
+        await make_async(values.write, status=live_status())
+        await asyncio.sleep(0.2)
+
+
+async def test_a_starved_event_loop_is_not_read_as_a_dead_bridge():
+    """A loop blocked for longer than the detection budget makes the last beat look old;
+    the watcher discounts its own lateness, so no flap re-sends every socket a snapshot."""
+    await make_async(values.write, status=live_status())
+    changes = []
+
+    async def listener(connection):
+        changes.append(connection["bridge"])
+
+    watcher = BridgeWatcher()
+    watcher.add(listener)
+    try:
+        await eventually(lambda: watcher.bridge_up is True, 5, "the watcher sees the bridge up")
+        # An embedded bridge beats from the same event loop; the whole process stalls
+        # for well over the 0.8 s budget of these settings.
+        stop = asyncio.Event()
+        beating = asyncio.create_task(beat(stop))
+        await asyncio.sleep(0.3)
+        time.sleep(1.6)  # noqa: the point is to block the event loop, not to wait
+        await asyncio.sleep(0.6)  # a few watcher periods after the stall
+        stop.set()
+        await beating
+        assert changes == [] and watcher.bridge_up is True
+
+        # A bridge that really stops beating is still called down.
+        stale = {**live_status(), "heartbeat": events.now_ms() - 5_000}
+        await make_async(values.write, status=stale)
+        await eventually(lambda: watcher.bridge_up is False, 5, "the watcher calls the silent bridge down")
+        assert changes == ["down"]
+    finally:
+        watcher.discard(listener)
