@@ -205,8 +205,12 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         for dashboard_id in list(self.dashboards):
             await self.send_snapshot(dashboard_id)
 
+    def groups_joined(self) -> list[str]:
+        """The channel-layer groups this socket belongs to."""
+        return [dashboard_group(dashboard_id) for dashboard_id in self.dashboards]
+
     async def bridge_changed(self, connection: dict) -> None:
-        """The bridge came or went: fresh snapshots say so (and stale values).
+        """The bridge came or went, or the shared store was reset: fresh snapshots say so.
 
         Runs as a task of the watcher's. When the snapshots cannot be built (the shared
         store is unreachable, e.g. Redis restarting), the socket is closed: the page then
@@ -214,6 +218,10 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         can vouch for as fresh.
         """
         try:
+            # Join again first (idempotent): after a Redis restart the groups are gone,
+            # and a socket that stayed open would otherwise get nothing but pongs.
+            for group in self.groups_joined():
+                await self.channel_layer.group_add(group, self.channel_name)
             await self.send_all_snapshots()
         except Exception as error:
             log_snapshot_failure(error)
@@ -302,6 +310,10 @@ class WallConsumer(LiveConsumer):
         await self.channel_layer.group_add(display_group(display.pk), self.channel_name)
         await self.start(dashboards)
         await database_sync_to_async(touch_display)(display.pk)
+
+    def groups_joined(self) -> list[str]:
+        """The dashboards' groups and the display's (reloads, playlist and token changes)."""
+        return [*super().groups_joined(), display_group(self.display_id)]
 
     async def disconnect(self, code):
         """Leave the display's group too."""

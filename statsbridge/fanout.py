@@ -142,6 +142,7 @@ class Fanout:
         self._last_sent: dict[int, float] = {}  # dashboard id → monotonic time of its last batch
         self._work = asyncio.Event()
         self._seqs: dict[int, int] = {}
+        self._epoch: str | None = None  # of the shared store, as last seen (see values.store_epoch)
         self.connection = events.connection(upstream="connecting", service="UNKNOWN", bridge="up")
         self._connection_changed = True
         self._throttle = history.SampleThrottle(int(float(bridge_setting("HISTORY_INTERVAL_SECONDS")) * 1000))
@@ -249,8 +250,23 @@ class Fanout:
         return await self._publish(list(self._waiting), extra_status, heartbeat=heartbeat)
 
     async def beat(self, extra_status: dict | None = None) -> None:
-        """Write the status with a new heartbeat, on the status runner only."""
+        """Write the status with a new heartbeat, on the status runner only; after the
+        shared store lost its data, publish every value again (store and screens)."""
+        epoch = await self._run_status(values.store_epoch)
+        if self._epoch is not None and epoch != self._epoch:
+            log.warning("the shared store lost its data (restarted?); publishing every value again")
+            self.requeue_all()
+        self._epoch = epoch
         await self._run_status(values.write, None, None, self.status(extra_status))
+
+    def requeue_all(self) -> int:
+        """Queue every latest wanted value for the next publish; return how many."""
+        count = 0
+        for key, item in self.latest.items():
+            if key in self.routes.wanted:
+                self._queue(key, item)
+                count += 1
+        return count
 
     async def _publish(self, dashboard_ids: list[int], extra_status: dict | None, *, heartbeat: bool) -> int:
         changed, self._pending = self._pending, {}

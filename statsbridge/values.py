@@ -86,6 +86,22 @@ def shown_values(keys, stored: dict, connection: dict) -> dict:
     return result
 
 
+def epoch_key() -> str:
+    """Cache key of the store's epoch (see ``store_epoch``)."""
+    return f"{_prefix()}:epoch"
+
+
+def store_epoch() -> str:
+    """The shared store's epoch: a random token, set by whoever finds none.
+
+    A store that lost its data (Redis restarted empty) gets a new one, so every process
+    that remembers the old one knows its values, sequence numbers and channel-layer
+    groups there are gone and must be written or joined again.
+    """
+    cache.add(epoch_key(), secrets.token_hex(8), timeout=None)
+    return cache.get(epoch_key())
+
+
 def write(values: dict | None = None, seqs: dict | None = None, status: dict | None = None) -> None:
     """Store values (by statistic key), sequence numbers (by dashboard id) and status at once."""
     values = values or {}

@@ -47,6 +47,7 @@ class BridgeWatcher:
     def __init__(self):
         self.listeners: set = set()
         self.bridge_up: bool | None = None
+        self.epoch: str | None = None  # of the shared store (values.store_epoch)
         self._task: asyncio.Task | None = None
 
     def add(self, listener) -> None:
@@ -70,7 +71,7 @@ class BridgeWatcher:
             lateness = max(0.0, time.monotonic() - due) if due is not None else 0.0
             try:
                 try:
-                    status = await sync_to_async(values.read_status, thread_sensitive=False)()
+                    status, epoch = await sync_to_async(_read, thread_sensitive=False)()
                     unreadable = False
                 except Exception as error:
                     # An unreachable shared store (Redis restarting) means this process
@@ -78,20 +79,30 @@ class BridgeWatcher:
                     # bridge counts as down until the store answers again.
                     if not unreadable:
                         log.warning("could not read the bridge status (%s); calling the bridge down", type(error).__name__)
-                    unreadable, status = True, None
+                    unreadable, status, epoch = True, None, self.epoch
                 now = events.now_ms()
                 age = max(0.0, (now - status.get("heartbeat", 0)) / 1000 - lateness) if status else None
                 up = bridge_seems_up(self.bridge_up, age, dead_after_seconds())
                 connection = values.connection_from_status(status, now)
-                if self.bridge_up is not None and up != self.bridge_up:
+                reset = self.epoch is not None and epoch != self.epoch
+                if reset:
+                    # Redis restarted empty: its groups are gone too, so every socket
+                    # joins again and is sent what the store holds now.
+                    log.warning("the shared store lost its data (restarted?); refreshing every socket")
+                if reset or (self.bridge_up is not None and up != self.bridge_up):
                     log.info("bridge is %s", "up" if up else "down")
                     for listener in list(self.listeners):
                         asyncio.get_running_loop().create_task(listener(connection))
-                self.bridge_up = up
+                self.bridge_up, self.epoch = up, epoch
             except Exception:  # A listener bug must not end the watching.
                 log.exception("bridge watcher failed")
             due = time.monotonic() + period
             await asyncio.sleep(period)
+
+
+def _read() -> tuple:
+    """The bridge's status and the shared store's epoch, in one trip to a thread."""
+    return values.read_status(), values.store_epoch()
 
 
 def watcher() -> BridgeWatcher:

@@ -8,6 +8,7 @@ import time
 import msgpack
 import pytest
 from channels.layers import get_channel_layer
+from django.core.cache import cache
 from django.db import connection
 
 from dashboard.models import Dashboard
@@ -172,6 +173,34 @@ async def test_every_recipient_gets_the_published_frame_itself_not_a_copy():
         events.validate_frame(first)
         # channels_redis serialises it with msgpack as the plain dict it is.
         assert msgpack.unpackb(msgpack.packb({"frame": first}), raw=False)["frame"] == dict(first)
+    finally:
+        await runner.close()
+
+
+async def test_after_the_store_lost_its_data_the_next_beat_publishes_every_value_again():
+    layer = get_channel_layer()
+    runner = SyncRunner("test-reset")
+    fanout = Fanout(runner, layer=layer, record_history=False, tick_seconds=TICK)
+    await fanout.set_routes(routes_of({1: ["a", "b"]}))
+    viewer = await layer.new_channel()
+    await layer.group_add(dashboard_group(1), viewer)
+    try:
+        fanout.offer("a", fresh(7))
+        fanout.offer("b", fresh(8))
+        await fanout.flush()
+        await next_batch(layer, viewer, TICK)
+        await fanout.beat()
+        await fanout.beat()  # same store: nothing to republish
+        assert not fanout._pending
+        seq = values.read_seqs([1])[1]
+
+        cache.clear()  # what a Redis restart does to the store
+        await fanout.beat()
+        await fanout.flush()
+        assert {k: v["value"] for k, v in values.read_values(["a", "b"]).items()} == {"a": 7, "b": 8}
+        assert values.read_seqs([1])[1] > seq  # screens that reconnect continue in sequence
+        frame, _ = await next_batch(layer, viewer, TICK)
+        assert {k: v["value"] for k, v in frame["values"].items()} == {"a": 7, "b": 8}
     finally:
         await runner.close()
 

@@ -4,6 +4,7 @@ import asyncio
 import time
 
 import pytest
+from django.core.cache import cache
 
 from statsbridge import events, values
 from statsbridge.watch import BridgeWatcher
@@ -50,4 +51,38 @@ async def test_a_starved_event_loop_is_not_read_as_a_dead_bridge():
         await eventually(lambda: watcher.bridge_up is False, 5, "the watcher calls the silent bridge down")
         assert changes == ["down"]
     finally:
+        watcher.discard(listener)
+
+
+def restart_store():
+    cache.clear()
+    values.write(status=live_status())
+
+
+async def test_a_store_that_lost_its_data_refreshes_every_socket_though_the_bridge_stayed_up():
+    """A Redis restart empties the store and the channel layer's groups; sockets that stayed
+    open must join again and get snapshots, or they would show frozen values as fresh."""
+    await make_async(values.write, status=live_status())
+    changes = []
+
+    async def listener(connection):
+        changes.append(connection["bridge"])
+
+    watcher = BridgeWatcher()
+    watcher.add(listener)
+    stop = asyncio.Event()
+    beating = asyncio.create_task(beat(stop))
+    try:
+        await eventually(lambda: watcher.bridge_up is True and watcher.epoch is not None, 5, "the watcher sees the bridge up")
+        await asyncio.sleep(0.6)
+        assert changes == []
+        # What a Redis restart does to the store, with the bridge's next beat landing
+        # before the watcher looks: the bridge never looks down, yet the sockets must know.
+        await make_async(restart_store)
+        await eventually(lambda: changes, 5, "the watcher tells the sockets")
+        await asyncio.sleep(0.6)
+        assert changes == ["up"] and watcher.bridge_up is True
+    finally:
+        stop.set()
+        await beating
         watcher.discard(listener)
