@@ -257,7 +257,13 @@ class Fanout:
             log.warning("the shared store lost its data (restarted?); publishing every value again")
             self.requeue_all()
         self._epoch = epoch
-        await self._run_status(values.write, None, None, self.status(extra_status))
+        await self._run_status(self._write_beat, self.status(extra_status))
+
+    def _write_beat(self, status: dict) -> None:
+        """(Runner thread.) Write a heartbeat status with the connection as it is now: one
+        taken earlier could land after a publish's newer one and put the old one back
+        (``connection`` is replaced, never changed in place, so reading it here is safe)."""
+        values.write(None, None, {**status, "connection": self.connection})
 
     def requeue_all(self) -> int:
         """Queue every latest wanted value for the next publish; return how many."""
@@ -282,10 +288,11 @@ class Fanout:
         for dashboard_id, frame in frames:
             if frame["type"] == "batch":
                 self._last_sent[dashboard_id] = sent_at
-        await self._run_sync(values.write, changed, touched, None)
         status = self.status(extra_status) if (connection is not None or heartbeat) else None
-        if status is not None:
-            await self._run_status(values.write, None, None, status)
+        # One write for values, sequence numbers and status: a snapshot reads them in one
+        # go, and one that saw a status frame's seq beside the previous connection would
+        # make its socket drop that frame and show the old connection until the next change.
+        await self._run_sync(values.write, changed, touched, status)
         for dashboard_id, frame in frames:
             await self.layer.group_send(dashboard_group(dashboard_id), {"type": FRAME_MESSAGE, "frame": SharedFrame(frame)})
             metrics.messages_out.labels(type=frame["type"]).inc()

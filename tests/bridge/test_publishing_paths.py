@@ -226,6 +226,32 @@ async def test_the_heartbeat_is_written_while_the_value_runner_is_stuck():
         await beat_runner.close()
 
 
+async def test_a_snapshot_never_pairs_a_new_sequence_number_with_the_previous_connection():
+    """Regression (long fault matrix: a desk stuck on "reconnecting" after a takeover): the
+    status frame's seq and its connection reach the store in one write, whatever the
+    status runner is doing, so a snapshot taken at any moment shows them together."""
+    runner, beat_runner = SyncRunner("test-values"), SyncRunner("test-beat")
+    fanout = Fanout(runner, run_status=beat_runner, layer=get_channel_layer(), record_history=False)
+    await fanout.set_routes(routes_of({1: ["a"]}))
+    await fanout.flush(heartbeat=True)
+    release = threading.Event()
+    stuck = asyncio.create_task(beat_runner(release.wait, 10))  # the status thread is busy
+    try:
+        seq = values.read_seqs([1])[1]
+        fanout.set_connection(upstream="connected", service="AVAILABLE")
+        publishing = asyncio.create_task(fanout.flush())
+        await eventually(lambda: values.read_seqs([1])[1] > seq, 5, "the status frame's seq stored")
+        snapshot = values.dashboard_snapshot(1, "d1", ["a"])
+        assert snapshot["connection"]["upstream"] == "connected", snapshot["connection"]
+        release.set()
+        await asyncio.wait_for(publishing, 5)
+    finally:
+        release.set()
+        await stuck
+        await runner.close()
+        await beat_runner.close()
+
+
 # ------------------------------------------------------------------ runner connections
 
 

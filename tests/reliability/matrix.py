@@ -132,7 +132,9 @@ class MatrixRun:
             return
         tiles = self.watch_until(self.flowing_and_true(self.stack.tiles()), fault.tiles_bound + 15)
         if tiles is None:
-            figures.failures.append(f"run {figures.runs}: tiles not fresh and true within {fault.tiles_bound + 15:.0f} s")
+            tiles, truth = self.sample()
+            figures.failures.append(f"run {figures.runs}: tiles not fresh and true within {fault.tiles_bound + 15:.0f} s"
+                                    f" ({self.observer.why_not_recovered(tiles, truth)}; banners {self.stack.banners()})")
             return
         reconnect = reconnected - cleared
         figures.worst_reconnect = max(figures.worst_reconnect, round(reconnect, 2))

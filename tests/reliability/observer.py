@@ -103,6 +103,19 @@ class Observer:
                     return False
         return True
 
+    def why_not_recovered(self, tiles: dict[str, list], truth: dict | None) -> str:
+        """What keeps ``recovered`` false: per page, tiles not fresh and tiles never seen true."""
+        if truth is None:
+            return "no truth"
+        parts = []
+        for page, rows in tiles.items():
+            states = sorted({state for _, _, state in rows} - {"fresh"})
+            unseen = [(key, value, truth_number(truth.get(key))) for key, value, state in rows
+                      if truth_number(truth.get(key)) is not None and (page, key) not in self._confirmed]
+            parts.append(f"{page}: {len(rows)} tiles, {sum(s != 'fresh' for _, _, s in rows)} not fresh {states}, "
+                         f"{len(unseen)} never seen true {unseen[:3]}")
+        return "; ".join(parts)
+
     def _violate(self, text: str) -> None:
         if text not in self.violations[-20:]:
             self.violations.append(text)
