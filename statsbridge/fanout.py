@@ -57,6 +57,18 @@ def display_group(display_id: int) -> str:
     return f"display.{display_id}"
 
 
+def continued_seqs(stored: dict, now_ms: int) -> dict:
+    """Pure: where each dashboard's sequence continues, from the stored numbers.
+
+    A dashboard with no stored number (new, or the store lost it in a Redis restart)
+    starts at the current time in ms, not at 0: sockets still open remember the numbers
+    an earlier bridge sent and drop every frame numbered below them, which would freeze
+    their pages on values shown as fresh. Numbers grow by at most one a tick, far slower
+    than the clock, so a later start is always above anything sent before.
+    """
+    return {d: seq if seq else now_ms for d, seq in stored.items()}
+
+
 def plan_frames(routes: Routes, seqs: dict, changed: dict, connection: dict | None) -> list[tuple[int, dict]]:
     """Pure: the frames of one tick, as ``(dashboard id, frame)``, advancing ``seqs`` in place.
 
@@ -194,7 +206,7 @@ class Fanout:
         new_ids = [d for d in routes.slugs if d not in self._seqs]
         if new_ids:
             stored = await self._run_sync(values.read_seqs, new_ids)
-            self._seqs.update(stored)
+            self._seqs.update(continued_seqs(stored, self._clock()))
         known = set(routes.wanted)
         missing = [k for k in known if k not in self.latest]
         if missing:

@@ -16,7 +16,7 @@ from statsbridge import events, values
 from statsbridge.aio import SyncRunner
 from statsbridge.bridge import Bridge
 from statsbridge.decoding import hint_for
-from statsbridge.fanout import FRAME_MESSAGE, Fanout, dashboard_group, due_dashboards, next_due_in
+from statsbridge.fanout import FRAME_MESSAGE, Fanout, continued_seqs, dashboard_group, due_dashboards, next_due_in
 from statsbridge.models import StatisticSample
 from statsbridge.watch import bridge_seems_up
 from statsbridge.wanted import Routes, Wanted
@@ -201,6 +201,41 @@ async def test_after_the_store_lost_its_data_the_next_beat_publishes_every_value
         assert values.read_seqs([1])[1] > seq  # screens that reconnect continue in sequence
         frame, _ = await next_batch(layer, viewer, TICK)
         assert {k: v["value"] for k, v in frame["values"].items()} == {"a": 7, "b": 8}
+    finally:
+        await runner.close()
+
+
+def test_a_sequence_the_store_lost_restarts_above_anything_sent_before():
+    # Stored numbers continue; a lost one (new dashboard, Redis restarted empty) starts at
+    # the clock, above what an earlier bridge sent (it grew by at most one a tick since).
+    assert continued_seqs({1: 41, 2: 0}, 1_767_225_600_000) == {1: 41, 2: 1_767_225_600_000}
+
+
+async def test_a_new_bridge_after_the_store_lost_its_numbers_is_not_dropped_by_open_sockets():
+    layer = get_channel_layer()
+    runner = SyncRunner("test-seq")
+    first = Fanout(runner, layer=layer, record_history=False, tick_seconds=TICK)
+    await first.set_routes(routes_of({1: ["a"]}))
+    viewer = await layer.new_channel()
+    await layer.group_add(dashboard_group(1), viewer)
+    try:
+        for number in range(3):
+            first.offer("a", fresh(number))
+            await first.flush()
+        seen, _ = await next_batch(layer, viewer, TICK)
+        while True:  # the last frame the socket saw
+            try:
+                seen, _ = await next_batch(layer, viewer, 0.2)
+            except AssertionError:
+                break
+        cache.clear()  # Redis restarted empty; a new bridge takes over
+        second = Fanout(runner, layer=layer, record_history=False, tick_seconds=TICK)
+        await second.set_routes(routes_of({1: ["a"]}))
+        second.offer("a", fresh(9))
+        await second.flush()
+        frame, _ = await next_batch(layer, viewer, TICK)
+        assert frame["seq"] > seen["seq"] and frame["values"]["a"]["value"] == 9
+        events.validate_frame(frame)
     finally:
         await runner.close()
 
