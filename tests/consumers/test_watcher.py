@@ -21,9 +21,9 @@ async def beat(stop: asyncio.Event) -> None:
         await asyncio.sleep(0.2)
 
 
-async def test_a_starved_event_loop_is_not_read_as_a_dead_bridge():
-    """A loop blocked for longer than the detection budget makes the last beat look old;
-    the watcher discounts its own lateness, so no flap re-sends every socket a snapshot."""
+@pytest.fixture
+async def watched():
+    """A watcher of a live bridge status, and the bridge states it told its listener (in order)."""
     await make_async(values.write, status=live_status())
     changes = []
 
@@ -32,26 +32,31 @@ async def test_a_starved_event_loop_is_not_read_as_a_dead_bridge():
 
     watcher = BridgeWatcher()
     watcher.add(listener)
-    try:
-        await eventually(lambda: watcher.bridge_up is True, 5, "the watcher sees the bridge up")
-        # An embedded bridge beats from the same event loop; the whole process stalls
-        # for well over the 0.8 s budget of these settings.
-        stop = asyncio.Event()
-        beating = asyncio.create_task(beat(stop))
-        await asyncio.sleep(0.3)
-        time.sleep(1.6)  # noqa: the point is to block the event loop, not to wait
-        await asyncio.sleep(0.6)  # a few watcher periods after the stall
-        stop.set()
-        await beating
-        assert changes == [] and watcher.bridge_up is True
+    yield watcher, changes
+    watcher.discard(listener)
 
-        # A bridge that really stops beating is still called down.
-        stale = {**live_status(), "heartbeat": events.now_ms() - 5_000}
-        await make_async(values.write, status=stale)
-        await eventually(lambda: watcher.bridge_up is False, 5, "the watcher calls the silent bridge down")
-        assert changes == ["down"]
-    finally:
-        watcher.discard(listener)
+
+async def test_a_starved_event_loop_is_not_read_as_a_dead_bridge(watched):
+    """A loop blocked for longer than the detection budget makes the last beat look old;
+    the watcher discounts its own lateness, so no flap re-sends every socket a snapshot."""
+    watcher, changes = watched
+    await eventually(lambda: watcher.bridge_up is True, 5, "the watcher sees the bridge up")
+    # An embedded bridge beats from the same event loop; the whole process stalls
+    # for well over the 0.8 s budget of these settings.
+    stop = asyncio.Event()
+    beating = asyncio.create_task(beat(stop))
+    await asyncio.sleep(0.3)
+    time.sleep(1.6)  # noqa: the point is to block the event loop, not to wait
+    await asyncio.sleep(0.6)  # a few watcher periods after the stall
+    stop.set()
+    await beating
+    assert changes == [] and watcher.bridge_up is True
+
+    # A bridge that really stops beating is still called down.
+    stale = {**live_status(), "heartbeat": events.now_ms() - 5_000}
+    await make_async(values.write, status=stale)
+    await eventually(lambda: watcher.bridge_up is False, 5, "the watcher calls the silent bridge down")
+    assert changes == ["down"]
 
 
 def restart_store():
@@ -59,17 +64,10 @@ def restart_store():
     values.write(status=live_status())
 
 
-async def test_a_store_that_lost_its_data_refreshes_every_socket_though_the_bridge_stayed_up():
+async def test_a_store_that_lost_its_data_refreshes_every_socket_though_the_bridge_stayed_up(watched):
     """A Redis restart empties the store and the channel layer's groups; sockets that stayed
     open must join again and get snapshots, or they would show frozen values as fresh."""
-    await make_async(values.write, status=live_status())
-    changes = []
-
-    async def listener(connection):
-        changes.append(connection["bridge"])
-
-    watcher = BridgeWatcher()
-    watcher.add(listener)
+    watcher, changes = watched
     stop = asyncio.Event()
     beating = asyncio.create_task(beat(stop))
     try:
@@ -85,4 +83,3 @@ async def test_a_store_that_lost_its_data_refreshes_every_socket_though_the_brid
     finally:
         stop.set()
         await beating
-        watcher.discard(listener)
