@@ -194,12 +194,7 @@ class Fanout:
 
     def mark_all(self, state: str) -> int:
         """Queue every known value in ``state`` (e.g. all stale when the service goes away)."""
-        count = 0
-        for key, item in self.latest.items():
-            if item["state"] != state and key in self.routes.wanted:
-                self._queue(key, events.with_state(item, state))
-                count += 1
-        return count
+        return self._queue_wanted(lambda item: None if item["state"] == state else events.with_state(item, state))
 
     async def set_routes(self, routes: Routes) -> None:
         """Adopt new routes; dashboards new to this bridge continue their stored sequence."""
@@ -279,10 +274,14 @@ class Fanout:
 
     def requeue_all(self) -> int:
         """Queue every latest wanted value for the next publish; return how many."""
+        return self._queue_wanted(lambda item: item)
+
+    def _queue_wanted(self, transform) -> int:
+        """Queue ``transform(item)`` of each latest wanted value (skipping None); return how many."""
         count = 0
         for key, item in self.latest.items():
-            if key in self.routes.wanted:
-                self._queue(key, item)
+            if key in self.routes.wanted and (queued := transform(item)) is not None:
+                self._queue(key, queued)
                 count += 1
         return count
 

@@ -98,8 +98,11 @@ def store_epoch() -> str:
     that remembers the old one knows its values, sequence numbers and channel-layer
     groups there are gone and must be written or joined again.
     """
-    cache.add(epoch_key(), secrets.token_hex(8), timeout=None)
-    return cache.get(epoch_key())
+    epoch = cache.get(epoch_key())
+    if epoch is None:  # one round trip on the usual path; add() lets the first finder win
+        cache.add(epoch_key(), secrets.token_hex(8), timeout=None)
+        epoch = cache.get(epoch_key())
+    return epoch
 
 
 def write(values: dict | None = None, seqs: dict | None = None, status: dict | None = None) -> None:
