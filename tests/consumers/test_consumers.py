@@ -1,5 +1,7 @@
 """WebSocket consumers, driven by WebsocketCommunicator (no bridge: frames come from the store/layer)."""
 
+import asyncio
+import contextlib
 import json
 
 import pytest
@@ -7,6 +9,7 @@ from channels.layers import get_channel_layer
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser, Group, User
+from redis.exceptions import RedisError
 
 from dashboard.asgi import application
 from dashboard.models import Dashboard, Display, DisplayItem, Widget, WidgetStatistic
@@ -39,6 +42,15 @@ def fresh(number, text=None):
 
 def live_status():
     return {"connection": events.connection(upstream="connected", service="AVAILABLE", bridge="up"), "heartbeat": events.now_ms()}
+
+
+async def beat(stop: asyncio.Event, every: float = 0.1) -> None:
+    """Write a live bridge status every ``every`` s, as a bridge does, until ``stop``;
+    a store that cannot be written (Redis killed by the test) is retried, as a bridge would."""
+    while not stop.is_set():
+        with contextlib.suppress(RedisError):
+            await make_async(values.write, status=live_status())
+        await asyncio.sleep(every)
 
 
 async def desk(slug, user):

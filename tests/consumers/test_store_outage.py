@@ -15,7 +15,7 @@ from channels.testing import WebsocketCommunicator
 
 from statsbridge import values
 from statsbridge.watch import watcher
-from tests.consumers.test_consumers import fresh, live_status, make_async, make_dashboard, router, staff_user
+from tests.consumers.test_consumers import beat, fresh, live_status, make_async, make_dashboard, router, staff_user
 from tests.live import Browser, eventually
 from tests.reliability.stack import PrivateRedis
 
@@ -32,14 +32,6 @@ def redis_store(tmp_path, settings):
     yield redis
     settings.CACHES = local  # before the autouse fixture clears the cache
     redis.kill()
-
-
-async def beat(stop: asyncio.Event) -> None:
-    """Write a live bridge status every 0.1 s, as a bridge would, until the store fails."""
-    while not stop.is_set():
-        with contextlib.suppress(Exception):
-            await make_async(values.write, status=live_status())
-        await asyncio.sleep(0.1)
 
 
 async def test_an_unreadable_store_closes_the_sockets_instead_of_leaving_values_fresh(redis_store):

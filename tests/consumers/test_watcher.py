@@ -8,17 +8,10 @@ from django.core.cache import cache
 
 from statsbridge import events, values
 from statsbridge.watch import BridgeWatcher
-from tests.consumers.test_consumers import live_status, make_async
+from tests.consumers.test_consumers import beat, live_status, make_async
 from tests.live import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def beat(stop: asyncio.Event) -> None:
-    """Write a live status every 0.2 s (the fast settings' heartbeat), as a bridge does."""
-    while not stop.is_set():
-        await make_async(values.write, status=live_status())
-        await asyncio.sleep(0.2)
 
 
 @pytest.fixture
@@ -44,7 +37,7 @@ async def test_a_starved_event_loop_is_not_read_as_a_dead_bridge(watched):
     # An embedded bridge beats from the same event loop; the whole process stalls
     # for well over the 0.8 s budget of these settings.
     stop = asyncio.Event()
-    beating = asyncio.create_task(beat(stop))
+    beating = asyncio.create_task(beat(stop, 0.2))
     await asyncio.sleep(0.3)
     time.sleep(1.6)  # noqa: the point is to block the event loop, not to wait
     await asyncio.sleep(0.6)  # a few watcher periods after the stall
@@ -69,7 +62,7 @@ async def test_a_store_that_lost_its_data_refreshes_every_socket_though_the_brid
     open must join again and get snapshots, or they would show frozen values as fresh."""
     watcher, changes = watched
     stop = asyncio.Event()
-    beating = asyncio.create_task(beat(stop))
+    beating = asyncio.create_task(beat(stop, 0.2))
     try:
         await eventually(lambda: watcher.bridge_up is True and watcher.epoch is not None, 5, "the watcher sees the bridge up")
         await asyncio.sleep(0.6)
