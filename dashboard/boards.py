@@ -62,8 +62,9 @@ def render_board(dashboard: Dashboard, specs: list[dict], values: dict, history:
     return {"dashboard": dashboard, "widgets": widgets, "rows": rows}
 
 
-def js_config(boards: list[dict], values: dict, history: dict, ws_path: str, wall: dict | None = None) -> dict:
-    """The JSON the page's module boots from (#dash-config)."""
+def js_config(boards: list[dict], values: dict, ws_path: str, wall: dict | None = None) -> dict:
+    """The JSON the page's module boots from (#dash-config); the history it needs is
+    already in the figures, thinned (``figures.thin``), so it is not sent again raw."""
     specs = [w["spec"] for board in boards for w in board["widgets"]]
     used = set(statistic_keys(specs))
     return {
@@ -72,7 +73,6 @@ def js_config(boards: list[dict], values: dict, history: dict, ws_path: str, wal
         "widgets": specs,
         "figures": {str(w["spec"]["id"]): w["figure"] for board in boards for w in board["widgets"] if w["figure"]},
         "values": {k: v for k, v in values.items() if k in used},
-        "history": {k: v for k, v in history.items() if k in used},
         "agentStates": figures.AGENT_STATES,
         "backoffBaseMs": 500,
         "backoffCapMs": 8000,

@@ -134,10 +134,13 @@ def local_ms(ms: int, time_zone: str) -> int:
 
 
 def thin(points: list, window_ms: int) -> list:
-    """At most one point per slot of the window (the latest), keeping the window's first point.
+    """At most one point per slot of the window (the latest), keeping the window's first
+    point, and at most ``MAX_SERIES_POINTS + 1`` points in all (an unaligned window touches
+    one slot more than it holds).
 
     A chart cannot show more points than it has pixels; dashboard.js extends live series
-    by the same rule (``sameSlot``), so a trace's length is bounded at any update rate.
+    by the same rules (``sameSlot`` and its drop), so a trace's length is bounded at any
+    update rate.
     """
     slot = max(1, window_ms // MAX_SERIES_POINTS)
     kept: list = []
@@ -146,7 +149,7 @@ def thin(points: list, window_ms: int) -> list:
             kept[-1] = (ms, value)
         else:
             kept.append((ms, value))
-    return kept
+    return kept[-(MAX_SERIES_POINTS + 1):]
 
 
 def _series(spec: dict, points: list, time_zone: str) -> tuple[list, list]:

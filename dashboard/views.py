@@ -68,7 +68,7 @@ def dashboard_page(request, slug: str):
     values = livedata.current_values(keys)
     history = livedata.history(keys, boards.history_window_ms(specs))
     board = boards.render_board(dashboard, specs, values, history)
-    config = boards.js_config([board], values, history, dashboard_ws_path(slug))
+    config = boards.js_config([board], values, dashboard_ws_path(slug))
     return render(request, "dashboard/page.html", {"board": board, "config": config, "dashboard": dashboard})
 
 
@@ -122,14 +122,12 @@ def wall_page(request, token: str):
     dashboards = list(display.dashboards.order_by("displayitem__position", "displayitem__pk"))
     rendered = []
     all_values: dict = {}
-    all_history: dict = {}
     for dashboard in dashboards:
         specs = boards.widget_specs(dashboard)
         keys = boards.statistic_keys(specs)
         values = livedata.current_values(keys)
         history = livedata.history(keys, boards.history_window_ms(specs))
         all_values.update(values)
-        all_history.update(history)
         board = boards.render_board(dashboard, specs, values, history)
         desk_url = request.build_absolute_uri(reverse("dashboard", args=[dashboard.slug]))
         board["desk_url"] = desk_url
@@ -151,7 +149,7 @@ def wall_page(request, token: str):
         "memoryLimitMb": WALL_MEMORY_LIMIT_MB,
         "telemetrySeconds": WALL_TELEMETRY_SECONDS,
     }
-    config = boards.js_config(rendered, all_values, all_history, wall_ws_path(token), wall=wall)
+    config = boards.js_config(rendered, all_values, wall_ws_path(token), wall=wall)
     response = render(request, "dashboard/wall.html", {"display": display, "boards": rendered, "config": config})
     patch_cache_control(response, no_store=True)
     return response

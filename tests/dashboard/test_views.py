@@ -1,12 +1,14 @@
 """Pages: who may see what, and that they show the bridge's current and recorded values."""
 
 import datetime as dt
+import json
 import re
 
 import pytest
 from django.contrib.auth.models import Group, User
 from django.core.cache import cache
 
+from dashboard.figures import MAX_SERIES_POINTS
 from dashboard.models import Dashboard, Display
 from dashboard.views import ops_summary
 from statsbridge import events, history, values
@@ -166,3 +168,21 @@ def test_ops_peek_now_reads_one_statistic_from_the_service(client, demo, simulat
     page = client.post("/ops/", {"action": "peek", "statistic": ghost.pk}, follow=True).content.decode()
     assert "Peek of “ghost” failed:" in page
     assert f'data-key="{stat.key}"' in page and "Peek now" in page
+
+
+def test_the_page_sends_recorded_history_only_thinned_inside_its_figures(client, demo):
+    """A busy statistic records a point a second; the page must not ship every one of them
+    (the raw history once made a desk page grow with the recorded rate, unused by the JS)."""
+    key = waiting_key()
+    now = events.now_ms()
+    for second in range(1, 2001):  # 2,000 points over the last 33 minutes
+        history.record({key: number(second % 17)}, now - second * 1000)
+    client.force_login(User.objects.get(username=demo.username))
+    html = client.get("/d/overview/").content.decode()
+    config = json.loads(re.search(r'<script id="dash-config" type="application/json">(.*?)</script>', html, re.S).group(1))
+    assert "history" not in config
+    traces = [trace for figure in config["figures"].values() for trace in figure.get("data", [])]
+    series = [trace for trace in traces if key in json.dumps(trace.get("meta", "")) or len(trace.get("x") or []) > 2]
+    assert series, "no figure carries the statistic's recorded history"
+    # one point per slot, as dashboard.js keeps live series: at most MAX_SERIES_POINTS + 1
+    assert MAX_SERIES_POINTS - 10 <= max(len(trace["x"]) for trace in series) <= MAX_SERIES_POINTS + 1
