@@ -264,11 +264,11 @@ def tiles_name_slices(tiles: list) -> bool:
     return not counts_agents(tiles) and len(tiles) <= MAX_SHOWN_TILES
 
 
-def donut_slices(tiles: list) -> tuple[list, list, list]:
+def donut_slices(statistics: list, tiles: list) -> tuple[list, list, list]:
     """Labels, counts and colours of a donut.
 
     Agent-state statistics are counted by state ("agents by state"); numeric ones give
-    one slice each.
+    one slice each (``statistics``: the widget spec's, in tile order).
     """
     if counts_agents(tiles):
         counts: dict[str, int] = {}
@@ -279,12 +279,30 @@ def donut_slices(tiles: list) -> tuple[list, list, list]:
         return labels, [counts[s] for s in labels], colors
     labels = [t["label"] for t in tiles]
     values = [t["value"] if t["value"] != "" else 0 for t in tiles]
-    return labels, values, [SERIES_COLORS[i % len(SERIES_COLORS)] for i in range(len(tiles))]
+    return labels, values, slice_colors([stat["name"] for stat in statistics])
+
+
+def agent_state_named(statistic_name: str) -> str | None:
+    """The agent state a count statistic is named after ("AgentsNotReady" → "NotReady"), if any."""
+    lowered = statistic_name.lower()
+    for state in sorted(AGENT_STATES, key=len, reverse=True):  # "NotReady" before "Ready"
+        if state.lower() in lowered:
+            return state
+    return None
+
+
+def slice_colors(statistic_names: list[str]) -> list[str]:
+    """Colours of a numeric donut's slices: the agent-state colours when every slice counts
+    a different agent state (so "ready" is the same green on every widget), else the series palette."""
+    states = [agent_state_named(name) for name in statistic_names]
+    if None not in states and len(set(states)) == len(states):
+        return [AGENT_STATES[state]["color"] for state in states]
+    return [SERIES_COLORS[i % len(SERIES_COLORS)] for i in range(len(statistic_names))]
 
 
 def donut_figure(spec: dict, tiles: list) -> dict:
     """A donut of the statistics (or of agents by state)."""
-    labels, values, colors = donut_slices(tiles)
+    labels, values, colors = donut_slices(spec["statistics"], tiles)
     trace = {
         "type": "pie",
         "hole": 0.55,

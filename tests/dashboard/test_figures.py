@@ -110,6 +110,23 @@ def test_donut_of_agent_states_counts_agents_by_state():
     assert dict(zip(trace["labels"], trace["values"], strict=True)) == {"Ready": 2, "Talking": 1}
 
 
+def test_a_donut_of_agent_state_counts_uses_the_agent_state_colours():
+    stats = [("r", "G1", "AgentsReady"), ("t", "G1", "AgentsTalking"), ("n", "G1", "AgentsNotReady"),
+             ("w", "G1", "AgentsAfterCallWork")]
+    rendered = figures.render(spec("donut", stats), {k: value(i + 1) for i, (k, _, _) in enumerate(stats)}, {}, "UTC")
+    colours = rendered["figure"]["data"][0]["marker"]["colors"]
+    assert colours == [figures.AGENT_STATES[s]["color"] for s in ("Ready", "Talking", "NotReady", "AfterCallWork")]
+    assert [t["swatch"] for t in rendered["tiles"]] == colours  # each tile keys its slice in its colour
+
+
+def test_a_donut_of_other_counts_keeps_the_series_palette():
+    mixed = [("r", "G1", "AgentsReady"), ("l", "G1", "AgentsLoggedIn")]
+    twice = [("a", "G1", "AgentsReady"), ("b", "G2", "AgentsReady")]
+    for stats in (mixed, twice):
+        rendered = figures.render(spec("donut", stats), {"r": value(1), "l": value(2), "a": value(3), "b": value(4)}, {}, "UTC")
+        assert rendered["figure"]["data"][0]["marker"]["colors"] == figures.SERIES_COLORS[:2]
+
+
 def test_agent_grid_tiles_carry_state_reason_colour_and_icon():
     stats = [("x", "A1", "CurrentAgentState")]
     rendered = figures.render(spec("agent_grid", stats), {"x": agent("NotReady", "Lunch")}, {}, "UTC")
