@@ -6,6 +6,7 @@ client frames with an ``error`` frame while keeping the socket open. Parsing, ra
 limiting and sequence filtering are pure helpers in ``statsbridge.sockets``.
 """
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -44,6 +45,9 @@ def log_snapshot_failure(error: Exception) -> None:
         log.warning("could not send fresh snapshots (%s); closing the sockets so pages show STALE",
                     type(error).__name__)
 TELEMETRY_MIN_SECONDS = 5.0
+# How long after a socket ended frames sent to it may still arrive through Redis (the
+# process's queue is read continuously; under load it lags by a second or so).
+LATE_FRAMES_SECONDS = 10.0
 
 
 def viewable_dashboard(slug: str, user) -> Dashboard | None:
@@ -168,6 +172,38 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     kind = "desk"
     bucket: TokenBucket | None = None  # made at the first client frame: most sockets never send one
+    left = False  # set once the socket has ended: it follows nothing any more
+
+    async def __call__(self, scope, receive, send):
+        """Run the socket; however it ends, stop following the bridge and leave the groups.
+
+        channels calls ``disconnect`` only when the client goes. When the channel-layer
+        receive fails instead (Redis restarting), the consumer ends with that exception
+        and ``disconnect`` never runs: its watcher listener then kept the dead consumer
+        alive, and each later bridge change joined its channel to the groups again, where
+        channels_redis buffered every frame for it, in a queue nobody reads, for good.
+        """
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.leave()
+            self.forget_buffered_frames()
+
+    def forget_buffered_frames(self) -> None:
+        """Drop the queue channels_redis keeps for this socket's channel, once nothing reads it.
+
+        channels_redis deletes a channel's queue only when a receive empties it; a consumer
+        cancelled while it held the layer's receive lock (any idle socket may), or sent frames
+        that arrive after it stopped receiving, leaves its queue behind for the process's life
+        (channels_redis issue #384). Frames sent to its groups before it left them can still
+        be on their way through Redis: the queue they make is dropped a little later.
+        """
+        buffers = getattr(getattr(self, "channel_layer", None), "receive_buffer", None)
+        channel = getattr(self, "channel_name", None)
+        if buffers is None or not channel:
+            return
+        buffers.pop(channel, None)
+        asyncio.get_running_loop().call_later(LATE_FRAMES_SECONDS, buffers.pop, channel, None)
 
     async def start(self, dashboards: list[tuple[int, str]]) -> None:
         """Accept, then join each dashboard's group and send its snapshot."""
@@ -207,7 +243,36 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     def groups_joined(self) -> list[str]:
         """The channel-layer groups this socket belongs to."""
-        return [dashboard_group(dashboard_id) for dashboard_id in self.dashboards]
+        return [dashboard_group(dashboard_id) for dashboard_id in getattr(self, "dashboards", {})]
+
+    async def leave_groups(self) -> None:
+        """Leave every group joined, each attempted even if one fails, and a failed leave once more.
+
+        After a Redis restart the first command on each pooled connection fails (the server
+        closed it) and the retry gets a fresh connection; a channel left in a group is sent
+        every frame, which channels_redis buffers for good. When Redis is really down, the
+        retry fails as fast, and the groups are lost with its data or expire.
+        """
+        for group in self.groups_joined():
+            for _ in range(2):
+                try:
+                    await self.channel_layer.group_discard(group, self.channel_name)
+                    break
+                except Exception:  # try again, then go on with the next group
+                    continue
+
+    async def leave(self) -> None:
+        """Once, when the socket ends (closed, or its consumer failed): uncount it, stop
+        following the bridge, leave the groups."""
+        if self.left:
+            return
+        self.left = True
+        if getattr(self, "counted", False):
+            metrics.websocket_clients.labels(kind=self.kind).dec()
+            self.counted = False
+            watcher().discard(self.bridge_changed)
+        if getattr(self, "channel_layer", None) is not None:
+            await self.leave_groups()
 
     async def bridge_changed(self, connection: dict) -> None:
         """The bridge came or went, or the shared store was reset: fresh snapshots say so.
@@ -217,11 +282,18 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         marks every tile STALE at once and reconnects, rather than showing values nobody
         can vouch for as fresh.
         """
+        if self.left:  # a change noticed just before the socket ended
+            return
         try:
             # Join again first (idempotent): after a Redis restart the groups are gone,
             # and a socket that stayed open would otherwise get nothing but pongs.
             for group in self.groups_joined():
                 await self.channel_layer.group_add(group, self.channel_name)
+            if self.left:
+                # It ended while joining, and may have left before a join above landed:
+                # leave again, or its channel stays a group member that nobody reads.
+                await self.leave_groups()
+                return
             await self.send_all_snapshots()
         except Exception as error:
             log_snapshot_failure(error)
@@ -229,13 +301,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
                 await self.close(code=SERVER_ERROR)
 
     async def disconnect(self, code):
-        """Leave every group."""
-        if getattr(self, "counted", False):
-            metrics.websocket_clients.labels(kind=self.kind).dec()
-            self.counted = False
-            watcher().discard(self.bridge_changed)
-        for dashboard_id in list(getattr(self, "dashboards", {})):
-            await self.channel_layer.group_discard(dashboard_group(dashboard_id), self.channel_name)
+        """The client went: leave everything now (``__call__`` would, a moment later)."""
+        await self.leave()
 
     # -- from the bridge
 
@@ -313,13 +380,8 @@ class WallConsumer(LiveConsumer):
 
     def groups_joined(self) -> list[str]:
         """The dashboards' groups and the display's (reloads, playlist and token changes)."""
-        return [*super().groups_joined(), display_group(self.display_id)]
-
-    async def disconnect(self, code):
-        """Leave the display's group too."""
-        if getattr(self, "display_id", None) is not None:
-            await self.channel_layer.group_discard(display_group(self.display_id), self.channel_name)
-        await super().disconnect(code)
+        display = [display_group(self.display_id)] if getattr(self, "display_id", None) is not None else []
+        return [*super().groups_joined(), *display]
 
     async def display_changed(self, message: dict) -> None:
         """The display was edited: close if its token no longer opens it, else follow the playlist."""
