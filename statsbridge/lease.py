@@ -5,16 +5,9 @@ third of that; if it dies, the key expires and a standby (polling at the same ra
 takes over within ``LEASE_SECONDS`` plus one poll. Renewal and release only touch the
 key while it still names this holder (or, for renewal, while nobody holds it), so a
 holder that paused past its lease can never cut short its successor's. Without Redis, ``LocalLease`` always holds.
-
-A Redis blip (a restart, a dropped pooled connection) must not hand the bridge over:
-every handover makes the upstream drop and re-create every subscription. So a holder
-whose renewal meets a Redis error keeps the lease for as long as its key cannot have
-expired, and a standby that met a Redis error stays back for one lease period after,
-leaving the restarted, empty Redis to the holder's next renewal.
 """
 
 import logging
-import time
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
@@ -71,46 +64,28 @@ class RedisLease:
         self.identity = identity
         self.seconds = seconds
         self._redis = redis.from_url(url, max_connections=4)
-        self._valid_until = 0.0  # (monotonic) our key cannot have expired before this
-        self._stay_back_until = 0.0  # (monotonic) a standby that met a Redis error waits till then
 
     def __repr__(self) -> str:
         return f"<RedisLease {self.key} as {self.identity}>"
 
     async def acquire(self) -> bool:
-        """Take the lease if nobody holds it (or we already do); after a Redis error, not
-        before one lease period has passed (a holder that lived through it re-takes first)."""
-        if time.monotonic() < self._stay_back_until:
-            return False
-        started = time.monotonic()
+        """Take the lease if nobody holds it (or we already do)."""
         try:
             if await self._redis.set(self.key, self.identity, nx=True, px=int(self.seconds * 1000)):
-                self._valid_until = started + self.seconds
                 return True
-            return await self._renew(started)
+            return await self.renew()
         except RedisError as error:
             log.warning("lease %s: Redis error on acquire: %s", self.key, type(error).__name__)
-            self._stay_back_until = time.monotonic() + self.seconds
             return False
 
     async def renew(self) -> bool:
-        """Extend the lease (re-take it if the key vanished); False when someone else holds
-        it, or when Redis has been unreachable for as long as the key could live."""
-        started = time.monotonic()
+        """Extend the lease (re-take it if the key vanished); False when someone else holds it
+        or Redis is unreachable."""
         try:
-            return await self._renew(started)
+            return bool(await self._redis.eval(_RENEW, 1, self.key, self.identity, int(self.seconds * 1000)))
         except RedisError as error:
-            still_ours = time.monotonic() < self._valid_until
-            log.warning("lease %s: Redis error on renew: %s; %s", self.key, type(error).__name__,
-                        "holding on while it cannot have expired" if still_ours else "it may have expired")
-            return still_ours
-
-    async def _renew(self, started: float) -> bool:
-        """One renewal round trip begun at ``started`` (monotonic); raises RedisError."""
-        if await self._redis.eval(_RENEW, 1, self.key, self.identity, int(self.seconds * 1000)):
-            self._valid_until = started + self.seconds
-            return True
-        return False
+            log.warning("lease %s: Redis error on renew: %s", self.key, type(error).__name__)
+            return False
 
     async def release(self) -> None:
         """Give the lease up at once so a standby need not wait for it to expire."""
