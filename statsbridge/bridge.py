@@ -211,6 +211,17 @@ class Bridge:
             metrics.decode_unknown.inc()
         self.fanout.offer(key, decoded)
 
+    def _offer_fetched(self, item: dict, requested_at: int) -> None:
+        """Offer a value read by a REST call sent at ``requested_at`` (ms), unless a notification
+        that arrived meanwhile already brought one at least as new.
+
+        The service notifies a new subscription's changes at once, so they can overtake the
+        reply that created it (or a peek); offering the reply's older value after them would
+        show it as fresh until the statistic next changes (the fault matrix saw 2 s).
+        """
+        if not fetched_is_superseded(self.fanout.latest.get(item["statisticId"]), item.get("timestamp"), requested_at):
+            self._offer(item, requested_at)
+
     def _on_service_state(self, state: str) -> None:
         if state == self.service:
             return
@@ -372,7 +383,7 @@ class Bridge:
             with_values = {s["statisticId"] for s in returned if "value" in s}
             for item in returned:
                 if "value" in item:
-                    self._offer(item, received)
+                    self._offer_fetched(item, received)
             if got - with_values:
                 await self._peek(subscription_id, sorted(got - with_values))
         self._update_gauges()
@@ -395,7 +406,7 @@ class Bridge:
             raise
         for item in result.data.get("statistics", []):
             if isinstance(item, dict) and isinstance(item.get("statisticId"), str) and "value" in item:
-                self._offer(item, received)
+                self._offer_fetched(item, received)
 
     async def _delete_subscriptions(self, ids: list[str], timeout: float = 10.0) -> int:
         """Delete subscriptions in parallel, within ``timeout`` overall; return how many went."""
@@ -544,6 +555,19 @@ class Bridge:
             "last_resubscribe": self.last_resubscribe,
             "token_expires_at": tokens.expires_at if tokens is not None else None,
         }
+
+
+def fetched_is_superseded(current: dict | None, fetched_timestamp, requested_at: int) -> bool:
+    """Whether a value read by REST (upstream ``fetched_timestamp``, request sent at
+    ``requested_at`` ms) is older than ``current``, a Value received while the request was
+    out; without both timestamps the notification, received later, is taken as newer."""
+    if current is None or (current.get("received") or 0) < requested_at:
+        return False
+    current_timestamp = current.get("timestamp")
+    if isinstance(current_timestamp, (int, float)) and isinstance(fetched_timestamp, (int, float)) \
+            and not isinstance(fetched_timestamp, bool):
+        return current_timestamp >= fetched_timestamp
+    return True
 
 
 def _refusal(errors, key: str) -> str:

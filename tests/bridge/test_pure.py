@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from statsbridge import events
+from statsbridge.bridge import fetched_is_superseded
 from statsbridge.decoding import Decoding, Hint, format_duration, hint_for
 from statsbridge.definitions import definition_errors, validate_definition
 from statsbridge.fanout import plan_frames
@@ -257,3 +258,21 @@ def test_token_bucket_and_sequence_filter():
     assert not seqs.accept({"dashboard": "d", "seq": 1})
     seqs.snapshot_sent({"dashboard": "d", "seq": 4})
     assert [seqs.accept({"dashboard": "d", "seq": s}) for s in (3, 4, 5, 5, 7)] == [False, False, True, False, True]
+
+
+def test_a_rest_reply_never_replaces_a_newer_notification_that_overtook_it():
+    """Found by the fault matrix (a wall tile showed the subscription reply's value, fresh,
+    2.1 s after the notification that overtook the reply had brought the newer one)."""
+    sent = 1_000_000
+
+    def seen(received, timestamp):
+        return events.value(kind="number", value=1, text="1", state="fresh", timestamp=timestamp, received=received)
+
+    assert not fetched_is_superseded(None, 900, sent)  # nothing yet
+    assert not fetched_is_superseded(seen(sent - 1, 999_000), 900, sent)  # known before the request: the reply is newer
+    assert fetched_is_superseded(seen(sent + 5, 999_500), 999_400, sent)  # overtaken by a newer notification
+    assert fetched_is_superseded(seen(sent + 5, 999_400), 999_400, sent)  # same moment: keep what the stream said
+    assert not fetched_is_superseded(seen(sent + 5, 999_300), 999_400, sent)  # a late, older notification: reply wins
+    assert fetched_is_superseded(seen(sent + 5, None), 999_400, sent)  # no timestamps to compare: arrival order
+    assert fetched_is_superseded(seen(sent + 5, 999_300), "yesterday", sent)
+    assert fetched_is_superseded(seen(sent + 5, 999_300), True, sent)
