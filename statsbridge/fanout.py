@@ -303,17 +303,33 @@ class Fanout:
         # One write for values, sequence numbers and status: a snapshot reads them in one
         # go, and one that saw a status frame's seq beside the previous connection would
         # make its socket drop that frame and show the old connection until the next change.
-        await self._run_sync(values.write, changed, touched, status)
-        for dashboard_id, frame in frames:
-            await self.layer.group_send(dashboard_group(dashboard_id), {"type": FRAME_MESSAGE, "frame": SharedFrame(frame)})
-            metrics.messages_out.labels(type=frame["type"]).inc()
-        if connection is not None:
-            await self.layer.group_send(STATUS_GROUP, {"type": "bridge.status", "status": status})
+        try:
+            await self._run_sync(values.write, changed, touched, status)
+            for dashboard_id, frame in frames:
+                await self.layer.group_send(dashboard_group(dashboard_id), {"type": FRAME_MESSAGE, "frame": SharedFrame(frame)})
+                metrics.messages_out.labels(type=frame["type"]).inc()
+            if connection is not None:
+                await self.layer.group_send(STATUS_GROUP, {"type": "bridge.status", "status": status})
+        except BaseException:
+            self._put_back(changed, per_dashboard, connection is not None)
+            raise
         published = self._clock()
         self._observe(changed, published)
         if self._record_history:
             self._queue_history(self._throttle.take(changed, published), published)
         return len(frames)
+
+    def _put_back(self, changed: dict, per_dashboard: dict, connection_changed: bool) -> None:
+        """Queue again what a failed publish took (the store or layer blipped), under anything
+        newer queued meanwhile, so the next tick sends it: a value dropped here would stay
+        on screen, wrong but fresh, until its statistic next changes. (Frames that did go
+        out are sent again with new sequence numbers: the same values, harmless.)"""
+        self._pending = {**changed, **self._pending}
+        for dashboard_id, items in per_dashboard.items():
+            self._waiting[dashboard_id] = {**items, **self._waiting.get(dashboard_id, {})}
+            self._last_sent.pop(dashboard_id, None)  # due again at once
+        self._connection_changed = self._connection_changed or connection_changed
+        self._work.set()
 
     def _queue_history(self, due: dict, at: int) -> None:
         """Queue ``due`` samples and make sure the history writer runs (it also waits for the throttled ones)."""

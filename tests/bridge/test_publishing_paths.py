@@ -322,3 +322,51 @@ def answers_no_more(raw) -> bool:
     except Exception:
         return True
     return False
+
+
+@pytest.mark.scaleout
+async def test_values_of_a_publish_that_failed_go_out_with_the_next_one(tmp_path):
+    """Found by the fault matrix: a publish that met a restarting Redis lost the values it
+    had taken, and a wall showed the previous ones, fresh, until those statistics changed
+    again (21 s once)."""
+    from channels_redis.core import RedisChannelLayer
+    from redis.exceptions import RedisError
+
+    from tests.reliability.stack import PrivateRedis
+
+    server = PrivateRedis(tmp_path)
+    server.start()
+    layer = RedisChannelLayer(hosts=[server.url])
+    runner = SyncRunner("test-put-back")
+    fanout = Fanout(runner, layer=layer, record_history=False, tick_seconds=TICK)
+    await fanout.set_routes(routes_of({1: ["a", "b"]}))
+    viewer = await layer.new_channel()
+    await layer.group_add(dashboard_group(1), viewer)
+    try:
+        fanout.offer("a", fresh(7))
+        fanout.offer("b", fresh(1))
+        await fanout.flush()
+        assert (await next_batch(layer, viewer, 5))[0]["values"]["a"]["value"] == 7
+
+        server.kill()
+        fanout.offer("a", fresh(8))
+        with pytest.raises(RedisError):
+            await fanout.flush()
+        fanout.offer("b", fresh(2))  # queued while Redis is away: the newer value must win
+        server.start()
+
+        async def published() -> bool:
+            try:
+                await layer.group_add(dashboard_group(1), viewer)  # groups went with Redis
+                await fanout.flush()
+                return True
+            except RedisError:  # the first command on a connection Redis closed fails
+                return False
+
+        await eventually(published, 5, "a publish gets through to the restarted Redis")
+        frame, _ = await next_batch(layer, viewer, 5)
+        assert {k: v["value"] for k, v in frame["values"].items()} == {"a": 8, "b": 2}
+    finally:
+        await runner.close()
+        await layer.flush()
+        server.kill()
