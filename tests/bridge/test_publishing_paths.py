@@ -54,6 +54,17 @@ async def next_batch(layer, channel: str, timeout: float) -> tuple[dict, float]:
             return message["frame"], time.monotonic()
 
 
+async def fanout_and_viewer(layer, runner_name: str):
+    """A fan-out of dashboard 1 (statistics a and b) on ``layer``, its runner, and a channel
+    in dashboard 1's group to receive what it publishes."""
+    runner = SyncRunner(runner_name)
+    fanout = Fanout(runner, layer=layer, record_history=False, tick_seconds=TICK)
+    await fanout.set_routes(routes_of({1: ["a", "b"]}))
+    viewer = await layer.new_channel()
+    await layer.group_add(dashboard_group(1), viewer)
+    return runner, fanout, viewer
+
+
 # ------------------------------------------------------------------ pure helpers
 
 
@@ -179,11 +190,7 @@ async def test_every_recipient_gets_the_published_frame_itself_not_a_copy():
 
 async def test_after_the_store_lost_its_data_the_next_beat_publishes_every_value_again():
     layer = get_channel_layer()
-    runner = SyncRunner("test-reset")
-    fanout = Fanout(runner, layer=layer, record_history=False, tick_seconds=TICK)
-    await fanout.set_routes(routes_of({1: ["a", "b"]}))
-    viewer = await layer.new_channel()
-    await layer.group_add(dashboard_group(1), viewer)
+    runner, fanout, viewer = await fanout_and_viewer(layer, "test-reset")
     try:
         fanout.offer("a", fresh(7))
         fanout.offer("b", fresh(8))
@@ -337,11 +344,7 @@ async def test_values_of_a_publish_that_failed_go_out_with_the_next_one(tmp_path
     server = PrivateRedis(tmp_path)
     server.start()
     layer = RedisChannelLayer(hosts=[server.url])
-    runner = SyncRunner("test-put-back")
-    fanout = Fanout(runner, layer=layer, record_history=False, tick_seconds=TICK)
-    await fanout.set_routes(routes_of({1: ["a", "b"]}))
-    viewer = await layer.new_channel()
-    await layer.group_add(dashboard_group(1), viewer)
+    runner, fanout, viewer = await fanout_and_viewer(layer, "test-put-back")
     try:
         fanout.offer("a", fresh(7))
         fanout.offer("b", fresh(1))

@@ -150,18 +150,22 @@ def group_members(redis: PrivateRedis, layer, group: str) -> list[str]:
         client.close()
 
 
-@pytest.mark.scaleout
-async def test_a_socket_closed_after_the_layers_connections_dropped_still_leaves_its_group(redis_layer):
-    """The first command on a connection the server closed fails; leaving a group must not
-    be that command alone, or the dead channel stays a member and is sent every frame."""
+async def one_open_desk():
+    """One desk socket open on a fresh dashboard: its communicator, watcher listener,
+    channel name, the channel layer and the dashboard's group."""
     dashboard, _ = await make_async(make_dashboard)
     user = await make_async(staff_user)
     await make_async(values.write, status=live_status())
     communicator = await connected_desk("floor", user)
     [listener] = consumer_listeners()
-    channel = listener.__self__.channel_name
-    layer = get_channel_layer()
-    group = dashboard_group(dashboard.pk)
+    return communicator, listener, listener.__self__.channel_name, get_channel_layer(), dashboard_group(dashboard.pk)
+
+
+@pytest.mark.scaleout
+async def test_a_socket_closed_after_the_layers_connections_dropped_still_leaves_its_group(redis_layer):
+    """The first command on a connection the server closed fails; leaving a group must not
+    be that command alone, or the dead channel stays a member and is sent every frame."""
+    communicator, listener, channel, layer, group = await one_open_desk()
     assert await asyncio.to_thread(group_members, redis_layer, layer, group) == [channel]
     assert await asyncio.to_thread(kill_idle_clients, redis_layer) >= 1
 
@@ -173,14 +177,7 @@ async def test_a_socket_closed_after_the_layers_connections_dropped_still_leaves
 async def test_a_bridge_change_noticed_as_a_socket_ends_does_not_join_it_again():
     """The watcher calls listeners in tasks of their own: one started just before its socket
     closed must not put the dead channel back into the groups (it would be sent every frame)."""
-    dashboard, _ = await make_async(make_dashboard)
-    user = await make_async(staff_user)
-    await make_async(values.write, status=live_status())
-    communicator = await connected_desk("floor", user)
-    [listener] = consumer_listeners()
-    channel = listener.__self__.channel_name
-    layer = get_channel_layer()
-    group = dashboard_group(dashboard.pk)
+    communicator, listener, channel, layer, group = await one_open_desk()
     assert channel in layer.groups.get(group, {})
 
     await communicator.disconnect()
