@@ -454,7 +454,10 @@ class Bridge:
         beat = float(bridge_setting("HEARTBEAT_SECONDS"))
         while not stop.is_set():
             try:
-                await self.fanout.beat(self.status_extra())
+                if await self.fanout.beat(self.status_extra()):
+                    # The ids tell a successor which subscriptions to delete before
+                    # creating its own (see ``run``): without them it would leave duplicates.
+                    await self._run_sync(values.write_subscription_ids, list(self.held))
             except Exception:  # The cache may blip; the next beat retries.
                 log.exception("could not write the heartbeat")
             await asyncio.sleep(beat)

@@ -256,15 +256,18 @@ class Fanout:
         """Publish everything gathered to every dashboard now; return the number of frames sent."""
         return await self._publish(list(self._waiting), extra_status, heartbeat=heartbeat)
 
-    async def beat(self, extra_status: dict | None = None) -> None:
+    async def beat(self, extra_status: dict | None = None) -> bool:
         """Write the status with a new heartbeat, on the status runner only; after the
-        shared store lost its data, publish every value again (store and screens)."""
+        shared store lost its data, publish every value again (store and screens) and
+        return True, so the caller can write back what else it keeps there."""
         epoch = await self._run_status(values.store_epoch)
-        if self._epoch is not None and epoch != self._epoch:
+        reset = self._epoch is not None and epoch != self._epoch
+        if reset:
             log.warning("the shared store lost its data (restarted?); publishing every value again")
             self.requeue_all()
         self._epoch = epoch
         await self._run_status(self._write_beat, self.status(extra_status))
+        return reset
 
     def _write_beat(self, status: dict) -> None:
         """(Runner thread.) Write a heartbeat status with the connection as it is now: one

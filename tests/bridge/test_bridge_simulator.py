@@ -8,12 +8,13 @@ from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from dashboard.models import Dashboard, Widget, WidgetStatistic
 from dashboard.routing import websocket_urlpatterns
-from statsbridge import history
+from statsbridge import history, values
 from statsbridge.decoding import Decoding, Hint
 from statsbridge.host import BridgeHost
 from statsbridge.lease import LocalLease
@@ -226,6 +227,22 @@ async def test_shutdown_releases_subscriptions_and_a_restart_resubscribes(simula
     stop.set()
     await asyncio.wait_for(task, 20)
     await browser.communicator.disconnect()
+
+
+async def test_after_the_store_lost_its_data_the_bridge_writes_its_subscription_ids_again(simulator, bridge):
+    """A bridge now lives through a Redis restart (it keeps its lease): the ids of its
+    upstream subscriptions must be in the store again, or a successor taking over after
+    it died would not delete them and upstream would hold duplicates."""
+    control = Control(simulator)
+    _, _, _, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
+    await eventually(lambda: _truth_with(control, set(keys)), 10, "subscribed")
+    held = sorted(bridge.bridge.held)
+    assert held and sorted(values.read_subscription_ids()) == held
+
+    cache.clear()  # what a Redis restart does to the store
+    assert values.read_subscription_ids() == []
+    await eventually(lambda: sorted(values.read_subscription_ids()) == held, 5, "subscription ids written again")
+    assert sorted(bridge.bridge.held) == held, "the same bridge, the same subscriptions"
 
 
 async def test_revoked_tokens_are_recovered_and_values_keep_flowing(simulator, bridge):

@@ -1,6 +1,7 @@
 """The Redis lease (real Redis) and the history store."""
 
 import datetime as dt
+import time
 import uuid
 
 import pytest
@@ -10,6 +11,7 @@ from statsbridge import events, history
 from statsbridge.lease import RedisLease
 from statsbridge.models import StatisticSample
 from tests.live import eventually
+from tests.reliability.stack import PrivateRedis
 
 REDIS_URL = "redis://127.0.0.1:6379/9"
 
@@ -50,10 +52,99 @@ async def test_the_holder_keeps_a_lease_whose_key_vanished_unless_someone_took_i
     await alpha._redis.delete(alpha.key)
     assert await alpha.renew() and await alpha.holder() == "alpha"
     assert not await beta.acquire()
-    # But if the standby claimed the vanished key first, the holder must stand down.
+    # But if a bridge that never saw the key (it just started) claimed it first, the
+    # holder must stand down.
+    gamma = RedisLease(REDIS_URL, alpha.key, "gamma", seconds=0.6)
     await alpha._redis.delete(alpha.key)
-    assert await beta.acquire()
-    assert not await alpha.renew() and await beta.holder() == "beta"
+    assert await gamma.acquire()
+    assert not await alpha.renew() and await beta.holder() == "gamma"
+    await gamma.release()
+    await gamma.close()
+
+
+@pytest.mark.scaleout
+async def test_a_released_lease_is_taken_over_at_once(leases):
+    alpha, beta = leases
+    assert await alpha.acquire() and not await beta.acquire()
+    await alpha.release()
+    assert await alpha.holder() is None
+    # Not left alone as a key that vanished early: a clean stop hands over without waiting.
+    assert await beta.acquire() and await beta.holder() == "beta"
+    assert not await alpha.renew()
+
+
+@pytest.fixture
+async def private_leases(tmp_path):
+    """Two leases of 2 s on a redis-server of our own (killable), and that server."""
+    server = PrivateRedis(tmp_path)
+    server.start()
+    made = [RedisLease(server.url, "ccdash-test:lease", name, seconds=2.0) for name in ("alpha", "beta")]
+    yield (*made, server)
+    for lease in made:
+        await lease.close()
+    server.kill()
+
+
+def restart(server) -> None:
+    """SIGKILL the redis-server and start it again, empty."""
+    server.kill()
+    server.start()
+
+
+@pytest.mark.scaleout
+async def test_a_redis_restart_does_not_hand_the_lease_over(private_leases):
+    """Found by the fault matrix (finding 9): every Redis restart made the holder stand down
+    (its renewal met the connection the restart closed) or a standby take the wiped key,
+    and a new bridge re-created every subscription upstream."""
+    alpha, beta, server = private_leases
+    assert await alpha.acquire() and not await beta.acquire()
+    for _ in range(3):
+        restart(server)
+        # The standby polls first: the key is gone long before it could have expired.
+        assert not await beta.acquire(), "a standby must leave a key that vanished early to its holder"
+        assert await alpha.renew(), "the holder's renewal re-takes its key on a fresh connection"
+        assert await alpha.holder() == "alpha" and not await beta.acquire()
+
+
+@pytest.mark.scaleout
+async def test_a_standby_that_meets_redis_down_stays_back_and_the_holder_holds_on(private_leases):
+    alpha, beta, server = private_leases
+    assert await alpha.acquire() and not await beta.acquire()
+    server.kill()
+    assert await alpha.renew(), "Redis is down, but the holder's key cannot have expired yet"
+    assert not await beta.acquire()
+    server.start()
+    assert not await beta.acquire(), "a standby that saw Redis fail must leave the wiped key to the holder"
+    assert await alpha.renew() and await alpha.holder() == "alpha"
+    # A second restart while the standby still stands back is noticed too (it keeps polling).
+    restart(server)
+    assert not await beta.acquire()
+    assert await alpha.renew() and await alpha.holder() == "alpha"
+
+
+@pytest.mark.scaleout
+async def test_a_holder_that_died_with_redis_is_taken_over_after_one_lease_period(private_leases):
+    alpha, beta, server = private_leases
+    assert await alpha.acquire() and not await beta.acquire()
+    restart(server)  # and alpha never renews again
+    assert not await beta.acquire()
+    took = await eventually(beta.acquire, 2 * beta.seconds + 1, "the standby takes over", interval=0.1)
+    assert took and await beta.holder() == "beta" and not await alpha.renew()
+
+
+@pytest.mark.scaleout
+async def test_a_holder_cut_off_from_redis_stands_down_once_its_key_could_have_expired(private_leases):
+    alpha, _, server = private_leases
+    acquired_at = time.monotonic()
+    assert await alpha.acquire()
+    server.kill()
+
+    async def lost() -> bool:
+        return not await alpha.renew()
+
+    await eventually(lost, 5.0, "the holder gives the lease up", interval=0.1)
+    # Not before: until then no standby can have taken it, and handing over costs every subscription.
+    assert time.monotonic() - acquired_at >= alpha.seconds
 
 
 def value(number, state="fresh"):

@@ -196,13 +196,13 @@ async def test_after_the_store_lost_its_data_the_next_beat_publishes_every_value
         fanout.offer("b", fresh(8))
         await fanout.flush()
         await next_batch(layer, viewer, TICK)
-        await fanout.beat()
-        await fanout.beat()  # same store: nothing to republish
+        assert not await fanout.beat()
+        assert not await fanout.beat()  # same store: nothing to republish
         assert not fanout._pending
         seq = values.read_seqs([1])[1]
 
         cache.clear()  # what a Redis restart does to the store
-        await fanout.beat()
+        assert await fanout.beat(), "the beat tells its bridge that the store lost its data"
         await fanout.flush()
         assert {k: v["value"] for k, v in values.read_values(["a", "b"]).items()} == {"a": 7, "b": 8}
         assert values.read_seqs([1])[1] > seq  # screens that reconnect continue in sequence

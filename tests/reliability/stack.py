@@ -21,6 +21,7 @@ from pathlib import Path
 
 import psycopg
 
+from statsbridge.lease import RELEASED
 from statsbridge.simulator import SimulatorThread
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, free_port, login, manage, wait_for
 from tests.fixtures_simulator import fast_config
@@ -301,7 +302,7 @@ class Stack:
             holder = client.get(f"{self.env['CACHE_KEY_PREFIX']}:sb:lease")
         finally:
             client.close()
-        if not holder:
+        if not holder or holder.decode() == RELEASED:
             return None
         pid = int(holder.decode().split(":")[1])
         return next((b for b in self.bridges if b.pid == pid), None)
