@@ -31,6 +31,13 @@ log = logging.getLogger(__name__)
 
 RELEASED = "released"
 
+
+def holder_of(value: bytes | None) -> str | None:
+    """Pure: the identity a lease key's raw value names; None when nobody holds it (or
+    its holder released it)."""
+    name = value.decode() if value is not None else None
+    return name if name != RELEASED else None
+
 # Renewing re-takes a key that vanished (Redis restarted empty, or the key expired with
 # nobody claiming it): the holder is still running its bridge, and handing over to a
 # standby would only make the upstream drop and re-create every subscription.
@@ -156,8 +163,7 @@ class RedisLease:
 
     async def holder(self) -> str | None:
         """Who holds the lease now, or None."""
-        value = await self._redis.get(self.key)
-        return value.decode() if value is not None and value.decode() != RELEASED else None
+        return holder_of(await self._redis.get(self.key))
 
     async def close(self) -> None:
         """Close the Redis connections."""

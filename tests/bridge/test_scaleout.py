@@ -19,7 +19,7 @@ import psycopg
 import pytest
 import redis
 
-from statsbridge.lease import RELEASED
+from statsbridge.lease import holder_of
 from statsbridge.simulator import start_simulator
 from tests.bridge.processes import RemoteBrowser, free_port, get_json, same_fresh_values, seed_command
 from tests.fixtures_simulator import fast_config
@@ -76,9 +76,9 @@ class Deployment:
 
     def lease_holder_pid(self) -> int | None:
         client = redis.Redis.from_url(self.env["REDIS_URL"])
-        holder = client.get(f"{self.prefix}:sb:lease")
+        holder = holder_of(client.get(f"{self.prefix}:sb:lease"))
         client.close()
-        return int(holder.decode().split(":")[1]) if holder and holder.decode() != RELEASED else None
+        return int(holder.split(":")[1]) if holder else None
 
     def destroy(self) -> None:
         for process in self.processes.values():

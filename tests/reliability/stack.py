@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psycopg
 
-from statsbridge.lease import RELEASED
+from statsbridge.lease import holder_of
 from statsbridge.simulator import SimulatorThread
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, free_port, login, manage, wait_for
 from tests.fixtures_simulator import fast_config
@@ -299,12 +299,12 @@ class Stack:
 
         client = redis.Redis.from_url(self.redis.url)
         try:
-            holder = client.get(f"{self.env['CACHE_KEY_PREFIX']}:sb:lease")
+            holder = holder_of(client.get(f"{self.env['CACHE_KEY_PREFIX']}:sb:lease"))
         finally:
             client.close()
-        if not holder or holder.decode() == RELEASED:
+        if not holder:
             return None
-        pid = int(holder.decode().split(":")[1])
+        pid = int(holder.split(":")[1])
         return next((b for b in self.bridges if b.pid == pid), None)
 
 
