@@ -202,6 +202,10 @@ BRIDGE = {
     "LEASE_SECONDS": env_float("BRIDGE_LEASE_SECONDS", 3.0),
 }
 
+# Walls reload themselves (after their first minute) once their JS heap passes this: a TV
+# browser left open for weeks must not slow down or crash.
+WALL_MEMORY_LIMIT_MB = env_int("WALL_MEMORY_LIMIT_MB", 400)
+
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,

@@ -6,6 +6,7 @@ import zoneinfo
 from pathlib import Path
 
 import plotly
+from django.conf import settings
 from django.contrib.auth.decorators import login_required, user_passes_test
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
@@ -22,7 +23,6 @@ from statsbridge.models import Statistic
 from statsbridge.upstream.errors import UpstreamError
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-WALL_MEMORY_LIMIT_MB = 400
 WALL_TELEMETRY_SECONDS = 15
 
 
@@ -146,7 +146,7 @@ def wall_page(request, token: str):
         "nightMode": display.night_mode,
         "reloadHour": display.reload_hour,
         "version": boards.page_version(),
-        "memoryLimitMb": WALL_MEMORY_LIMIT_MB,
+        "memoryLimitMb": settings.WALL_MEMORY_LIMIT_MB,
         "telemetrySeconds": WALL_TELEMETRY_SECONDS,
     }
     config = boards.js_config(rendered, all_values, wall_ws_path(token), wall=wall)

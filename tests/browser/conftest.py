@@ -6,6 +6,7 @@ file, seeded by ``manage.py seed_demo``; the browser is Debian's Chromium, headl
 with background networking off and a fresh profile.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -127,7 +128,13 @@ def simulator():
 
 
 @pytest.fixture(scope="module")
-def stack(simulator, tmp_path_factory):
+def stack_env() -> dict:
+    """Extra environment for the module's web server (a module overrides this fixture)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def stack(simulator, tmp_path_factory, stack_env):
     """Simulator + migrated, seeded database + running web server; yields what tests need."""
     home = tmp_path_factory.mktemp("stack")
     env = {
@@ -139,6 +146,7 @@ def stack(simulator, tmp_path_factory):
         "GENESYS_API_URL": simulator.url,
         "BRIDGE_EMBEDDED": "true",
         "LOG_LEVEL": "WARNING",
+        **stack_env,
     }
     env.pop("REDIS_URL", None)
     manage(env, "migrate", "--verbosity", "0")
@@ -153,21 +161,48 @@ def stack(simulator, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser_context(tmp_path_factory):
-    """Debian's Chromium with a fresh profile (one per test module)."""
+def browser():
+    """Debian's Chromium, headless (one per test module); each context gets a fresh profile."""
     from playwright.sync_api import sync_playwright
 
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"{CHROMIUM} is missing: run bin/setup --test (it installs Debian's chromium)")
     with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True,
-            args=CHROMIUM_ARGS, viewport={"width": 1600, "height": 900},
-        )
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            yield context
+            yield browser
         finally:
-            context.close()
+            browser.close()
+
+
+def new_context(browser, width: int = 1600, height: int = 900):
+    """A browser context of its own: own cookies, own clock, own renderer processes.
+
+    Close it with ``context.close()`` rather than closing its tabs: that disposes the
+    context in one step, where ``page.close()`` can hang forever when it races a
+    reload's commit (Chromium drops the close: crbug.com/536385539, Playwright #42068).
+    """
+    return browser.new_context(viewport={"width": width, "height": height})
+
+
+@contextlib.contextmanager
+def own_tab(browser, width: int = 1600, height: int = 900):
+    """A tab in a context of its own (see ``new_context``), for pages that reload themselves."""
+    context = new_context(browser, width, height)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def browser_context(browser):
+    """One context for the module's tests (fresh cookies per test via the ``page`` fixture)."""
+    context = new_context(browser)
+    try:
+        yield context
+    finally:
+        context.close()
 
 
 @pytest.fixture
@@ -194,7 +229,12 @@ def login(tab, base: str, username: str, password: str, path: str) -> None:
     tab.wait_for_url(f"{base}{path}")
 
 
-BANNER = "() => document.getElementById('connection-banner').dataset.state"
+# The connection banner's state once the page's script runs (null while a new document is
+# still being parsed or booting: the server-rendered banner says "connecting" before that).
+BANNER = """() => {
+  const banner = document.getElementById('connection-banner');
+  return banner && window.dashboardPage ? banner.dataset.state : null;
+}"""
 
 
 def evaluate_settled(tab, script: str):

@@ -10,9 +10,12 @@ import pytest
 from playwright.sync_api import expect
 
 from statsbridge.decoding import agent_state_name
-from tests.browser.conftest import ARTIFACTS, BANNER, WALL_SECONDS, evaluate_settled, login, readme_screenshot, wait_for
+from tests.browser.conftest import ARTIFACTS, BANNER, WALL_SECONDS, evaluate_settled, login, own_tab, readme_screenshot, wait_for
 
 pytestmark = pytest.mark.browser
+
+# Null-safe while a reloaded document is still being parsed (no body yet).
+NIGHT = "() => document.body ? document.body.dataset.night : null"
 
 ROOT = Path(__file__).resolve().parents[2]
 TILES = """() => [...document.querySelectorAll('[data-statistic]')].map((t) => ({
@@ -286,12 +289,11 @@ def test_a_threshold_crossing_shows_colour_and_text(page, stack):
     assert float(tile.get_attribute("data-value")) >= line
 
 
-def test_the_fleet_console_shows_the_wall_and_reload_now_reaches_it(page, browser_context, stack):
+def test_the_fleet_console_shows_the_wall_and_reload_now_reaches_it(page, browser, stack):
     base = stack["server"].base
-    wall = browser_context.new_page()
-    try:
+    with own_tab(browser) as wall:
         wall.goto(base + stack["wall_path"])
-        wait_for(lambda: wall.evaluate(BANNER) == "live", 10, "the wall never went live")
+        wait_for(lambda: evaluate_settled(wall, BANNER) == "live", 10, "the wall never went live")
         wall.evaluate("() => { window.sameDocument = 'yes'; }")
         login(page, base, stack["username"], stack["password"], "/admin/dashboard/display/fleet/")
 
@@ -307,31 +309,28 @@ def test_the_fleet_console_shows_the_wall_and_reload_now_reaches_it(page, browse
         expect(page.locator(".messagelist")).to_contain_text("Asked “Floor wall (demo)” to reload")
         wait_for(lambda: evaluate_settled(wall, "() => window.sameDocument === undefined"), 10, "the wall did not reload")
         wait_for(lambda: evaluate_settled(wall, BANNER) == "live", 10, "the wall did not come back live after reloading")
-    finally:
-        wall.close()
 
 
-def test_a_night_schedule_set_in_the_admin_dims_the_open_wall(page, browser_context, stack):
+def test_a_night_schedule_set_in_the_admin_dims_the_open_wall(page, browser, stack):
     base = stack["server"].base
-    wall = browser_context.new_page()
     try:
-        wall.goto(base + stack["wall_path"])
-        wait_for(lambda: wall.evaluate(BANNER) == "live", 10, "the wall never went live")
-        assert wall.evaluate("() => document.body.dataset.night") == ""
-        now = dt.datetime.now(dt.timezone.utc)  # the demo dashboards' time zone
-        login(page, base, stack["username"], stack["password"], "/admin/dashboard/display/")
-        page.click("text=Floor wall (demo)")
-        page.fill("#id_night_start", (now - dt.timedelta(hours=1)).strftime("%H:%M"))
-        page.fill("#id_night_end", (now + dt.timedelta(hours=1)).strftime("%H:%M"))
-        page.select_option("#id_night_mode", "dim")
-        page.click("input[name=_save]")
-        expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
-        wait_for(lambda: evaluate_settled(wall, "() => document.body.dataset.night") == "dim", 10,
-                 "the open wall did not dim for its night schedule")
-        assert wall.evaluate("() => getComputedStyle(document.querySelector('main')).filter") == "brightness(0.3)"
-        wall.screenshot(path=str(ARTIFACTS / "wall-night-dimmed.png"))
+        with own_tab(browser) as wall:
+            wall.goto(base + stack["wall_path"])
+            wait_for(lambda: evaluate_settled(wall, BANNER) == "live", 10, "the wall never went live")
+            assert wall.evaluate("() => document.body.dataset.night") == ""
+            now = dt.datetime.now(dt.timezone.utc)  # the demo dashboards' time zone
+            login(page, base, stack["username"], stack["password"], "/admin/dashboard/display/")
+            page.click("text=Floor wall (demo)")
+            page.fill("#id_night_start", (now - dt.timedelta(hours=1)).strftime("%H:%M"))
+            page.fill("#id_night_end", (now + dt.timedelta(hours=1)).strftime("%H:%M"))
+            page.select_option("#id_night_mode", "dim")
+            page.click("input[name=_save]")
+            expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
+            # Saving reloads the open wall; its new document dims once its schedule check has run.
+            wait_for(lambda: evaluate_settled(wall, NIGHT) == "dim", 10, "the open wall did not dim for its night schedule")
+            assert wall.evaluate("() => getComputedStyle(document.querySelector('main')).filter") == "brightness(0.3)"
+            wall.screenshot(path=str(ARTIFACTS / "wall-night-dimmed.png"))
     finally:
-        wall.close()
         page.goto(f"{base}/admin/dashboard/display/")
         page.click("text=Floor wall (demo)")
         page.fill("#id_night_start", "")
@@ -374,12 +373,11 @@ def test_the_ops_page_shows_the_bridge_and_resubscribe_all_reaches_it(page, stac
     expect(page.locator(".messages")).to_contain_text("Peek of “Sales waiting”:")
 
 
-def test_a_revoked_wall_token_is_refused_and_its_socket_closed(page, browser_context, stack):
+def test_a_revoked_wall_token_is_refused_and_its_socket_closed(page, browser, stack):
     base = stack["server"].base
-    wall = browser_context.new_page()
-    try:
+    with own_tab(browser) as wall:
         wall.goto(base + stack["wall_path"])
-        wait_for(lambda: wall.evaluate(BANNER) == "live", 10, "the wall never went live")
+        wait_for(lambda: evaluate_settled(wall, BANNER) == "live", 10, "the wall never went live")
         login(page, base, stack["username"], stack["password"], "/admin/dashboard/display/")
         page.check("input[name=_selected_action]")
         page.select_option("select[name=action]", "revoke")
@@ -391,8 +389,6 @@ def test_a_revoked_wall_token_is_refused_and_its_socket_closed(page, browser_con
         response = wall.goto(base + stack["wall_path"])
         assert response.status == 403
         assert re.search("not valid", wall.inner_text("h1"))
-    finally:
-        wall.close()
 
 
 AGENT_TILES = """() => [...document.querySelectorAll('.widget.agent_grid [data-statistic]')].map((t) => ({
