@@ -1,6 +1,8 @@
 """Admin for dashboards, widgets and wall displays: cost preview, tokens, fleet console."""
 
+import csv
 import datetime as dt
+import io
 import json
 
 from django.contrib import admin, messages
@@ -13,12 +15,13 @@ from django.views.decorators.http import require_POST
 
 from dashboard import boards
 from dashboard.cost import cost_preview
-from dashboard.models import Dashboard, Display, DisplayItem, Widget, WidgetStatistic
+from dashboard import names
+from dashboard.models import Dashboard, Display, DisplayItem, DisplayName, Widget, WidgetStatistic
 from dashboard.transfer import (
     DashboardImportError, UnreadableFile, export_dashboards, import_dashboards, incoming_links, read_document,
 )
 from statsbridge import control
-from statsbridge.models import Statistic
+from statsbridge.models import OBJECT_TYPES, Statistic
 
 ONLINE_WITHIN = dt.timedelta(seconds=60)
 
@@ -87,7 +90,8 @@ class DashboardAdmin(admin.ModelAdmin):
 
 class WidgetStatisticInline(admin.TabularInline):
     model = WidgetStatistic
-    fields = ("statistic", "position")
+    # Own thresholds: for widgets whose statistics measure different things (a queue table's columns).
+    fields = ("statistic", "position", "warning", "critical", "direction", "hysteresis")
     extra = 1
 
 
@@ -220,3 +224,53 @@ class DisplayAdmin(admin.ModelAdmin):
         self.message_user(request, f"Asked “{display.name}” to reload.")
         return HttpResponseRedirect(reverse("admin:dashboard_display_fleet"))
 
+
+
+@admin.register(DisplayName)
+class DisplayNameAdmin(admin.ModelAdmin):
+    """Aliases people read instead of ids; many at once from a CSV (import page, or manage.py import_display_names)."""
+
+    list_display = ("object_type", "object_id", "display_name", "updated")
+    list_display_links = ("object_id",)
+    list_editable = ("display_name",)
+    list_filter = ("object_type",)
+    search_fields = ("object_id", "display_name")
+    fields = ("object_type", "object_id", "display_name")
+    actions = ["export_csv"]
+    change_list_template = "admin/dashboard/displayname/change_list.html"
+
+    @admin.action(description="Export selected display names as CSV")
+    def export_csv(self, request, queryset):
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(names.CSV_COLUMNS)
+        writer.writerows(queryset.order_by("object_type", "object_id").values_list(*names.CSV_COLUMNS))
+        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="display-names.csv"'
+        return response
+
+    def get_urls(self):
+        extra = [path("import/", self.admin_site.admin_view(self.import_view), name="dashboard_displayname_import")]
+        return extra + super().get_urls()
+
+    def import_view(self, request):
+        """Upload a CSV; every bad line is listed and nothing is saved unless all lines are good."""
+        if not (self.has_add_permission(request) and self.has_change_permission(request)):
+            return HttpResponse(status=403)
+        problems = []
+        if request.method == "POST":
+            upload = request.FILES.get("file")
+            if upload is None:
+                problems = ["Choose a CSV file with the header object_type,object_id,display_name."]
+            else:
+                try:
+                    counts = DisplayName.import_csv(names.decode_csv(upload.read(names.MAX_CSV_BYTES + 1)))
+                except names.CsvProblems as error:
+                    problems = error.problems
+                else:
+                    self.message_user(request, f"Imported display names: {counts['added']} added, {counts['renamed']} "
+                                               f"renamed, {counts['unchanged']} unchanged.")
+                    return HttpResponseRedirect(reverse("admin:dashboard_displayname_changelist"))
+        context = {**self.admin_site.each_context(request), "title": "Import display names", "problems": problems,
+                   "opts": self.model._meta, "object_types": (*OBJECT_TYPES, names.STATISTIC)}
+        return render(request, "admin/dashboard/displayname/import.html", context, status=400 if problems else 200)

@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import logging
 import secrets
 import zoneinfo
 
@@ -12,6 +13,8 @@ from django.utils import timezone
 
 from dashboard import names
 from statsbridge.models import OBJECT_TYPES
+
+log = logging.getLogger(__name__)
 
 
 def validate_time_zone(value: str) -> None:
@@ -303,6 +306,17 @@ class DisplayName(models.Model):
     def label_of(cls, statistic) -> str:
         """One statistic's label as pages show it (its own, else from display names)."""
         return cls.names_for([statistic]).label(statistic.label, statistic.object_type, statistic.object_id, statistic.name)
+
+    @classmethod
+    def import_csv(cls, text: str) -> dict:
+        """Check a whole CSV of display names and save it, or save nothing and raise
+        ``names.CsvProblems`` (logged once) listing every bad line."""
+        try:
+            rows = names.parse_display_names(text, OBJECT_TYPES)
+        except names.CsvProblems as error:
+            log.warning("display-name import refused: %d problem(s), first: %s", len(error.problems), error.problems[0])
+            raise
+        return cls.save_rows(rows)
 
     @classmethod
     @transaction.atomic

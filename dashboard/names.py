@@ -33,6 +33,7 @@ CSV_COLUMNS = ("object_type", "object_id", "display_name")
 MAX_ID_LENGTH = 255
 MAX_NAME_LENGTH = 200
 MAX_CSV_ROWS = 20_000
+MAX_CSV_BYTES = 2_000_000
 
 
 def agent_state_label(state: str | None) -> str:
@@ -44,9 +45,9 @@ def agent_state_label(state: str | None) -> str:
 
 
 def lower_first(text: str) -> str:
-    """Lower-case the first letter of a name used mid-sentence ("Waiting" → "waiting"),
-    but not of an acronym ("SLA" stays)."""
-    if len(text) > 1 and text[0].isupper() and not text[1].isupper():
+    """Lower-case the first letter of a name used mid-sentence ("Waiting" → "waiting"), but
+    not of an acronym or an id ("SLA", "ServiceLevel" stay): only when no other capital follows."""
+    if len(text) > 1 and text[0].isupper() and not any(c.isupper() for c in text[1:]):
         return text[0].lower() + text[1:]
     return text
 
@@ -109,6 +110,16 @@ class CsvProblems(ValueError):
     def __init__(self, problems: list[str]):
         super().__init__("; ".join(problems))
         self.problems = problems
+
+
+def decode_csv(data: bytes) -> str:
+    """The text of an uploaded CSV file, or ``CsvProblems`` when it is too big or not UTF-8."""
+    if len(data) > MAX_CSV_BYTES:
+        raise CsvProblems([f"the file is larger than {MAX_CSV_BYTES // 1_000_000} MB; split it"])
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise CsvProblems([f"the file is not UTF-8 text (byte {error.start}); save it as CSV UTF-8"]) from None
 
 
 def parse_display_names(text: str, object_types) -> list[NameRow]:

@@ -6,6 +6,7 @@ import zoneinfo
 from pathlib import Path
 
 import plotly
+from django.conf import settings
 from django.contrib.auth.decorators import login_required, user_passes_test
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
@@ -113,12 +114,27 @@ def history_page(request, slug: str):
     return render(request, "dashboard/history.html", context, status=400 if error else 200)
 
 
+def admin_contact() -> str:
+    """Whom people without access should ask, as the ADMIN_CONTACT setting names them (or "")."""
+    return getattr(settings, "ADMIN_CONTACT", "")
+
+
+def permission_denied(request, exception=None):
+    """403 in the product's look: a way back, and whom to ask for access."""
+    return render(request, "403.html", {"contact": admin_contact()}, status=403)
+
+
+def page_not_found(request, exception=None):
+    """404 in the product's look, with a way back to the dashboards."""
+    return render(request, "404.html", {"contact": admin_contact()}, status=404)
+
+
 @require_safe
 def wall_page(request, token: str):
     """A wall TV: no login, its secret token opens its playlist."""
     display = Display.for_token(token)
     if display is None:
-        return render(request, "dashboard/wall_refused.html", status=403)
+        return render(request, "dashboard/wall_refused.html", {"contact": admin_contact()}, status=403)
     dashboards = list(display.dashboards.order_by("displayitem__position", "displayitem__pk"))
     rendered = []
     all_values: dict = {}
