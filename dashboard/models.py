@@ -170,9 +170,11 @@ class WidgetStatistic(models.Model):
         """The resolved thresholds must be in the order their direction implies, like a widget's."""
         if self.hysteresis is not None and self.hysteresis < 0:
             raise ValidationError({"hysteresis": "Hysteresis cannot be negative."})
-        if self.widget_id is None:
+        try:
+            widget = self.widget  # may be unsaved (an import checks before saving anything)
+        except Widget.DoesNotExist:
             return
-        limits = self.limits()
+        limits = self.limits(widget)
         warning, critical = limits["warning"], limits["critical"]
         if warning is None or critical is None:
             return

@@ -293,3 +293,23 @@ def test_logging_out_lands_on_the_products_page_with_its_own_login(client, demo)
     text = response.content.decode()
     assert response.status_code == 200 and "You are logged out" in text
     assert "quality time" not in text and 'href="/accounts/login/"' in text and "/admin/" not in text
+
+
+def test_a_columns_own_thresholds_survive_export_and_import(demo):
+    from dashboard.transfer import DashboardImportError, export_dashboards, import_dashboards
+    from dashboard.models import Dashboard
+    document = export_dashboards(Dashboard.objects.filter(slug="queues"))
+    table = next(w for w in document["dashboards"][0]["widgets"] if w["type"] == "queue_table")
+    assert table["statistics"][2]["thresholds"] == {"warning": 80, "critical": 60, "direction": "below", "hysteresis": 2}
+    imported = import_dashboards(document, replace=True)[0]
+    link = WidgetStatistic.objects.get(widget__dashboard=imported, widget__type="queue_table",
+                                       statistic__object_id="VQ_Sales@SIP_Switch", statistic__name="ServiceLevel")
+    assert link.limits() == {"warning": 80, "critical": 60, "direction": "below", "hysteresis": 2}
+    table["statistics"][2]["thresholds"] = {"warning": "high", "direction": "above"}
+    table["statistics"][3]["thresholds"] = {"warning": 80, "critical": 60, "direction": "above"}
+    with pytest.raises(DashboardImportError) as caught:
+        import_dashboards(document, replace=True)
+    assert caught.value.problems == [
+        "dashboards[0].widgets[0].statistics[2].thresholds.warning: must be a number",
+        "dashboards[0].widgets[0].statistics[3].thresholds: When higher is worse, the warning level must be below "
+        "the critical level."]
