@@ -313,3 +313,11 @@ def test_a_columns_own_thresholds_survive_export_and_import(demo):
         "dashboards[0].widgets[0].statistics[2].thresholds.warning: must be a number",
         "dashboards[0].widgets[0].statistics[3].thresholds: When higher is worse, the warning level must be below "
         "the critical level."]
+
+
+def test_an_expired_form_is_a_page_with_a_way_back(db):
+    from django.test import Client
+    response = Client(enforce_csrf_checks=True).post("/accounts/login/", {"username": "x", "password": "y"})
+    text = response.content.decode()
+    assert response.status_code == 403 and "This form expired" in text
+    assert 'href="/"' in text and 'href="/accounts/login/"' in text and "dashboard.css" in text
