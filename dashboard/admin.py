@@ -226,6 +226,15 @@ class DisplayAdmin(admin.ModelAdmin):
 
 
 
+def reload_walls(reason: str) -> None:
+    """After the transaction commits, ask every open wall to reload: names are rendered into
+    its page (desks pick them up on their next load)."""
+    def send():
+        for display_id in Display.objects.filter(revoked=False).values_list("pk", flat=True):
+            control.reload_display(display_id, reason)
+    transaction.on_commit(send)
+
+
 @admin.register(DisplayName)
 class DisplayNameAdmin(admin.ModelAdmin):
     """Aliases people read instead of ids; many at once from a CSV (import page, or manage.py import_display_names)."""
@@ -249,6 +258,18 @@ class DisplayNameAdmin(admin.ModelAdmin):
         response["Content-Disposition"] = 'attachment; filename="display-names.csv"'
         return response
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        reload_walls("display names changed")
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        reload_walls("display names changed")
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        reload_walls("display names changed")
+
     def get_urls(self):
         extra = [path("import/", self.admin_site.admin_view(self.import_view), name="dashboard_displayname_import")]
         return extra + super().get_urls()
@@ -268,6 +289,8 @@ class DisplayNameAdmin(admin.ModelAdmin):
                 except names.CsvProblems as error:
                     problems = error.problems
                 else:
+                    if counts["added"] or counts["renamed"]:
+                        reload_walls("display names imported")
                     self.message_user(request, f"Imported display names: {counts['added']} added, {counts['renamed']} "
                                                f"renamed, {counts['unchanged']} unchanged.")
                     return HttpResponseRedirect(reverse("admin:dashboard_displayname_changelist"))

@@ -321,3 +321,19 @@ def test_an_expired_form_is_a_page_with_a_way_back(db):
     text = response.content.decode()
     assert response.status_code == 403 and "This form expired" in text
     assert 'href="/"' in text and 'href="/accounts/login/"' in text and "dashboard.css" in text
+
+
+def test_importing_names_asks_open_walls_to_reload(admin_client, demo, django_capture_on_commit_callbacks):
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+    from statsbridge.fanout import display_group
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(display_group(demo.display.pk), channel)
+    upload = io.BytesIO(b"object_type,object_id,display_name\nQueue,VQ_Sales@SIP_Switch,Sales EMEA\n")
+    upload.name = "names.csv"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post("/admin/dashboard/displayname/import/", {"file": upload})
+    assert response.status_code == 302
+    message = async_to_sync(layer.receive)(channel)
+    assert message == {"type": "display.reload", "reason": "display names imported"}

@@ -5,6 +5,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from dashboard import names
+from dashboard.admin import reload_walls
 from dashboard.models import DisplayName
 
 
@@ -30,5 +31,7 @@ class Command(BaseCommand):
             counts = DisplayName.import_csv(names.decode_csv(data))
         except names.CsvProblems as error:
             raise CommandError("Nothing was imported:\n  " + "\n  ".join(error.problems)) from None
+        if counts["added"] or counts["renamed"]:
+            reload_walls("display names imported")  # reaches open walls where the channel layer is shared (Redis)
         self.stdout.write(f"Imported display names: {counts['added']} added, {counts['renamed']} renamed, "
                           f"{counts['unchanged']} unchanged.")
