@@ -5,6 +5,7 @@ import datetime as dt
 import io
 import json
 
+from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
@@ -13,9 +14,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from dashboard import boards
+from dashboard import boards, names
 from dashboard.cost import cost_preview
-from dashboard import names
 from dashboard.models import Dashboard, Display, DisplayItem, DisplayName, Widget, WidgetStatistic
 from dashboard.transfer import (
     DashboardImportError, UnreadableFile, export_dashboards, import_dashboards, incoming_links, read_document,
@@ -88,21 +88,38 @@ class DashboardAdmin(admin.ModelAdmin):
         return render(request, "admin/dashboard/dashboard/import.html", context, status=400 if problems else 200)
 
 
+class StatisticChoiceField(forms.ModelChoiceField):
+    """Statistics named as the pages name them ("Sales waiting"), from display names loaded once."""
+
+    def label_from_instance(self, obj):
+        if getattr(self, "_names", None) is None:
+            self._names = DisplayName.names_for(self.queryset)
+        return self._names.label(obj.label, obj.object_type, obj.object_id, obj.name)
+
+
 class WidgetStatisticInline(admin.TabularInline):
     model = WidgetStatistic
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "statistic":
+            kwargs["form_class"] = StatisticChoiceField
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     # Own thresholds: for widgets whose statistics measure different things (a queue table's columns).
     fields = ("statistic", "position", "warning", "critical", "direction", "hysteresis")
     extra = 1
 
 
-def _described(stat: Statistic) -> dict:
+def _described(stat: Statistic, shown) -> dict:
     return {"key": stat.key, "object_type": stat.object_type, "object_id": stat.object_id, "name": stat.name,
-            "label": str(stat)}
+            "label": shown.label(stat.label, stat.object_type, stat.object_id, stat.name)}
 
 
 def preview_for(widget_id: int | None, statistic_ids: list[int]) -> dict:
     """The cost preview of a widget showing these statistics (others' statistics are reused)."""
-    selected = [_described(s) for s in Statistic.objects.filter(pk__in=statistic_ids)]
+    statistics = list(Statistic.objects.filter(pk__in=statistic_ids))
+    shown = DisplayName.names_for(statistics)
+    selected = [_described(s, shown) for s in statistics]
     others = WidgetStatistic.objects.all()
     if widget_id is not None:
         others = others.exclude(widget_id=widget_id)
