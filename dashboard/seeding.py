@@ -153,6 +153,36 @@ def _ensure_names(aliases: dict[tuple[str, str], str]) -> None:
                                      for (t, i), n in aliases.items() if (t, i) not in existing])
 
 
+# The labels the demo gave its statistics before display names existed, by statistic name.
+_LEGACY_WORDS = {
+    "TimeInCurrentState": "in state", "AgentsLoggedIn": "logged in", "AgentsReady": "ready",
+    "AgentsTalking": "talking", "AgentsAfterCallWork": "after-call work", "AgentsNotReady": "not ready",
+    "CallsWaiting": "waiting", "LongestWaitTime": "longest wait", "ServiceLevel": "service level",
+    "CallsAbandoned": "abandoned",
+}
+
+
+def legacy_label(object_type: str, object_id: str, name: str) -> str | None:
+    """The label an older demo seed wrote on this statistic ("agent001", "Sales waiting"), if any."""
+    if object_type == "Agent" and name == "CurrentAgentState":
+        return object_id
+    word = _LEGACY_WORDS.get(name)
+    if word is None:
+        return None
+    return f"{_queue_name(object_id) if object_type == 'Queue' else object_id} {word}"
+
+
+def _drop_legacy_labels(objects: dict) -> None:
+    """Clear labels an older demo seed wrote (they would hide the display names); labels
+    anyone typed differently stay. A demo database from before display names then reads like a new one."""
+    ids = {i for kind in ("Agent", "GroupAgents", "Queue") for i in objects[kind]}
+    stale = [s for s in Statistic.objects.filter(object_id__in=ids).exclude(label="")
+             if s.label == legacy_label(s.object_type, s.object_id, s.name)]
+    for stat in stale:
+        stat.label = ""
+    Statistic.objects.bulk_update(stale, ["label"], batch_size=500)
+
+
 def group_board_slug(group_id: str) -> str:
     """The slug of a group's drill-down board, e.g. ``agents-sales``."""
     return "agents-" + slugify(group_id)
@@ -292,6 +322,7 @@ def seed_demo(catalog: dict, *, seconds_per_dashboard: int = 20, reset: bool = F
     queues, groups, agents = objects["Queue"], objects["GroupAgents"], objects["Agent"]
     user = _demo_user()
     _ensure_names(demo_names(objects))
+    _drop_legacy_labels(objects)
     slugs = DEMO_SLUGS + tuple(group_board_slug(g) for g in groups)
     if reset:
         Dashboard.objects.filter(slug__in=slugs).delete()

@@ -110,3 +110,15 @@ def test_a_catalogue_without_group_membership_is_refused_by_name(db, catalog, da
     with pytest.raises(CatalogError, match=re.escape(named)):
         seed_demo(catalog)
     assert not Dashboard.objects.exists()
+
+
+def test_labels_an_older_seed_wrote_give_way_to_display_names_and_typed_ones_stay(demo, catalog):
+    def stat(object_type, object_id, name):
+        return Statistic.objects.get(object_type=object_type, object_id=object_id, name=name)
+    Statistic.objects.filter(pk=stat("Agent", "agent001", "CurrentAgentState").pk).update(label="agent001")
+    Statistic.objects.filter(pk=stat("Queue", "VQ_Sales@SIP_Switch", "CallsWaiting").pk).update(label="Sales waiting")
+    Statistic.objects.filter(pk=stat("GroupAgents", "Sales", "AgentsLoggedIn").pk).update(label="Sales: on shift")
+    seed_demo(catalog)
+    assert stat("Agent", "agent001", "CurrentAgentState").label == ""
+    assert stat("Queue", "VQ_Sales@SIP_Switch", "CallsWaiting").label == ""
+    assert stat("GroupAgents", "Sales", "AgentsLoggedIn").label == "Sales: on shift", "a typed label was cleared"
