@@ -1,8 +1,11 @@
 """Admin for dashboards, widgets and wall displays: cost preview, tokens, fleet console."""
 
+import csv
 import datetime as dt
+import io
 import json
 
+from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
@@ -11,14 +14,14 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from dashboard import boards
+from dashboard import boards, names
 from dashboard.cost import cost_preview
-from dashboard.models import Dashboard, Display, DisplayItem, Widget, WidgetStatistic
+from dashboard.models import Dashboard, Display, DisplayItem, DisplayName, Widget, WidgetStatistic
 from dashboard.transfer import (
     DashboardImportError, UnreadableFile, export_dashboards, import_dashboards, incoming_links, read_document,
 )
 from statsbridge import control
-from statsbridge.models import Statistic
+from statsbridge.models import OBJECT_TYPES, Statistic
 
 ONLINE_WITHIN = dt.timedelta(seconds=60)
 
@@ -85,20 +88,38 @@ class DashboardAdmin(admin.ModelAdmin):
         return render(request, "admin/dashboard/dashboard/import.html", context, status=400 if problems else 200)
 
 
+class StatisticChoiceField(forms.ModelChoiceField):
+    """Statistics named as the pages name them ("Sales waiting"), from display names loaded once."""
+
+    def label_from_instance(self, obj):
+        if getattr(self, "_names", None) is None:
+            self._names = DisplayName.names_for(self.queryset)
+        return self._names.label(obj.label, obj.object_type, obj.object_id, obj.name)
+
+
 class WidgetStatisticInline(admin.TabularInline):
     model = WidgetStatistic
-    fields = ("statistic", "position")
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "statistic":
+            kwargs["form_class"] = StatisticChoiceField
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    # Own thresholds: for widgets whose statistics measure different things (a queue table's columns).
+    fields = ("statistic", "position", "warning", "critical", "direction", "hysteresis")
     extra = 1
 
 
-def _described(stat: Statistic) -> dict:
+def _described(stat: Statistic, shown) -> dict:
     return {"key": stat.key, "object_type": stat.object_type, "object_id": stat.object_id, "name": stat.name,
-            "label": str(stat)}
+            "label": shown.label(stat.label, stat.object_type, stat.object_id, stat.name)}
 
 
 def preview_for(widget_id: int | None, statistic_ids: list[int]) -> dict:
     """The cost preview of a widget showing these statistics (others' statistics are reused)."""
-    selected = [_described(s) for s in Statistic.objects.filter(pk__in=statistic_ids)]
+    statistics = list(Statistic.objects.filter(pk__in=statistic_ids))
+    shown = DisplayName.names_for(statistics)
+    selected = [_described(s, shown) for s in statistics]
     others = WidgetStatistic.objects.all()
     if widget_id is not None:
         others = others.exclude(widget_id=widget_id)
@@ -220,3 +241,76 @@ class DisplayAdmin(admin.ModelAdmin):
         self.message_user(request, f"Asked “{display.name}” to reload.")
         return HttpResponseRedirect(reverse("admin:dashboard_display_fleet"))
 
+
+
+def reload_walls(reason: str) -> None:
+    """After the transaction commits, ask every open wall to reload: names are rendered into
+    its page (desks pick them up on their next load)."""
+    def send():
+        for display_id in Display.objects.filter(revoked=False).values_list("pk", flat=True):
+            control.reload_display(display_id, reason)
+    transaction.on_commit(send)
+
+
+@admin.register(DisplayName)
+class DisplayNameAdmin(admin.ModelAdmin):
+    """Aliases people read instead of ids; many at once from a CSV (import page, or manage.py import_display_names)."""
+
+    list_display = ("object_type", "object_id", "display_name", "updated")
+    list_display_links = ("object_id",)
+    list_editable = ("display_name",)
+    list_filter = ("object_type",)
+    search_fields = ("object_id", "display_name")
+    fields = ("object_type", "object_id", "display_name")
+    actions = ["export_csv"]
+    change_list_template = "admin/dashboard/displayname/change_list.html"
+
+    @admin.action(description="Export selected display names as CSV")
+    def export_csv(self, request, queryset):
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(names.CSV_COLUMNS)
+        writer.writerows(queryset.order_by("object_type", "object_id").values_list(*names.CSV_COLUMNS))
+        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="display-names.csv"'
+        return response
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        reload_walls("display names changed")
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        reload_walls("display names changed")
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        reload_walls("display names changed")
+
+    def get_urls(self):
+        extra = [path("import/", self.admin_site.admin_view(self.import_view), name="dashboard_displayname_import")]
+        return extra + super().get_urls()
+
+    def import_view(self, request):
+        """Upload a CSV; every bad line is listed and nothing is saved unless all lines are good."""
+        if not (self.has_add_permission(request) and self.has_change_permission(request)):
+            return HttpResponse(status=403)
+        problems = []
+        if request.method == "POST":
+            upload = request.FILES.get("file")
+            if upload is None:
+                problems = ["Choose a CSV file with the header object_type,object_id,display_name."]
+            else:
+                try:
+                    counts = DisplayName.import_csv(names.decode_csv(upload.read(names.MAX_CSV_BYTES + 1)))
+                except names.CsvProblems as error:
+                    problems = error.problems
+                else:
+                    if counts["added"] or counts["renamed"]:
+                        reload_walls("display names imported")
+                    self.message_user(request, f"Imported display names: {counts['added']} added, {counts['renamed']} "
+                                               f"renamed, {counts['unchanged']} unchanged.")
+                    return HttpResponseRedirect(reverse("admin:dashboard_displayname_changelist"))
+        context = {**self.admin_site.each_context(request), "title": "Import display names", "problems": problems,
+                   "opts": self.model._meta, "object_types": (*OBJECT_TYPES, names.STATISTIC)}
+        return render(request, "admin/dashboard/displayname/import.html", context, status=400 if problems else 200)

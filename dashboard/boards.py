@@ -7,7 +7,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from dashboard import figures
-from dashboard.models import Dashboard, Widget, WidgetStatistic
+from dashboard.models import Dashboard, DisplayName, Widget, WidgetStatistic
 
 _JS = Path(settings.BASE_DIR) / "static" / "dashboard" / "dashboard.js"
 _CSS = Path(settings.BASE_DIR) / "static" / "dashboard" / "dashboard.css"
@@ -29,15 +29,19 @@ def drilldown_link(target: Dashboard | None) -> dict | None:
 
 
 def widget_specs(dashboard: Dashboard) -> list[dict]:
-    """The specs of a dashboard's widgets, statistics in their display order (two queries)."""
+    """The specs of a dashboard's widgets, statistics in their display order and names (three queries)."""
     widgets = list(Widget.objects.filter(dashboard=dashboard).select_related("drilldown").order_by("y", "x", "pk"))
-    links = WidgetStatistic.objects.filter(widget__in=widgets).select_related("statistic").order_by("position", "pk")
+    links = list(WidgetStatistic.objects.filter(widget__in=widgets).select_related("statistic").order_by("position", "pk"))
+    display_names = DisplayName.names_for(link.statistic for link in links)
     by_widget: dict[int, list] = {}
     for link in links:
-        by_widget.setdefault(link.widget_id, []).append(link.statistic)
-    return [
-        {**figures.widget_spec(w, by_widget.get(w.pk, [])), "drilldown": drilldown_link(w.drilldown)} for w in widgets
-    ]
+        by_widget.setdefault(link.widget_id, []).append(link)
+    specs = []
+    for w in widgets:
+        own = by_widget.get(w.pk, [])
+        spec = figures.widget_spec(w, [link.statistic for link in own], display_names, [link.limits(w) for link in own])
+        specs.append({**spec, "drilldown": drilldown_link(w.drilldown)})
+    return specs
 
 
 def statistic_keys(specs: list[dict]) -> list[str]:

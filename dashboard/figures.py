@@ -10,19 +10,13 @@ dashboard.js keeps all of them live with the same rules.
 import datetime as dt
 import zoneinfo
 
-from dashboard import thresholds
+from dashboard import names, thresholds
 from dashboard.formatting import display_text, interval_label, numeric
 from statsbridge import events
 
-# Colour + icon per agent state; colours from the Okabe-Ito palette.
-AGENT_STATES = {
-    "Ready": {"color": "#009E73", "icon": "✔"},
-    "Talking": {"color": "#0072B2", "icon": "☎"},
-    "AfterCallWork": {"color": "#CC79A7", "icon": "✎"},
-    "NotReady": {"color": "#D55E00", "icon": "☕"},
-    "LoggedOut": {"color": "#56657a", "icon": "○"},
-}
-UNKNOWN_AGENT_STATE = {"color": "#999999", "icon": "?"}
+# Label, colour and icon per agent state: one table for every board (dashboard/names.py).
+AGENT_STATES = names.AGENT_STATES
+UNKNOWN_AGENT_STATE = names.UNKNOWN_AGENT_STATE
 SERIES_COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 TEXT_COLOR = "#e8edf3"
 # More tiles than this are only for assistive tech (_widget.html hides them from sight).
@@ -31,11 +25,17 @@ MAX_SHOWN_TILES = 8
 MAX_SERIES_POINTS = 300
 
 
-def widget_spec(widget, statistics) -> dict:
+def widget_spec(widget, statistics, display_names: names.Names | None = None, limits: list | None = None) -> dict:
     """Return the JSON-able description of a widget that the page and the JS share.
 
-    ``statistics`` are the widget's Statistic rows in display order.
+    ``statistics`` are the widget's Statistic rows in display order; ``display_names``
+    what people call their objects and names; ``limits`` each statistic's thresholds
+    (``WidgetStatistic.limits``), by default the widget's.
     """
+    display_names = display_names or names.Names()
+    widget_limits = {"warning": widget.warning, "critical": widget.critical, "direction": widget.direction,
+                     "hysteresis": widget.hysteresis}
+    limits = limits or [widget_limits] * len(statistics)
     intervals = {interval_label(s.definition) for s in statistics} - {""}
     return {
         "id": widget.pk,
@@ -56,12 +56,15 @@ def widget_spec(widget, statistics) -> dict:
         "statistics": [
             {
                 "key": s.key,
-                "label": s.label or f"{s.name or 'custom'} {s.object_id}",
+                "label": display_names.label(s.label, s.object_type, s.object_id, s.name),
                 "object_type": s.object_type,
                 "object_id": s.object_id,
+                "object_name": display_names.object_name(s.object_type, s.object_id),
                 "name": s.name,
+                "statistic_name": display_names.statistic_name(s.name) if s.name else (s.label or "custom"),
+                "thresholds": own,
             }
-            for s in statistics
+            for s, own in zip(statistics, limits, strict=True)
         ],
     }
 
@@ -72,11 +75,12 @@ def tile(spec: dict, stat: dict, value: dict | None, previous_level: str = thres
     state = (value or {}).get("state") or "unknown"
     if value is None or value.get("kind") == "unknown":
         state = "unknown"
+    limits = stat.get("thresholds") or spec  # a statistic's own thresholds (a table's column), else the widget's
     level = thresholds.level(
-        number, spec["warning"], spec["critical"], spec["direction"], spec["hysteresis"], previous_level
+        number, limits["warning"], limits["critical"], limits["direction"], limits["hysteresis"], previous_level
     )
     text = display_text(value, spec["format"])
-    cue = thresholds.cue(level, spec["direction"])
+    cue = thresholds.cue(level, limits["direction"])
     as_of = (value or {}).get("timestamp") or (value or {}).get("received")
     drilldown = spec.get("drilldown")
     # A drill-down tile is a link: its name says where it goes (dashboard.js words it alike).
@@ -102,6 +106,7 @@ def tile(spec: dict, stat: dict, value: dict | None, previous_level: str = thres
         style = AGENT_STATES.get(agent.get("state"), UNKNOWN_AGENT_STATE)
         result["agent"] = {
             "state": agent.get("state") or "Unknown",
+            "label": names.agent_state_label(agent.get("state")),
             "reason": agent.get("reason") or "",
             "since": agent.get("since"),
             "color": style["color"],
@@ -274,9 +279,9 @@ def donut_slices(statistics: list, tiles: list) -> tuple[list, list, list]:
         counts: dict[str, int] = {}
         for t in tiles:
             counts[t["agent"]["state"]] = counts.get(t["agent"]["state"], 0) + 1
-        labels = sorted(counts)
-        colors = [AGENT_STATES.get(s, UNKNOWN_AGENT_STATE)["color"] for s in labels]
-        return labels, [counts[s] for s in labels], colors
+        states = sorted(counts)
+        colors = [AGENT_STATES.get(s, UNKNOWN_AGENT_STATE)["color"] for s in states]
+        return [names.agent_state_label(s) for s in states], [counts[s] for s in states], colors
     labels = [t["label"] for t in tiles]
     values = [t["value"] if t["value"] != "" else 0 for t in tiles]
     return labels, values, slice_colors([stat["name"] for stat in statistics])
@@ -321,17 +326,20 @@ def donut_figure(spec: dict, tiles: list) -> dict:
 
 
 def queue_table(spec: dict, tiles: list) -> dict:
-    """Rows per queue (object id), columns per statistic name, in widget order."""
-    columns: list[str] = []
+    """Rows per queue (object id), columns per statistic name, in widget order; headed by
+    their display names ("Sales", "Waiting"), not the ids."""
+    columns: dict[str, str] = {}  # statistic name (or label of a custom one) -> header
     rows: dict[str, dict] = {}
+    names_of_rows: dict[str, str] = {}
     for stat, t in zip(spec["statistics"], tiles, strict=True):
         column = stat["name"] or stat["label"]
-        if column not in columns:
-            columns.append(column)
+        columns.setdefault(column, stat.get("statistic_name") or column)
         rows.setdefault(stat["object_id"], {})[column] = t
+        names_of_rows.setdefault(stat["object_id"], stat.get("object_name") or stat["object_id"])
     return {
-        "columns": columns,
-        "rows": [{"label": obj, "cells": [cells.get(c) for c in columns]} for obj, cells in rows.items()],
+        "columns": list(columns.values()),
+        "rows": [{"label": names_of_rows[obj], "object_id": obj, "cells": [cells.get(c) for c in columns]}
+                 for obj, cells in rows.items()],
     }
 
 
@@ -358,4 +366,7 @@ def render(spec: dict, values: dict, history: dict, time_zone: str, now_ms: int 
                 t["swatch"], t["short"] = color, short[:1].upper() + short[1:]
     elif kind == "queue_table":
         table = queue_table(spec, tiles)
+    elif kind == "agent_grid":  # each tile is an agent: its name is the label on sight
+        for t, stat in zip(tiles, spec["statistics"], strict=True):
+            t["short"] = stat.get("object_name") or stat["object_id"]
     return {"spec": spec, "tiles": tiles, "figure": figure, "table": table}

@@ -3,6 +3,8 @@
 import math
 from decimal import ROUND_HALF_UP, Decimal
 
+from dashboard.names import agent_state_label
+
 UNKNOWN_TEXT = "?"
 
 
@@ -42,8 +44,8 @@ def display_text(value: dict | None, fmt: str = "auto") -> str:
     if not value or value.get("kind") == "unknown":
         return UNKNOWN_TEXT
     if value.get("kind") == "agent_state":
-        agent = value.get("agent") or {}
-        return agent.get("state") or UNKNOWN_TEXT
+        state = (value.get("agent") or {}).get("state")
+        return agent_state_label(state) if state else UNKNOWN_TEXT
     number = numeric(value)
     if number is None:
         return UNKNOWN_TEXT

@@ -2,12 +2,19 @@
 
 import hashlib
 import hmac
+import logging
 import secrets
 import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
+from django.utils import timezone
+
+from dashboard import names
+from statsbridge.models import OBJECT_TYPES
+
+log = logging.getLogger(__name__)
 
 
 def validate_time_zone(value: str) -> None:
@@ -131,10 +138,50 @@ class WidgetStatistic(models.Model):
     widget = models.ForeignKey(Widget, on_delete=models.CASCADE)
     statistic = models.ForeignKey("statsbridge.Statistic", on_delete=models.CASCADE)
     position = models.PositiveSmallIntegerField(default=0)
+    # A statistic's own thresholds, where one widget shows different measures (a queue
+    # table's columns: calls waiting, longest wait, service level). Empty: the widget's.
+    warning = models.FloatField(null=True, blank=True, help_text="Empty: the widget's warning level.")
+    critical = models.FloatField(null=True, blank=True, help_text="Empty: the widget's critical level.")
+    direction = models.CharField(max_length=5, choices=Widget.DIRECTIONS, blank=True,
+                                 help_text="Empty: the widget's direction.")
+    hysteresis = models.FloatField(null=True, blank=True, help_text="Empty: the widget's hysteresis.")
 
     class Meta:
         ordering = ["position", "pk"]
         constraints = [models.UniqueConstraint(fields=["widget", "statistic"], name="unique_widget_statistic")]
+
+    def has_own_thresholds(self) -> bool:
+        """True when any threshold is set on this statistic rather than taken from the widget."""
+        return self.warning is not None or self.critical is not None or bool(self.direction) or self.hysteresis is not None
+
+    def limits(self, widget: Widget | None = None) -> dict:
+        """The thresholds this statistic is judged by: its own where set, else its widget's."""
+        widget = widget or self.widget
+        own = self.has_own_thresholds()
+        return {
+            # Own levels replace the widget's pair: a column with only a critical level has no warning.
+            "warning": self.warning if own and (self.warning is not None or self.critical is not None) else widget.warning,
+            "critical": self.critical if own and (self.warning is not None or self.critical is not None) else widget.critical,
+            "direction": self.direction or widget.direction,
+            "hysteresis": self.hysteresis if self.hysteresis is not None else widget.hysteresis,
+        }
+
+    def clean(self):
+        """The resolved thresholds must be in the order their direction implies, like a widget's."""
+        if self.hysteresis is not None and self.hysteresis < 0:
+            raise ValidationError({"hysteresis": "Hysteresis cannot be negative."})
+        try:
+            widget = self.widget  # may be unsaved (an import checks before saving anything)
+        except Widget.DoesNotExist:
+            return
+        limits = self.limits(widget)
+        warning, critical = limits["warning"], limits["critical"]
+        if warning is None or critical is None:
+            return
+        if limits["direction"] == Widget.HIGH_IS_BAD and not warning < critical:
+            raise ValidationError("When higher is worse, the warning level must be below the critical level.")
+        if limits["direction"] == Widget.LOW_IS_BAD and not warning > critical:
+            raise ValidationError("When lower is worse, the warning level must be above the critical level.")
 
 
 def hash_token(token: str) -> str:
@@ -212,3 +259,88 @@ class DisplayItem(models.Model):
 
     class Meta:
         ordering = ["position", "pk"]
+
+
+class DisplayName(models.Model):
+    """What people call a queue, agent group, agent or statistic name ("VQ_Sales@SIP_Switch" → "Sales").
+
+    Object type ``Statistic`` names a statistic name ("CallsWaiting" → "Waiting"). Where
+    no display name exists, pages show the id itself.
+    """
+
+    object_type = models.CharField(
+        max_length=64, help_text='The object type (Queue, GroupAgents, Agent, ...), or "Statistic" for a statistic name.'
+    )
+    object_id = models.CharField(
+        max_length=names.MAX_ID_LENGTH, help_text="The id in the tenant (or the statistic name, e.g. CallsWaiting)."
+    )
+    display_name = models.CharField(max_length=names.MAX_NAME_LENGTH, help_text="What people read on every page.")
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["object_type", "object_id"]
+        constraints = [models.UniqueConstraint(fields=["object_type", "object_id"], name="unique_display_name")]
+
+    def __str__(self) -> str:
+        return f"{self.object_type} {self.object_id} → {self.display_name}"
+
+    def clean(self):
+        """The same checks as a CSV row: a known type, an id, a printable name of sane length."""
+        self.object_type, self.object_id = self.object_type.strip(), self.object_id.strip()
+        self.display_name = self.display_name.strip()
+        problems = names.row_problems(self.object_type, self.object_id, self.display_name, OBJECT_TYPES)
+        if problems:
+            raise ValidationError("; ".join(p[:1].upper() + p[1:] for p in problems) + ".")
+
+    @classmethod
+    def names_for(cls, statistics) -> names.Names:
+        """The display names of these statistics' objects and statistic names (one query)."""
+        statistics = list(statistics)
+        wanted = {(s.object_type, s.object_id) for s in statistics} | {(names.STATISTIC, s.name) for s in statistics if s.name}
+        if not wanted:
+            return names.Names()
+        rows = cls.objects.filter(
+            object_type__in={t for t, _ in wanted}, object_id__in={i for _, i in wanted}
+        ).values_list("object_type", "object_id", "display_name")
+        return names.Names({(t, i): n for t, i, n in rows if (t, i) in wanted})
+
+    @classmethod
+    def label_of(cls, statistic) -> str:
+        """One statistic's label as pages show it (its own, else from display names)."""
+        return cls.names_for([statistic]).label(statistic.label, statistic.object_type, statistic.object_id, statistic.name)
+
+    @classmethod
+    def import_csv(cls, text: str) -> dict:
+        """Check a whole CSV of display names and save it, or save nothing and raise
+        ``names.CsvProblems`` (logged once) listing every bad line."""
+        try:
+            rows = names.parse_display_names(text, OBJECT_TYPES)
+        except names.CsvProblems as error:
+            log.warning("display-name import refused: %d problem(s), first: %s", len(error.problems), error.problems[0])
+            raise
+        return cls.save_rows(rows)
+
+    @classmethod
+    @transaction.atomic
+    def save_rows(cls, rows: list) -> dict:
+        """Save parsed CSV rows (``names.NameRow``): new ids are added, known ones renamed.
+        Returns how many were added, renamed and already so."""
+        existing = {(d.object_type, d.object_id): d for d in cls.objects.select_for_update().filter(
+            object_id__in={r.object_id for r in rows})}
+        counts = {"added": 0, "renamed": 0, "unchanged": 0}
+        added, renamed = [], []
+        for row in rows:
+            current = existing.get((row.object_type, row.object_id))
+            if current is None:
+                added.append(cls(object_type=row.object_type, object_id=row.object_id, display_name=row.display_name))
+            elif current.display_name != row.display_name:
+                current.display_name = row.display_name
+                current.updated = timezone.now()  # bulk_update does not touch auto_now fields
+                renamed.append(current)
+            else:
+                counts["unchanged"] += 1
+        cls.objects.bulk_create(added, batch_size=500)
+        if renamed:
+            cls.objects.bulk_update(renamed, ["display_name", "updated"], batch_size=500)
+        counts["added"], counts["renamed"] = len(added), len(renamed)
+        return counts

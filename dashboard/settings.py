@@ -146,6 +146,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
+# Who grants access, named on "not allowed" pages (e.g. "the floor manager, ext. 2040"); empty: "your administrator".
+ADMIN_CONTACT = env_str("ADMIN_CONTACT", "")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")

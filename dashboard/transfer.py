@@ -38,6 +38,9 @@ WIDGET_FIELDS = (
     "direction", "hysteresis", "history_minutes", "interval",
 )
 STATISTIC_FIELDS = ("object_type", "object_id", "name", "definition", "label")
+# A statistic's own thresholds in its widget (a queue table's column), exported only when set.
+THRESHOLDS = "thresholds"
+THRESHOLD_FIELDS = ("warning", "critical", "direction", "hysteresis")
 DRILLDOWN = "drilldown"
 
 
@@ -71,7 +74,7 @@ def export_dashboards(dashboards) -> dict:
         for widget in dashboard.widgets.select_related("drilldown").order_by("y", "x", "pk"):
             links = WidgetStatistic.objects.filter(widget=widget).select_related("statistic").order_by("position", "pk")
             entry = {name: getattr(widget, name) for name in WIDGET_FIELDS}
-            entry["statistics"] = [{name: getattr(link.statistic, name) for name in STATISTIC_FIELDS} for link in links]
+            entry["statistics"] = [_statistic_entry(link) for link in links]
             entry[DRILLDOWN] = widget.drilldown.slug if widget.drilldown_id else None
             widgets.append(entry)
         item = {name: getattr(dashboard, name) for name in DASHBOARD_FIELDS}
@@ -79,6 +82,13 @@ def export_dashboards(dashboards) -> dict:
         item["widgets"] = widgets
         result.append(item)
     return {"format": FORMAT, "dashboards": result}
+
+
+def _statistic_entry(link: WidgetStatistic) -> dict:
+    entry = {name: getattr(link.statistic, name) for name in STATISTIC_FIELDS}
+    if link.has_own_thresholds():
+        entry[THRESHOLDS] = {name: getattr(link, name) for name in THRESHOLD_FIELDS}
+    return entry
 
 
 def _messages(error: ValidationError) -> list[str]:
@@ -144,6 +154,23 @@ def _fields(
     return accepted, refused
 
 
+def _own_thresholds(stat_item, widget: Widget, where: str, problems: list) -> dict:
+    """The well-typed, well-ordered own thresholds of one statistic entry ({} when it has none)."""
+    data = stat_item.get(THRESHOLDS) if isinstance(stat_item, dict) else None
+    if data is None:
+        return {}
+    fields, refused = _fields(data, WidgetStatistic, THRESHOLD_FIELDS, (), where, problems)
+    link = WidgetStatistic(**fields)
+    link.widget = widget  # unsaved: its thresholds are checked against the widget's in the file
+    try:
+        link.clean_fields(exclude=["widget", "statistic", *refused])
+        if not refused:
+            link.clean()
+    except ValidationError as error:
+        problems.extend(f"{where}: {message}" for message in _messages(error))
+    return fields
+
+
 def _check(instance, where: str, problems: list, exclude: list, refused: list) -> None:
     """Model validation of the accepted fields; cross-field rules only when every field was accepted."""
     try:
@@ -197,12 +224,13 @@ def _plan(document, replace: bool) -> tuple[list, list[str]]:
             stats = []
             for s_index, stat_item in enumerate(w_fields.get("statistics") or []):
                 s_where = f"{w_where}.statistics[{s_index}]"
-                s_fields, refused = _fields(stat_item, Statistic, STATISTIC_FIELDS, (), s_where, problems)
+                s_fields, refused = _fields(stat_item, Statistic, STATISTIC_FIELDS, (), s_where, problems,
+                                            elsewhere=(THRESHOLDS,))
                 stat = Statistic(**s_fields)
                 _check(stat, s_where, problems, ["key"], refused)
                 stat.key = statistic_key(stat.object_type, stat.object_id, stat.name, stat.definition)
-                stats.append(stat)
-            if len({s.key for s in stats}) != len(stats):
+                stats.append((stat, _own_thresholds(stat_item, widget, f"{s_where}.{THRESHOLDS}", problems)))
+            if len({s.key for s, _ in stats}) != len(stats):
                 problems.append(f"{w_where}: the same statistic is listed twice")
             widgets.append((widget, stats))
         plans.append((dashboard, sorted(known_groups), widgets))
@@ -230,12 +258,12 @@ def import_dashboards(document, *, replace: bool = False, owner=None) -> list[Da
             for widget, stats in widgets:
                 widget.dashboard = dashboard
                 widget.save()
-                for position, stat in enumerate(stats):
+                for position, (stat, thresholds) in enumerate(stats):
                     saved = Statistic.objects.filter(key=stat.key).first()
                     if saved is None:
                         stat.save()
                         saved = stat
-                    WidgetStatistic.objects.create(widget=widget, statistic=saved, position=position)
+                    WidgetStatistic.objects.create(widget=widget, statistic=saved, position=position, **thresholds)
             created.append(dashboard)
         link_drilldowns(document, created)
     return created

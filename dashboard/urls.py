@@ -19,3 +19,7 @@ urlpatterns = [
     path("healthz", bridge_views.healthz, name="healthz"),
     path("readyz", bridge_views.readyz, name="readyz"),
 ]
+
+# Errors in the product's look, each with a way back (templates/403.html, 404.html, 500.html).
+handler403 = "dashboard.views.permission_denied"
+handler404 = "dashboard.views.page_not_found"

@@ -17,7 +17,7 @@ from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_safe
 
 from dashboard import boards, livedata, qr
-from dashboard.models import Dashboard, Display
+from dashboard.models import Dashboard, Display, DisplayName
 from statsbridge import control
 from statsbridge.models import Statistic
 from statsbridge.upstream.errors import UpstreamError
@@ -113,12 +113,27 @@ def history_page(request, slug: str):
     return render(request, "dashboard/history.html", context, status=400 if error else 200)
 
 
+def admin_contact() -> str:
+    """Whom people without access should ask, as the ADMIN_CONTACT setting names them (or "")."""
+    return getattr(settings, "ADMIN_CONTACT", "")
+
+
+def permission_denied(request, exception=None):
+    """403 in the product's look: a way back, and whom to ask for access."""
+    return render(request, "403.html", {"contact": admin_contact()}, status=403)
+
+
+def page_not_found(request, exception=None):
+    """404 in the product's look, with a way back to the dashboards."""
+    return render(request, "404.html", {"contact": admin_contact()}, status=404)
+
+
 @require_safe
 def wall_page(request, token: str):
     """A wall TV: no login, its secret token opens its playlist."""
     display = Display.for_token(token)
     if display is None:
-        return render(request, "dashboard/wall_refused.html", status=403)
+        return render(request, "dashboard/wall_refused.html", {"contact": admin_contact()}, status=403)
     dashboards = list(display.dashboards.order_by("displayitem__position", "displayitem__pk"))
     rendered = []
     all_values: dict = {}
@@ -186,14 +201,15 @@ def ops_action(request) -> None:
         if statistic is None:
             messages.error(request, "No such statistic.")
             return
+        shown = DisplayName.label_of(statistic)
         try:
             value = control.peek_statistic(statistic)
         except (ValueError, UpstreamError) as error:
-            messages.error(request, f"Peek of “{statistic}” failed: {error}")
+            messages.error(request, f"Peek of “{shown}” failed: {error}")
         else:
             stamp = value.get("timestamp")
             when = dt.datetime.fromtimestamp(stamp / 1000, dt.timezone.utc).strftime("%H:%M:%S UTC") if stamp else "no timestamp"
-            messages.info(request, f"Peek of “{statistic}”: {value['text'] or value['value']} ({value['kind']}, {when}).")
+            messages.info(request, f"Peek of “{shown}”: {value['text'] or value['value']} ({value['kind']}, {when}).")
     else:
         messages.error(request, f"Unknown action {action!r}.")
 
@@ -201,11 +217,13 @@ def ops_action(request) -> None:
 def ops_context() -> dict:
     """What the ops page shows, from the status the bridge publishes and the latest values."""
     summary = ops_summary(livedata.bridge_status(), livedata.connection(), time.time())
-    used = Statistic.objects.filter(widgets__isnull=False).distinct().order_by("object_type", "object_id", "name")
+    used = list(Statistic.objects.filter(widgets__isnull=False).distinct().order_by("object_type", "object_id", "name"))
     stored = livedata.stored_values(s.key for s in used)
+    shown = DisplayName.names_for(used)
     now_ms = time.time() * 1000
     summary["rows"] = [
-        {"statistic": s, "value": stored.get(s.key),
+        {"statistic": s, "value": stored.get(s.key), "label": shown.label(s.label, s.object_type, s.object_id, s.name),
+         "object_name": shown.object_name(s.object_type, s.object_id),
          "age": None if not stored.get(s.key) else max(0, int((now_ms - stored[s.key]["received"]) / 1000))}
         for s in used
     ]

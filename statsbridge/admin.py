@@ -4,13 +4,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
-from statsbridge.models import Statistic, StatisticSample, statistic_key
-
-# Stat Server object types the Statistics API accepts.
-OBJECT_TYPES = (
-    "Agent", "AgentPlace", "GroupAgents", "GroupPlaces", "Queue", "RoutePoint", "GroupQueues",
-    "Tenant", "Campaign", "CampaignGroup", "CampaignCallingList", "RegDN", "StagingArea",
-)
+from statsbridge.models import OBJECT_TYPES, Statistic, StatisticSample, statistic_key
 
 
 class StatisticForm(forms.ModelForm):

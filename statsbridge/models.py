@@ -8,6 +8,12 @@ from django.db import models
 
 from statsbridge.definitions import validate_definition
 
+# Stat Server object types the Statistics API accepts.
+OBJECT_TYPES = (
+    "Agent", "AgentPlace", "GroupAgents", "GroupPlaces", "Queue", "RoutePoint", "GroupQueues",
+    "Tenant", "Campaign", "CampaignGroup", "CampaignCallingList", "RegDN", "StagingArea",
+)
+
 
 def statistic_key(object_type: str, object_id: str, name: str, definition: dict | None) -> str:
     """Return the stable key of a statistic: its upstream ``statisticId`` and wire key.

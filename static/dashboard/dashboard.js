@@ -61,10 +61,16 @@ export function formatNumber(number, fmt) {
 
 const KIND_FORMAT = { duration: "duration", percentage: "percent", number: "number" };
 
-/** What a tile shows (mirror of formatting.display_text). */
-export function displayText(value, fmt) {
+/** What people read for an agent state, from the server's one table (mirror of names.agent_state_label). */
+export function stateLabel(state, agentStates = {}) {
+  if (!state) return "Unknown";
+  return (agentStates[state] && agentStates[state].label) || state;
+}
+
+/** What a tile shows (mirror of formatting.display_text); `agentStates` is the config's table. */
+export function displayText(value, fmt, agentStates = {}) {
   if (!value || value.kind === "unknown") return "?";
-  if (value.kind === "agent_state") return (value.agent && value.agent.state) || "?";
+  if (value.kind === "agent_state") return value.agent && value.agent.state ? stateLabel(value.agent.state, agentStates) : "?";
   const number = numeric(value);
   if (number === null) return "?";
   if (fmt === "auto") {
@@ -500,10 +506,11 @@ export class LivePage {
     let state = !value || value.kind === "unknown" ? "unknown" : value.state || "unknown";
     if (lost && state === "fresh") state = "stale";
     const levelKey = `${spec.id}:${stat.key}`;
-    const level = levelFor(number, spec.warning, spec.critical, spec.direction, spec.hysteresis, this.levels.get(levelKey));
+    const limits = stat.thresholds || spec; // a statistic's own thresholds (a table's column), else the widget's
+    const level = levelFor(number, limits.warning, limits.critical, limits.direction, limits.hysteresis, this.levels.get(levelKey));
     this.levels.set(levelKey, level);
-    const text = displayText(value, spec.format);
-    const cue = cueFor(level, spec.direction);
+    const text = displayText(value, spec.format, this.config.agentStates);
+    const cue = cueFor(level, limits.direction);
     // Unchanged attributes are not rewritten: each write re-matches the [data-*] style rules.
     setData(el, "value", number === null ? "" : String(number));
     setData(el, "state", state);
@@ -576,7 +583,7 @@ export class LivePage {
       if (number !== null && number > trace.gauge.axis.range[1]) trace.gauge.axis.range = [0, number * 1.25];
     } else if (spec.type === "bar") {
       trace.y = tiles.map((t) => numeric(t.value));
-      trace.text = tiles.map((t) => displayText(t.value, spec.format));
+      trace.text = tiles.map((t) => displayText(t.value, spec.format, this.config.agentStates));
       trace.marker.color = tiles.map((t) => PALETTE[t.level]);
     } else if (spec.type === "donut") {
       this.donutSlices(trace, tiles);
@@ -598,10 +605,10 @@ export class LivePage {
         const state = (t.value.agent && t.value.agent.state) || "Unknown";
         counts.set(state, (counts.get(state) || 0) + 1);
       }
-      const labels = [...counts.keys()].sort();
-      trace.labels = labels;
-      trace.values = labels.map((l) => counts.get(l));
-      trace.marker.colors = labels.map((l) => (agentStates[l] || { color: "#999999" }).color);
+      const states = [...counts.keys()].sort();
+      trace.labels = states.map((state) => stateLabel(state, agentStates));
+      trace.values = states.map((state) => counts.get(state));
+      trace.marker.colors = states.map((state) => (agentStates[state] || { color: "#999999" }).color);
     } else {
       trace.values = tiles.map((t) => numeric(t.value) || 0);
     }

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from dashboard.seeding import demo_names
 from statsbridge.decoding import agent_state_name
 from tests.browser.conftest import ARTIFACTS, BANNER, WALL_SECONDS, evaluate_settled, login, own_tab, readme_screenshot, wait_for
 
@@ -229,7 +230,7 @@ def assert_donut_and_gauge_readable(layout: dict, min_donut: int, size: str) -> 
         assert inside(tile["box"], donut["widget"]), f"the tile {tile['label']!r} is cut off at {size}: {tile['box']}"
         assert tile["swatch"] == rgb(color), f"the tile {tile['label']!r} is not in its slice's colour {color}"
     assert [t["label"] for t in donut["tiles"]] == ["Ready", "Talking", "After-call work", "Not ready"]
-    assert donut["tiles"][2]["aria"].startswith("Sales after-call work"), "the short name lost the full one"
+    assert donut["tiles"][2]["aria"].startswith("Sales team after-call work"), "the short name lost the full one"
     gauge = layout["gauge"]
     assert inside(gauge["figure"], gauge["widget"])
     assert inside(gauge["drawn"], gauge["figure"]), f"the gauge {gauge['drawn']} is cut off by {gauge['figure']} at {size}"
@@ -388,7 +389,7 @@ def test_a_revoked_wall_token_is_refused_and_its_socket_closed(page, browser, st
             assert reply.status == 200
         response = wall.goto(base + stack["wall_path"])
         assert response.status == 403
-        assert re.search("not valid", wall.inner_text("h1"))
+        assert re.search("not valid", wall.inner_text("main h1"))
 
 
 AGENT_TILES = """() => [...document.querySelectorAll('.widget.agent_grid [data-statistic]')].map((t) => ({
@@ -399,11 +400,13 @@ AGENT_TILES = """() => [...document.querySelectorAll('.widget.agent_grid [data-s
 
 def test_a_group_tile_drills_down_by_keyboard_to_that_groups_agents_live(page, stack):
     base, simulator = stack["server"].base, stack["simulator"]
-    members = simulator.catalog()["groups"]["Sales"]
+    catalog = simulator.catalog()
+    members = catalog["groups"]["Sales"]
+    aliases = demo_names(catalog["objects"])  # agents are shown by their display names
     open_dashboard(page, stack, "overview")
-    link = page.locator("a.drill-tile", has_text="Sales logged in")
+    link = page.locator("a.drill-tile", has_text="Sales team logged in")
     assert link.get_attribute("href") == "/d/agents-sales/"
-    assert link.get_attribute("aria-label").startswith("Sales logged in (opens Sales agents): ")
+    assert link.get_attribute("aria-label").startswith("Sales team logged in (opens Sales agents): ")
     # Reach the tile with the keyboard alone, then follow it with Enter.
     focused = "() => document.activeElement && document.activeElement.getAttribute('href')"
     for _ in range(200):
@@ -416,7 +419,7 @@ def test_a_group_tile_drills_down_by_keyboard_to_that_groups_agents_live(page, s
     assert page.inner_text("h1") == "Sales agents"
     wait_for(lambda: page.evaluate(BANNER) == "live", 10, "the drill-down's banner never said live")
     wait_for(lambda: all_in_state(page, "fresh"), 10, "not every agent of the drill-down turned fresh")
-    assert [t["agent"] for t in page.evaluate(AGENT_TILES)] == members
+    assert [t["agent"] for t in page.evaluate(AGENT_TILES)] == [aliases[("Agent", m)] for m in members]
 
     # Each agent's state equals the simulator's truth whenever both show the same reading.
     confirmed: set[str] = set()

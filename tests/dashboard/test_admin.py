@@ -8,7 +8,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.contrib.auth.models import User
 
-from dashboard.models import Display, Widget, hash_token
+from dashboard.models import Display, DisplayName, Widget, hash_token
 from statsbridge.fanout import display_group
 from statsbridge.models import Statistic
 
@@ -85,7 +85,8 @@ def test_cost_preview_counts_new_and_reused_statistics(admin_client, demo):
     assert cost["adds"] == 4
     assert cost["statistic_names"] == ["CallsAbandoned", "CallsWaiting"]
     assert cost["objects"] == ["Queue VQ_X1@SIP_Switch", "Queue VQ_X2@SIP_Switch"]
-    assert sorted(cost["reused"]) == sorted(str(s) for s in used)
+    assert sorted(cost["reused"]) == sorted(DisplayName.label_of(s) for s in used)  # as the pages name them
+    assert "Anna Berg state" in cost["reused"]
     assert cost["summary"] == "Adds 4 upstream statistics (2 statistics × 2 objects); reuses 2 already subscribed."
     # The widget's own statistics are not "reused" by itself.
     widget = Widget.objects.filter(dashboard=demo.dashboards[0], type="kpi").first()

@@ -27,10 +27,10 @@ def fetch(url: str, data: bytes | None = None, headers: dict | None = None) -> t
         return error.code, error.read().decode()
 
 
-@pytest.fixture
-def demo_process(tmp_path):
+def start_demo(database: Path) -> tuple[subprocess.Popen, list[str]]:
+    """``manage.py demo`` on free ports and this SQLite file; its output lines collect in the list."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "dashboard.settings", "DEBUG": "true",
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}", "LOG_LEVEL": "WARNING"}
+           "DATABASE_URL": f"sqlite:///{database}", "LOG_LEVEL": "WARNING"}
     env.pop("REDIS_URL", None)
     env.pop("SECRET_KEY", None)
     process = subprocess.Popen(
@@ -40,21 +40,56 @@ def demo_process(tmp_path):
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True)
     reader.start()
+    return process, lines
+
+
+def stop_demo(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+
+
+def printed(lines: list[str]) -> str:
+    return wait_for(lambda: "".join(lines) if "pull the plug" in "".join(lines) else None, 30,
+                    "the demo did not print its URLs")
+
+
+@pytest.fixture
+def demo_process(tmp_path):
+    process, lines = start_demo(tmp_path / "demo.sqlite3")
     try:
         yield process, lines
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop_demo(process)
+
+
+def test_a_restarted_demo_keeps_its_data_and_its_wall_link(tmp_path):
+    database = tmp_path / "demo.sqlite3"
+    process, lines = start_demo(database)
+    try:
+        first = printed(lines)
+    finally:
+        stop_demo(process)
+    assert re.search(r"seeded:\s+overview, agents, queues, agents-", first)
+    process, lines = start_demo(database)
+    try:
+        second = printed(lines)
+        wall = re.search(r"wall:\s+http://\S+(/wall/[\w-]+/)", second).group(1)
+        base = re.search(r"listening on (http://127\.0\.0\.1:\d+)/", second).group(1)
+        assert wall == re.search(r"wall:\s+http://\S+(/wall/[\w-]+/)", first).group(1), "the wall link changed"
+        assert "seeded:      nothing new (kept the rest from the last run)" in second
+        status, html = fetch(base + wall)
+        assert status == 200 and "Contact-centre overview" in html
+    finally:
+        stop_demo(process)
 
 
 def test_demo_prints_where_everything_is_and_values_move(demo_process):
     process, lines = demo_process
-    output = wait_for(lambda: "".join(lines) if "pull the plug" in "".join(lines) else None, 30,
-                      "the demo did not print its URLs")
+    output = printed(lines)
     base = re.search(r"listening on (http://127\.0\.0\.1:\d+)/", output).group(1)
     wall = re.search(r"wall:\s+(http://\S+/wall/[\w-]+/)", output).group(1)
     simulator = re.search(r"simulator:\s+(http://\S+?)/?\s+control key: k-test", output).group(1)

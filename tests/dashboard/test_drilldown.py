@@ -66,7 +66,7 @@ def test_drill_down_tiles_are_links_saying_where_they_go_and_others_are_not(clie
     page = client.get("/d/overview/").content.decode()
     link = tile_tag(page, key)
     assert link.startswith("<a ") and attribute(link, "href") == "/d/agents-sales/"
-    assert attribute(link, "aria-label") == "Sales logged in (opens Sales agents): 5 agents"
+    assert attribute(link, "aria-label") == "Sales team logged in (opens Sales agents): 5 agents"
     assert 'role="group"' not in link
     waiting = Statistic.objects.get(object_type="Queue", name="CallsWaiting", object_id__startswith="VQ_Sales").key
     plain = tile_tag(page, waiting)

@@ -132,9 +132,10 @@ def test_agent_grid_tiles_carry_state_reason_colour_and_icon():
     rendered = figures.render(spec("agent_grid", stats), {"x": agent("NotReady", "Lunch")}, {}, "UTC")
     tile = rendered["tiles"][0]
     assert rendered["figure"] is None
-    assert tile["text"] == "NotReady"
-    assert tile["agent"] == {"state": "NotReady", "reason": "Lunch", "since": 1_699_999_990_000,
+    assert tile["text"] == "Not ready", "the state is worded as the one state table says"
+    assert tile["agent"] == {"state": "NotReady", "label": "Not ready", "reason": "Lunch", "since": 1_699_999_990_000,
                              "color": "#D55E00", "icon": "☕"}
+    assert tile["short"] == "A1", "an agent without a display name is shown by its id"
 
 
 def test_queue_table_has_a_row_per_queue_and_a_column_per_statistic():

@@ -1,7 +1,8 @@
 """``python manage.py demo``: simulator + bridge + daphne, seeded, in one process.
 
-Starts the simulated Genesys tenant, points the bridge at it, migrates, seeds three
-dashboards and a wall display from the simulator's catalogue, then serves HTTP and
+Starts the simulated Genesys tenant, points the bridge at it, migrates, seeds what is
+missing of three dashboards and a wall display from the simulator's catalogue (a restart
+keeps the data and the wall link, so open walls reconnect), then serves HTTP and
 WebSockets with the bridge embedded, printing where everything is.
 """
 
@@ -24,9 +25,11 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000, help="Web port (0 picks a free one).")
         parser.add_argument("--sim-port", type=int, default=8090, help="Simulator port (0 picks a free one).")
         parser.add_argument("--control-key", default="demo-control-key", help="The simulator's control key.")
-        parser.add_argument("--wall-seconds", type=int, default=20, help="Seconds per dashboard on the wall.")
+        parser.add_argument("--wall-seconds", type=int, default=20, help="Seconds per dashboard on a new wall.")
+        parser.add_argument("--reset", action="store_true",
+                            help="Re-create the demo dashboards and wall (edits to them are lost; the wall link stays).")
 
-    def handle(self, *args, host, port, sim_port, control_key, wall_seconds, **options):
+    def handle(self, *args, host, port, sim_port, control_key, wall_seconds, reset, **options):
         genesys = settings.GENESYS
         config = SimulatorConfig(
             host="127.0.0.1",
@@ -45,7 +48,7 @@ class Command(BaseCommand):
         genesys["API_URL"] = simulator.url.rstrip("/")
         call_command("migrate", interactive=False, verbosity=0)
         try:
-            seeded = seed_demo(fetch_catalog(simulator.url, control_key), seconds_per_dashboard=wall_seconds)
+            seeded = seed_demo(fetch_catalog(simulator.url, control_key), seconds_per_dashboard=wall_seconds, reset=reset)
         except CatalogError as error:
             simulator.stop()
             raise CommandError(str(error)) from None
@@ -56,7 +59,9 @@ class Command(BaseCommand):
             lines = [
                 f"listening on {base}/",
                 f"dashboards:  {base}/d/{seeded.dashboards[0].slug}/  (all: {base}/)",
-                f"wall:        {base}/wall/{seeded.wall_token}/",
+                f"wall:        {base}/wall/{seeded.wall_token}/  (the same link after a restart)",
+                f"seeded:      {', '.join(seeded.created) or 'nothing new'}"
+                f"{' (kept the rest from the last run)' if len(seeded.created) < len(seeded.dashboards) else ''}",
                 f"login:       {seeded.username} / {seeded.password}",
                 f"operations:  {base}/ops/   admin: {base}/admin/",
                 f"simulator:   {simulator.url.rstrip('/')}/  control key: {control_key}",
