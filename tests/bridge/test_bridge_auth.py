@@ -1,6 +1,7 @@
 """The bridge's login against the simulator: short tokens with refresh refused, a bad API key."""
 
 import asyncio
+import logging
 import time
 
 import pytest
@@ -61,7 +62,8 @@ async def test_short_tokens_with_refresh_refused_keep_every_tile_fresh(simulator
         await asyncio.wait_for(task, 20)
 
 
-async def test_a_bad_api_key_is_reported_on_readyz_and_the_ops_page_without_the_key(simulator, admin_user):
+async def test_a_bad_api_key_is_reported_on_readyz_and_the_ops_page_without_the_key(simulator, admin_user, caplog):
+    caplog.set_level(logging.DEBUG, logger="statsbridge")
     await database_sync_to_async(seed)(simulator.tenant.model.objects())
     wrong = "wrong-key-0123456789"
     host, stop, task = await run_bridge({**genesys_for(simulator), "API_KEY": wrong})
@@ -82,6 +84,13 @@ async def test_a_bad_api_key_is_reported_on_readyz_and_the_ops_page_without_the_
         assert ops.status_code == 200 and 'data-field="config_error"' in page and "GENESYS_API_KEY" in page
         for text in (page, readyz.content.decode()):
             assert wrong not in text and simulator.config.client_secret not in text
+        # Several links started and stopped meanwhile; the refusal is one log line at ERROR.
+        await eventually(lambda: len(simulator.tenant.hub.by_client_id) == 0 and len(
+            [r for r in caplog.records if "stopped: the API key was rejected" in r.getMessage()]) >= 2, 10,
+            "a second link stopped on the same refusal")
+        errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+        assert len([e for e in errors if "API key" in e]) == 1, errors
+        assert not [r for r in caplog.records if wrong in r.getMessage()]
     finally:
         stop.set()
         await asyncio.wait_for(task, 20)

@@ -47,6 +47,10 @@ from statsbridge.upstream.http import Backoff
 
 logger = logging.getLogger(__name__)
 
+# The last configuration error a client stopped on, in this process: a deployment with a
+# wrong key or credentials starts client after client, and says so once, not every minute.
+_last_config_fatal: str | None = None
+
 
 class _TransportFailure(Exception):
     """One HTTP exchange failed in a way worth retrying (reason is printable, secret-free)."""
@@ -359,6 +363,8 @@ class BayeuxClient:
         self._emit(StateChanged(state, reason, delay))
 
     def _became_connected(self, reason: str) -> None:
+        global _last_config_fatal
+        _last_config_fatal = None  # fixed: a later refusal is news again
         if self._ever_connected:
             self._reconnects += 1
         self._ever_connected = True
@@ -375,7 +381,13 @@ class BayeuxClient:
             logger.debug("Bayeux %s: %s", self.url, decision.reason)
 
     def _fatal(self, reason: str, error: BaseException | None = None) -> None:
-        logger.error("Bayeux %s stopped: %s", self.url, reason)
+        global _last_config_fatal
+        # The token provider logs its own refusals once; don't repeat them here either.
+        from_tokens = self._tokens is not None and error is not None and error is self._tokens.last_error
+        repeated = isinstance(error, ConfigurationError) and (from_tokens or reason == _last_config_fatal)
+        if isinstance(error, ConfigurationError):
+            _last_config_fatal = reason
+        logger.log(logging.DEBUG if repeated else logging.ERROR, "Bayeux %s stopped: %s", self.url, reason)
         self._set_state(ConnectionState.DISCONNECTED, reason)
         self._emit(Fatal(reason, error))
         self._task = None
