@@ -198,4 +198,6 @@ class AuthApi:
             return _oauth_error(401, "invalid_token", "Invalid or expired access token")
         everywhere = request.query.get("global", "false").lower() == "true"
         revoked = self.tenant.tokens.sign_out(grant, everywhere)
-        return json_response({"status": {"code": 0, "message": "OK"}, "data": {"revoked": revoked}})
+        logger.info("sign-out revoked %d token(s)", revoked)
+        # The reference's ApiResponse; how many were revoked is for the log, not the reply.
+        return json_response({"status": {"code": 0, "message": "OK"}, "data": {}, "path": request.path})
