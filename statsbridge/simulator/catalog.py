@@ -22,13 +22,6 @@ STATUS_CODES = {
 
 NOTIFICATION_MODES = ("Changes", "Periodical", "Immediate", "NoNotification")
 INTERVAL_TYPES = ("GrowingWindow", "SlidingWindow", "SelectionBased")
-# Categories the catalogue computes some statistic of (any other non-empty category is
-# accepted too, with no value: see ``_match``).
-KNOWN_CATEGORIES = (
-    "CurrentState", "CurrentNumber", "CurrentTime", "CurrentMaxTime", "CurrentAverageTime",
-    "TotalNumber", "TotalTime", "TotalAdjustedTime", "TotalAdjustedNumber", "AverageTime",
-    "ServiceFactor", "CurrentStateReasons", "Formula",
-)
 DEFINITION_FIELDS = {
     "notificationMode", "notificationFrequency", "insensitivity", "category", "subject",
     "intervalType", "intervalLength", "mainMask", "relMask", "dynamicTimeProfile",
