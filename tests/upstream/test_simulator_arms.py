@@ -81,6 +81,19 @@ class TestLongTokens:
         await wait_for(lambda: set(batch.subscription_ids) & up.updated_ids(), timeout=15, message="updates")
         assert not up.events.of(Fatal), "the CometD client goes on"
 
+    async def test_a_403_envelope_on_cometd_is_a_failed_poll_not_a_bad_key(self, simulator, upstream):
+        up = upstream()
+        await up.events.wait_sessions(1)
+        await up.rest.subscribe(agent_states(AGENTS[:1]))
+        errors = up.cometd.stats.errors
+        await control(simulator, "refuse", {"method": "POST", "path": "/statistics/v3/notifications",
+                                            "status": 403, "form": "envelope", "count": 2})
+        await wait_for(lambda: up.cometd.stats.errors >= errors + 2, timeout=10, message="two refused polls")
+        await control(simulator, "load", {"updates_per_second": 40})
+        seen = len(up.events.of(Message))
+        await wait_for(lambda: len(up.events.of(Message)) > seen + 3, timeout=10, message="updates after the 403s")
+        assert not up.events.of(Fatal) and len(up.events.sessions()) == 1
+
     async def test_the_gateways_api_key_rejection_stops_rest_and_cometd_clearly(self, simulator, upstream):
         up = upstream()
         await up.events.wait_sessions(1)
