@@ -255,6 +255,7 @@ def ops_summary(status: dict | None, connection: dict, now_s: float) -> dict:
             for item in status.get("subscription_details") or []
         ],
         "last_error": status.get("last_error"),
+        "config_error": status.get("config_error"),
         "last_resubscribe": resubscribe,
         "updates_total": updates.get("total"),
         "update_rates": [

@@ -37,7 +37,7 @@ from statsbridge.upstream.bayeux import (
     StateChanged,
 )
 from statsbridge.upstream.bayeux.client import BayeuxClient
-from statsbridge.upstream.errors import StatisticsApiError, UpstreamError
+from statsbridge.upstream.errors import ConfigurationError, StatisticsApiError, UpstreamError
 from statsbridge.upstream.http import Backoff, create_session
 from statsbridge.upstream.statistics import StatisticsClient, chunked
 from statsbridge.wanted import load_routes, plan_changes
@@ -61,6 +61,8 @@ class Bridge:
         self.service = "UNKNOWN"
         self.session_up = False
         self.last_error: str | None = None
+        # A refused login or API key (not a transient failure): shown apart on /readyz and the ops page.
+        self.config_error: str | None = None
         self.last_resubscribe: dict | None = None
         self.update_rates = UpdateRates()  # pushed updates, for the status's update rate
         self.ever_connected = False
@@ -162,7 +164,9 @@ class Bridge:
             self.session_up = False
             failures += 1
             delay = backoff.delay(failures)
-            log.warning("upstream link stopped; starting a new one in %.1f s", delay)
+            # A refused login stops every new link the same way: say it once, not every minute.
+            level = logging.DEBUG if failures > 1 and self.current_config_error() else logging.WARNING
+            log.log(level, "upstream link stopped; starting a new one in %.1f s", delay)
             try:
                 await asyncio.wait_for(stop.wait(), delay)
             except asyncio.TimeoutError:
@@ -176,6 +180,7 @@ class Bridge:
             self._on_message(event.channel, event.data)
         elif isinstance(event, SessionEstablished):
             self.session_up = True
+            self.config_error = None
             metrics.handshakes.inc()
             self._request_resubscribe("re-handshake" if event.rehandshake else "session established")
         elif isinstance(event, StateChanged):
@@ -186,6 +191,8 @@ class Bridge:
             self._work.set()
         elif isinstance(event, Fatal):
             self.last_error = event.reason
+            if isinstance(event.error, ConfigurationError):
+                self.config_error = str(event.error)
             self.session_up = False
             self.fanout.set_connection(upstream="down")
             self.fanout.mark_all("stale")
@@ -277,6 +284,8 @@ class Bridge:
             except (UpstreamError, OSError) as error:
                 failures += 1
                 message = f"{type(error).__name__}: {error}"
+                if isinstance(error, ConfigurationError):
+                    self.config_error = str(error)
                 if message != self.last_error:
                     log.warning("subscription work failed (%s); retrying", message)
                 self.last_error = message
@@ -533,6 +542,17 @@ class Bridge:
 
     # ------------------------------------------------------------ status
 
+    def current_config_error(self) -> str | None:
+        """The login or API-key refusal in force (secret-free text), or None.
+
+        The token provider's is current (it clears once a login works again); else the
+        last one the REST worker or the CometD client stopped on, until a session is up.
+        """
+        tokens = self._tokens
+        if tokens is not None and tokens.last_error is not None:
+            return str(tokens.last_error)
+        return self.config_error
+
     def status_extra(self) -> dict:
         """Counts and errors for /readyz, the ops page and metrics."""
         tokens = self._tokens
@@ -555,6 +575,7 @@ class Bridge:
             "wanted": len(self.fanout.routes.wanted),
             "refused": dict(sorted(self.failed.items())[:50]),
             "last_error": self.last_error,
+            "config_error": self.current_config_error(),
             "last_resubscribe": self.last_resubscribe,
             "token_expires_at": tokens.expires_at if tokens is not None else None,
         }

@@ -13,7 +13,9 @@ def readiness(status: dict | None) -> tuple[bool, str, dict]:
     if connection["bridge"] != "up":
         return False, "no active bridge (no recent heartbeat)", connection
     if connection["upstream"] != "connected":
-        return False, f"upstream is {connection['upstream']}", connection
+        refused = (status or {}).get("config_error")
+        # A refused login or API key needs an operator; say so instead of a bare "down".
+        return False, f"upstream is {connection['upstream']}" + (f": {refused}" if refused else ""), connection
     if connection["service"] != "AVAILABLE":
         return False, f"statistics service is {connection['service']}", connection
     return True, "ok", connection
@@ -38,5 +40,5 @@ def readyz(request):
     ready, reason, connection = readiness(status)
     body = {"ready": ready, "reason": reason, "connection": connection}
     if status:
-        body.update({k: status.get(k) for k in ("subscriptions", "statistics", "wanted", "last_error", "bridge")})
+        body.update({k: status.get(k) for k in ("subscriptions", "statistics", "wanted", "last_error", "config_error", "bridge")})
     return JsonResponse(body, status=200 if ready else 503)

@@ -31,13 +31,55 @@ def basic_credentials(header: str) -> Optional[tuple[str, str]]:
     return (client_id, secret) if sep else None
 
 
+# The reference's token reply carries these: a token must never be cached on the way.
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
 def _oauth_error(status: int, error: str, description: str) -> web.Response:
     logger.info("auth API -> %d %s: %s", status, error, description)
     return json_response({"error": error, "error_description": description}, status)
 
 
+def _envelope_error(status: int, message: str) -> web.Response:
+    """An error in the reference's ErrorResponse form: ``{"status": {"code", "message"}}``."""
+    logger.info("auth API -> %d: %s", status, message)
+    return json_response({"status": {"code": status, "message": message}}, status)
+
+
+def _no_store(response: web.Response) -> web.Response:
+    response.headers.update(NO_STORE)
+    return response
+
+
 def _fault_body(status: int) -> dict:
     return {"error": "server_error" if status >= 500 else "invalid_request", "error_description": reason(status)}
+
+
+def user_details(grant: Grant) -> dict:
+    """``GET /userinfo``'s reply (the reference's CloudUserDetails) for ``grant``.
+
+    A contact-centre user (password or authorization_code grant) has a Configuration
+    Server identity; a client_credentials token speaks for the application only, so
+    ``cmeUserName``/``loginName``/``dbid`` are absent, as the reference describes.
+    """
+    if grant.username:
+        tenant_name, _, user = grant.username.rpartition("\\")
+        return {
+            "authorities": [{"name": "ROLE_SUPERVISOR", "privileges": ["STATISTICS_READ"]}],
+            "cmeUserName": user,
+            "contactCenterId": tenant_name or "demo",
+            "dbid": 100 + sum(map(ord, user)) % 900,
+            "environmentId": "simulator",
+            "loginName": user,
+            "properties": {},
+            "username": grant.username,
+        }
+    return {
+        "authorities": [{"name": "ROLE_CLIENT", "privileges": ["STATISTICS_READ"]}],
+        "environmentId": "simulator",
+        "properties": {},
+        "username": grant.client_id,
+    }
 
 
 class AuthApi:
@@ -65,7 +107,11 @@ class AuthApi:
         return None
 
     async def token(self, request: web.Request) -> web.Response:
-        """POST /oauth/token with the password, client_credentials, refresh_token or authorization_code grant."""
+        """POST /oauth/token: every reply (grant or error) carries ``Cache-Control: no-store``, ``Pragma: no-cache``."""
+        return _no_store(await self._token(request))
+
+    async def _token(self, request: web.Request) -> web.Response:
+        """The password, client_credentials, refresh_token or authorization_code grant."""
         refused = check(request, self.tenant, "auth", _fault_body, need_token=False)
         if refused:
             return refused
@@ -83,6 +129,10 @@ class AuthApi:
         elif grant_type == "client_credentials":
             grant = tokens.issue(client_id, None, with_refresh=False)
         elif grant_type == "refresh_token":
+            refusal = self.tenant.refresh_refusals.take()
+            if refusal is not None:
+                logger.info("armed refusal: refresh_token grant answered %d (%s form)", refusal.status, refusal.form)
+                return json_response(refusal.body(), refusal.status)
             grant = tokens.refresh(str(form.get("refresh_token", "")), client_id)
             if grant is None:
                 return _oauth_error(400, "invalid_grant", "Invalid refresh token")
@@ -119,26 +169,24 @@ class AuthApi:
         return self.tenant.tokens.lookup(token) if token else None
 
     async def userinfo(self, request: web.Request) -> web.Response:
-        """GET /userinfo: who the bearer token speaks for."""
+        """GET /userinfo: who the bearer token speaks for, in the reference's CloudUserDetails shape."""
         refused = check(request, self.tenant, "auth", _fault_body, need_token=False)
         if refused:
             return refused
         grant = self._grant(request)
         if grant is None:
-            return _oauth_error(401, "invalid_token", "Invalid or expired access token")
-        tenant_name, _, user = (grant.username or "").rpartition("\\")
-        return json_response({"sub": grant.principal, "user_name": grant.principal, "username": user or None,
-                              "tenant": tenant_name or None, "client_id": grant.client_id,
-                              "authorities": ["ROLE_SUPERVISOR"] if grant.username else ["ROLE_CLIENT"]})
+            return _envelope_error(401, "Unauthorized")
+        return json_response(user_details(grant))
 
     async def ping(self, request: web.Request) -> web.Response:
-        """GET /ping: 200 while the token is good, else 403."""
+        """GET /ping: an ApiResponse (code 0) while the token is good, else 403 (reference: "Prohibited")."""
         refused = check(request, self.tenant, "auth", _fault_body, need_token=False)
         if refused:
             return refused
         if self._grant(request) is None:
-            return json_response({"message": "Forbidden"}, 403)
-        return json_response({"status": "OK"})
+            # The envelope tells this 403 apart from the gateway's {"message": "Forbidden"} (bad API key).
+            return _envelope_error(403, "Prohibited")
+        return json_response({"status": {"code": 0, "message": "OK"}, "data": {}, "path": request.path})
 
     async def sign_out(self, request: web.Request) -> web.Response:
         """POST|GET /sign-out?global=true|false: revoke the token, or all of its user's."""
@@ -150,4 +198,6 @@ class AuthApi:
             return _oauth_error(401, "invalid_token", "Invalid or expired access token")
         everywhere = request.query.get("global", "false").lower() == "true"
         revoked = self.tenant.tokens.sign_out(grant, everywhere)
-        return json_response({"status": {"code": 0, "message": "OK"}, "data": {"revoked": revoked}})
+        logger.info("sign-out revoked %d token(s)", revoked)
+        # The reference's ApiResponse; how many were revoked is for the log, not the reply.
+        return json_response({"status": {"code": 0, "message": "OK"}, "data": {}, "path": request.path})

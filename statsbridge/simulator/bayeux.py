@@ -233,9 +233,21 @@ class SessionHub:
         return _reply(message, successful=True, clientId=session.client_id)
 
 
-def notification(channel: str, message_type: str, payload: dict, nesting: str, ext: Optional[dict] = None) -> dict:
-    """A Bayeux data message carrying ``payload`` at ``data.data`` (nested) or ``data`` (flat)."""
-    data: dict[str, Any] = {"messageType": message_type}
+def notification(channel: str, name: str, payload: dict, nesting: str = "nested", ext: Optional[dict] = None,
+                 *, dialect: str = "reference", topic: Optional[str] = None) -> dict:
+    """A Bayeux data message on ``channel`` carrying one Statistics notification.
+
+    The ``reference`` dialect is the reference's sample form: ``data`` is
+    ``{"name": ..., "topic": ..., "data": payload}`` (``nesting`` "nested") or has the
+    payload's fields beside ``name`` and ``topic`` ("flat"). ``topic`` defaults to the
+    channel; the reference's AVAILABLE sample writes it without its leading slash.
+    The ``messageType`` dialect (``{"messageType": name, ...}``) is the simulator's
+    former form, kept on demand to prove that clients still accept it.
+    """
+    if dialect == "messageType":
+        data: dict[str, Any] = {"messageType": name}
+    else:
+        data = {"name": name, "topic": channel if topic is None else topic}
     if nesting == "nested":
         data["data"] = payload
     else:
@@ -244,3 +256,12 @@ def notification(channel: str, message_type: str, payload: dict, nesting: str, e
     if ext is not None:
         message["ext"] = ext
     return message
+
+
+def service_topic(state: str) -> str:
+    """The ``topic`` of a ServiceStateChange, written as the reference's samples write it.
+
+    The UNAVAILABLE sample names ``/statistics/v3/service``; the AVAILABLE sample names
+    ``statistics/v3/service``, without the leading slash. Clients must accept both.
+    """
+    return SERVICE_CHANNEL if state == "UNAVAILABLE" else SERVICE_CHANNEL.lstrip("/")

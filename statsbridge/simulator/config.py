@@ -7,6 +7,7 @@ The defaults are the demo tenant's: they match the embedded defaults of
 from dataclasses import dataclass, field
 
 NOTIFICATION_NESTINGS = ("nested", "flat")
+NOTIFICATION_DIALECTS = ("reference", "messageType")
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,15 @@ class SimulatorConfig:
     # Where StatisticUpdate / ServiceStateChange payloads sit inside the Bayeux
     # message's data: "nested" = data.data.statistics, "flat" = data.statistics.
     notification_nesting: str = "nested"
+    # "reference": {"name", "topic", "data"} as the reference's samples; "messageType": the
+    # simulator's former {"messageType", ...} form, to prove clients accept both.
+    notification_dialect: str = "reference"
 
     def __post_init__(self) -> None:
         if self.notification_nesting not in NOTIFICATION_NESTINGS:
             raise ValueError(f"notification_nesting must be one of {NOTIFICATION_NESTINGS}")
+        if self.notification_dialect not in NOTIFICATION_DIALECTS:
+            raise ValueError(f"notification_dialect must be one of {NOTIFICATION_DIALECTS}")
         if self.agents < 1 or self.queues < 1:
             raise ValueError("agents and queues must be at least 1")
         if self.tick_seconds <= 0 or self.connect_timeout_ms < 0 or self.session_expiry_seconds <= 0:

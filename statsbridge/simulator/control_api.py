@@ -5,6 +5,7 @@ import logging
 
 from aiohttp import web
 
+from .arms import parse_refresh_refusal, parse_refusal
 from .catalog import catalog_reply
 from .faults import FaultError, parse_fault
 from .http_util import json_response, same_secret
@@ -32,6 +33,8 @@ class ControlApi:
             web.post(f"{BASE}/forget-clients", self.forget_clients),
             web.post(f"{BASE}/fail", self.fail),
             web.post(f"{BASE}/revoke-tokens", self.revoke_tokens),
+            web.post(f"{BASE}/refuse-refresh", self.refuse_refresh),
+            web.post(f"{BASE}/refuse", self.refuse),
             web.post(f"{BASE}/load", self.load),
             web.get(f"{BASE}/state", self.state),
             web.get(f"{BASE}/values", self.values),
@@ -96,6 +99,24 @@ class ControlApi:
         if not isinstance(refresh, bool):
             return _bad("refresh must be a boolean")
         return json_response({"revoked": self.tenant.tokens.revoke_all(include_refresh=refresh)})
+
+    async def refuse_refresh(self, request: web.Request) -> web.Response:
+        """POST /refuse-refresh {"status": 400|401|403, "form": "oauth"|"envelope", "count"}: refuse refresh grants."""
+        try:
+            refusal = parse_refresh_refusal(await self._json(request, required=False))
+        except (ValueError, FaultError) as error:
+            return _bad(str(error))
+        self.tenant.refresh_refusals.arm(refusal)
+        return json_response({"armed": self.tenant.refresh_refusals.pending()})
+
+    async def refuse(self, request: web.Request) -> web.Response:
+        """POST /refuse {"method", "path", "status", "form": "envelope"|"api-key", "count"}: refuse matching requests."""
+        try:
+            refusal = parse_refusal(await self._json(request))
+        except (ValueError, FaultError) as error:
+            return _bad(str(error))
+        self.tenant.refusals.arm(refusal)
+        return json_response({"armed": self.tenant.refusals.pending()})
 
     async def load(self, request: web.Request) -> web.Response:
         """POST /load {"updates_per_second": N}: extra updates spread over live statistics (0 stops)."""

@@ -1,4 +1,4 @@
-"""What the API gateway checks before any tenant API runs: API key, token, armed faults."""
+"""What the API gateway checks before any tenant API runs: API key, token, armed refusals and faults."""
 
 import logging
 from typing import Callable, Optional
@@ -28,6 +28,11 @@ def check(request: web.Request, tenant: Tenant, scope: str,
         if token is None or tenant.tokens.lookup(token) is None:
             logger.info("refused %s %s: missing, expired or revoked bearer token", request.method, request.path)
             return json_response({"message": "Unauthorized"}, 401)
+    refusal = tenant.refusals.take(request.method, request.path)
+    if refusal is not None:
+        logger.info("armed refusal: %s %s answered %d (%s form)", request.method, request.path, refusal.status,
+                    refusal.form)
+        return json_response(refusal.body(request.path), refusal.status)
     status = tenant.faults.take(scope)
     if status is not None:
         logger.info("injected fault: %s %s answered %d", request.method, request.path, status)

@@ -60,6 +60,12 @@ class Agent:
     call_started: float = 0.0
     calls_handled: int = 0
     handle_time: float = 0.0
+    time_in: dict = field(default_factory=dict)  # state -> seconds spent in it before the current stint
+
+    def seconds_in(self, state: str, now: float) -> float:
+        """Total seconds spent in ``state`` since the start, the current stint included."""
+        current = now - self.state_since if self.state == state else 0.0
+        return self.time_in.get(state, 0.0) + current
 
 
 @dataclass
@@ -151,6 +157,7 @@ class ContactCentre:
             self._enter_ready(agent)
 
     def _enter(self, agent: Agent, state: str, duration: float, reason: Optional[str] = None) -> None:
+        agent.time_in[agent.state] = agent.time_in.get(agent.state, 0.0) + (self.now - agent.state_since)
         agent.state = state
         agent.reason = reason
         agent.state_since = self.now

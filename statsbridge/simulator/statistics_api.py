@@ -172,8 +172,12 @@ class StatisticsApi:
         return self._reply(request, data, errors)
 
     async def delete(self, request: web.Request) -> web.Response:
-        """DELETE /subscriptions/{id}: always succeeds."""
-        refused = self._gate(request)
+        """DELETE /subscriptions/{id}: fire and forget, always succeeds (also while UNAVAILABLE).
+
+        The reference: "a fire-and-forget operation that always returns a success response".
+        Only the gateway (API key, token, armed faults) can refuse it.
+        """
+        refused = check(request, self.tenant, "statistics", _fault_body)
         if refused:
             return refused
         self.tenant.registry.remove(request.match_info["id"])

@@ -6,7 +6,8 @@ import logging
 import time
 from typing import Optional
 
-from .bayeux import SERVICE_CHANNEL, UPDATES_CHANNEL, SessionHub, notification
+from .arms import RefreshRefusals, Refusals
+from .bayeux import SERVICE_CHANNEL, UPDATES_CHANNEL, SessionHub, notification, service_topic
 from .catalog import Resolved
 from .config import SimulatorConfig
 from .faults import FaultInjector
@@ -37,6 +38,8 @@ class Tenant:
         self.hub = SessionHub(config.connect_timeout_ms, config.session_expiry_seconds,
                               config.max_queue_per_session, on_session_end=self.registry.remove_session)
         self.faults = FaultInjector()
+        self.refresh_refusals = RefreshRefusals()  # armed refusals of refresh_token grants
+        self.refusals = Refusals()  # armed documented error answers, by method and path
         self.service_state = AVAILABLE
         self.load_rate = 0.0
         self.load_sent = 0
@@ -62,7 +65,6 @@ class Tenant:
         cache: dict = {}
         stamp, mono = now_ms(), time.monotonic()
         batches: dict = {}
-        nesting = self.config.notification_nesting
         for subscription in self.registry.by_id.values():
             session = subscription.session
             for stat in subscription.statistics.values():
@@ -78,8 +80,13 @@ class Tenant:
         count = 0
         for session, items in batches.items():
             count += len(items)
-            self.hub.deliver(session, notification(UPDATES_CHANNEL, "StatisticUpdate", {"statistics": items}, nesting))
+            self.hub.deliver(session, self.notification(UPDATES_CHANNEL, "StatisticUpdate", {"statistics": items}))
         return count
+
+    def notification(self, channel: str, name: str, payload: dict, *, ext=None, topic=None) -> dict:
+        """A notification message in this tenant's configured nesting and dialect."""
+        return notification(channel, name, payload, self.config.notification_nesting, ext,
+                            dialect=self.config.notification_dialect, topic=topic)
 
     # -- service state and faults --------------------------------------------
 
@@ -90,8 +97,8 @@ class Tenant:
         self.service_state = state
         if state == UNAVAILABLE:
             self.registry.clear()
-        self.hub.broadcast(notification(SERVICE_CHANNEL, "ServiceStateChange", {"serviceState": state},
-                                        self.config.notification_nesting))
+        self.hub.broadcast(self.notification(SERVICE_CHANNEL, "ServiceStateChange", {"serviceState": state},
+                                             topic=service_topic(state)))
         logger.info("simulated statistics service is now %s", state)
 
     def state(self) -> dict:
@@ -106,6 +113,8 @@ class Tenant:
             "loadUpdatesPerSecond": self.load_rate,
             "loadUpdatesSent": self.load_sent,
             "faults": self.faults.pending(),
+            "refusals": self.refusals.pending(),
+            "refreshRefusal": self.refresh_refusals.pending(),
             "modelSeconds": round(self.model.now, 3),
         }
 
@@ -169,8 +178,8 @@ class Tenant:
             self.load_sent += 1
         ext = {"simulator": {"emittedAt": time.time() * 1000, "load": True}}
         for session, items in batches.items():
-            self.hub.deliver(session, notification(UPDATES_CHANNEL, "StatisticUpdate", {"statistics": items},
-                                                   self.config.notification_nesting, ext=ext))
+            self.hub.deliver(session, self.notification(UPDATES_CHANNEL, "StatisticUpdate", {"statistics": items},
+                                                        ext=ext))
 
 
 def find_session(tenant: Tenant, cookie: Optional[str]):

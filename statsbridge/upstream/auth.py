@@ -1,16 +1,23 @@
 """OAuth tokens for the Genesys APIs: obtained, refreshed ahead of expiry, shared.
 
 ``TokenProvider.get()`` returns a valid access token. Concurrent callers share one
-token request; ``invalidate(token)`` after a 401 makes the next ``get()`` fetch a new
-one (once, however many callers saw the 401). Configuration errors (wrong API key,
-client or user credentials) are logged once and cached for a growing backoff period,
-so a misconfigured deployment never hammers the token endpoint.
+token request; ``invalidate(token)`` after a 401 from any API makes the next ``get()``
+fetch a new one (once, however many callers saw the 401): the reference warns that a
+token may end before its ``expires_in``, so the client re-acquires whenever told.
+
+A refused ``refresh_token`` grant (any 4xx, in the OAuth ``{"error", ...}`` form or the
+``{"status": {"code", "message"}}`` envelope) drops the refresh token and logs in again
+with the configured grant at once; meanwhile a still-valid access token keeps serving.
+Configuration errors (wrong API key, client or user credentials) are logged once and
+cached for a growing backoff period, so a misconfigured deployment never hammers the
+token endpoint; ``last_error`` tells them apart from transient failures.
 """
 
 import asyncio
 import base64
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -23,6 +30,8 @@ from statsbridge.upstream.errors import (
     ConfigurationError,
     TransientError,
     UpstreamError,
+    error_summary,
+    is_api_key_rejection,
 )
 from statsbridge.upstream.http import Backoff
 
@@ -101,6 +110,8 @@ class TokenProvider:
         self._config_failures = 0
         self._retry_at = 0.0
         self.requests = 0  # token endpoint calls made, for tests and the ops page
+        # grant_type of the latest token endpoint calls, oldest first: for tests and diagnostics.
+        self.grants_sent: deque[str] = deque(maxlen=64)
 
     def __repr__(self) -> str:
         return f"<TokenProvider {self._credentials.grant_type} client={self._credentials.client_id!r}>"
@@ -125,23 +136,31 @@ class TokenProvider:
 
         Raises ``ConfigurationError`` subclasses (cached during their backoff period)
         and ``TransientError`` (network or 5xx; the caller decides when to retry).
+        While the current token is still valid (not expired, not refused with a 401),
+        a failed refresh ahead of expiry is not raised: the token keeps serving.
         """
         token = self._token
         now = self._clock()
-        if token is not None and not self._stale and now < token.refresh_at:
+        if self._usable(token, now) and now < token.refresh_at:
             return token.access_token
         if self._config_error is not None and now < self._retry_at:
+            if self._usable(token, now):
+                return token.access_token
             raise self._config_error.with_traceback(None)
         if self._inflight is None:
             self._inflight = asyncio.ensure_future(self._fetch())
             self._inflight.add_done_callback(self._clear_inflight)
         try:
             return await asyncio.shield(self._inflight)
-        except TransientError:
+        except (TransientError, ConfigurationError):
             # Refreshing ahead of expiry failed, but the old token is still good.
-            if token is not None and not self._stale and self._clock() < token.expires_at:
+            if self._usable(token, self._clock()):
                 return token.access_token
             raise
+
+    def _usable(self, token: "_Token | None", now: float) -> bool:
+        """Whether ``token`` is the current token, not refused by a 401, and not expired."""
+        return token is not None and token is self._token and not self._stale and now < token.expires_at
 
     def _clear_inflight(self, future: asyncio.Future) -> None:
         self._inflight = None
@@ -169,25 +188,30 @@ class TokenProvider:
         return self._token.access_token
 
     async def _grant(self) -> dict:
-        refresh_token = self._token.refresh_token if self._token else None
-        if refresh_token:
+        token = self._token
+        if token is not None and token.refresh_token:
             try:
-                return await self._post({"grant_type": "refresh_token", "refresh_token": refresh_token,
-                                         "client_id": self._credentials.client_id, "scope": "*"}, refreshing=True)
-            except _RefreshTokenRejected:
-                logger.info("Genesys refresh token refused; logging in again")
+                return await self._post({"grant_type": "refresh_token", "refresh_token": token.refresh_token,
+                                         "client_id": self._credentials.client_id, "scope": "*"},
+                                        grant="refresh_token")
+            except _RefreshTokenRejected as refused:
+                # The refresh token is dead for good: never send it again, log in afresh now.
+                token.refresh_token = None
+                logger.info("Genesys refresh token refused (%s); logging in again with the %s grant",
+                            refused, self._credentials.grant_type)
         creds = self._credentials
         if creds.grant_type == "password":
             form = {"grant_type": "password", "username": creds.username, "password": creds.password,
                     "client_id": creds.client_id, "scope": "*"}
         else:
             form = {"grant_type": "client_credentials", "scope": "*"}
-        return await self._post(form, refreshing=False)
+        return await self._post(form, grant=creds.grant_type)
 
-    async def _post(self, form: dict, *, refreshing: bool) -> dict:
+    async def _post(self, form: dict, *, grant: str) -> dict:
         creds = self._credentials
         basic = base64.b64encode(f"{creds.client_id}:{creds.client_secret}".encode()).decode()
         self.requests += 1
+        self.grants_sent.append(grant)
         try:
             async with self._session.post(
                 creds.api_url + TOKEN_PATH,
@@ -202,7 +226,7 @@ class TokenProvider:
                     body = None
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:
             raise TransientError(f"token request failed: {type(error).__name__}") from None
-        return _token_reply(status, body, refreshing=refreshing)
+        return _token_reply(status, body, grant=grant)
 
     def _store(self, payload: dict) -> None:
         now = self._clock()
@@ -218,8 +242,12 @@ class TokenProvider:
         logger.debug("Genesys token obtained, expires in %s s", expires_in)
 
 
-def _token_reply(status: int, body, *, refreshing: bool) -> dict:
-    """Classify a token endpoint reply: the payload on success, else a typed error."""
+def _token_reply(status: int, body, *, grant: str) -> dict:
+    """Classify a token endpoint reply to a ``grant`` request: the payload on success, else a typed error.
+
+    Both documented error forms are read: OAuth's ``{"error", "error_description"}`` and
+    the ``{"status": {"code", "message"}}`` envelope of the reference's ``/oauth/token``.
+    """
     error_code = body.get("error") if isinstance(body, dict) and isinstance(body.get("error"), str) else None
     if status == 200:
         if (
@@ -234,14 +262,16 @@ def _token_reply(status: int, body, *, refreshing: bool) -> dict:
             return {"access_token": body["access_token"], "expires_in": body["expires_in"],
                     "refresh_token": refresh if isinstance(refresh, str) else None}
         raise TransientError("token endpoint sent an unusable reply (no access_token/expires_in)", status=200)
-    if status == 403:
+    if is_api_key_rejection(status, body):
         raise BadApiKey("the token endpoint")
-    if status == 401:
-        raise BadClientCredentials()
-    if status == 400 and error_code == "invalid_grant":
-        if refreshing:
-            raise _RefreshTokenRejected()
-        raise BadUserCredentials()
     if status >= 500 or status == 429:
         raise TransientError(f"token endpoint answered HTTP {status}", status=status)
-    raise ConfigurationError(f"token request rejected: HTTP {status} {error_code or ''}".rstrip())
+    summary = error_summary(body)
+    if grant == "refresh_token" and 400 <= status < 500:
+        # Whatever the form or the 4xx, a refused refresh is answered by a fresh login.
+        raise _RefreshTokenRejected(f"HTTP {status} {summary}".rstrip())
+    if status == 401:
+        raise BadClientCredentials()
+    if status == 400 and grant == "password" and (error_code in (None, "invalid_grant")):
+        raise BadUserCredentials()
+    raise ConfigurationError(f"token request rejected: HTTP {status} {summary or error_code or ''}".rstrip())

@@ -73,3 +73,45 @@ class StatisticsApiError(UpstreamError):
 
 class BayeuxProtocolError(UpstreamError):
     """A CometD server sent a reply that is not valid Bayeux (wrong types, too large...)."""
+
+
+def is_envelope(body: object) -> bool:
+    """Whether ``body`` is an ApiResponse / ErrorResponse envelope (``{"status": {...}}``)."""
+    return isinstance(body, dict) and isinstance(body.get("status"), dict)
+
+
+def is_api_key_rejection(status: int, body: object) -> bool:
+    """Whether an HTTP reply is the API gateway refusing the ``x-api-key``.
+
+    The reference documents that rejection as HTTP 403 ``{"message": "Forbidden"}`` on any
+    endpoint. A 403 carrying the ``{"status": {"code", "message"}}`` envelope is an
+    ordinary answer of the API itself (e.g. of ``POST /subscriptions``), not a bad key.
+    """
+    return status == 403 and not is_envelope(body)
+
+
+def error_summary(body: object, limit: int = 200) -> str:
+    """A short printable form of an error body in either documented form, or ``""``.
+
+    ``{"error", "error_description"}`` (OAuth) gives ``error: description``; the
+    ``{"status": {"code", "message"}}`` envelope gives ``code N: message``; the gateway's
+    ``{"message"}`` gives the message. Servers never echo secrets there, and the text is
+    cut to ``limit`` characters so a hostile body cannot flood a log line.
+    """
+    if not isinstance(body, dict):
+        return ""
+    parts: list[str] = []
+    if is_envelope(body):
+        status = body["status"]
+        code, message = status.get("code"), status.get("message")
+        if isinstance(code, int) and not isinstance(code, bool):
+            parts.append(f"code {code}")
+        if isinstance(message, str) and message:
+            parts.append(message)
+    elif isinstance(body.get("error"), str):
+        parts.append(body["error"])
+        if isinstance(body.get("error_description"), str) and body["error_description"]:
+            parts.append(body["error_description"])
+    elif isinstance(body.get("message"), str):
+        parts.append(body["message"])
+    return ": ".join(parts)[:limit]

@@ -4,7 +4,9 @@ All five calls, on the shared session. Replies are decoded from the Statistics
 envelope: codes 0 and 1 are success, 2 is a partial success (what worked plus one
 error per failed item), anything else raises ``StatisticsApiError``. 502/503/504 and
 connection failures are retried with capped, jittered backoff; other 4xx/5xx are not.
-A 401 invalidates the token and the call is retried once with a new one.
+A 401 invalidates the token and the call is retried once with a new one. A 403 is a
+bad API key only in the gateway's ``{"message": "Forbidden"}`` form; a 403 in the
+envelope is an ordinary error answer (``StatisticsApiError``).
 """
 
 import asyncio
@@ -17,7 +19,13 @@ from urllib.parse import quote
 import aiohttp
 
 from statsbridge.upstream.auth import TokenProvider
-from statsbridge.upstream.errors import AuthenticationError, BadApiKey, StatisticsApiError, TransientError
+from statsbridge.upstream.errors import (
+    AuthenticationError,
+    BadApiKey,
+    StatisticsApiError,
+    TransientError,
+    is_api_key_rejection,
+)
 from statsbridge.upstream.http import Backoff
 
 logger = logging.getLogger(__name__)
@@ -216,7 +224,9 @@ class StatisticsClient:
                     raise AuthenticationError(f"{full_path}: HTTP 401 even with a new token")
                 reauthenticated = True
                 continue
-            if status == 403:
+            if is_api_key_rejection(status, body):
+                # {"message": "Forbidden"}: the gateway refused the key. A 403 in the envelope
+                # is an answer of the API itself and is decoded below like any other error.
                 raise BadApiKey(full_path)
             return decode_envelope(body, path=full_path, http_status=status)
 

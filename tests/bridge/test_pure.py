@@ -222,6 +222,20 @@ def test_one_batch_per_dashboard_per_tick_and_status_to_all():
     assert [(d, f["type"], f["seq"]) for d, f in frames] == [(1, "status", 12), (2, "status", 2), (3, "status", 1)]
 
 
+def test_notifications_in_the_reference_sample_form():
+    # Verbatim the reference's samples (Statistics API, CometD notifications, ~lines 5045-5110).
+    update = {"name": "StatisticUpdate", "topic": "/statistics/v3/updates", "data": {"statistics": [
+        {"subscriptionId": "UUID1", "statisticId": "UUID2", "value": {"value": 3}, "timestamp": 1490830620000}]}}
+    unavailable = {"data": {"serviceState": "UNAVAILABLE"}, "name": "ServiceStateChange", "topic": "/statistics/v3/service"}
+    available = {"data": {"serviceState": "AVAILABLE"}, "name": "ServiceStateChange", "topic": "statistics/v3/service"}
+    assert statistic_items("/statistics/v3/updates", update) == update["data"]["statistics"]
+    assert service_state("/statistics/v3/updates", update) is None
+    assert service_state("/statistics/v3/service", unavailable) == "UNAVAILABLE"
+    assert service_state("/statistics/v3/service", available) == "AVAILABLE"
+    assert service_state("/somewhere", available) == "AVAILABLE", "judged by its topic, slash or not"
+    assert statistic_items("/statistics/v3/service", available) == []
+
+
 def test_notifications_in_every_dialect():
     nested = {"messageType": "StatisticUpdate", "data": {"statistics": [{"statisticId": "s", "value": {"value": 1}}]}}
     flat = {"messageType": "StatisticUpdate", "statistics": [{"statisticId": "s"}, {"bad": 1}]}
@@ -246,6 +260,10 @@ def test_connection_and_values_shown_to_browsers():
     shown = shown_values(["a", "b"], {"a": value}, dead)
     assert shown["a"]["state"] == "stale" and shown["b"]["state"] == "unknown"
     assert readiness(None)[0] is False and "no active bridge" in readiness(None)[1]
+    refused = {"connection": events.connection(upstream="down", service="UNKNOWN", bridge="up"),
+               "heartbeat": events.now_ms(), "config_error": "the API key was rejected by the CometD endpoint"}
+    ready, reason, _ = readiness(refused)
+    assert not ready and reason == "upstream is down: the API key was rejected by the CometD endpoint"
 
 
 def test_token_bucket_and_sequence_filter():

@@ -34,9 +34,11 @@ def test_parse_reply_parses_or_refuses_with_a_protocol_error(payload):
     except BayeuxProtocolError as error:
         assert str(error).startswith("reply "), f"unclear error: {error}"
         return
-    assert len(reply.meta) + len(reply.data) == len(payload)
+    assert len(reply.meta) + len(reply.data) + len(reply.rejected) == len(payload)
+    assert all(reason.startswith("reply item ") for reason in reply.rejected)
     assert all(m["channel"].startswith("/meta/") for m in reply.meta)
-    assert all(isinstance(m["channel"], str) and not m["channel"].startswith("/meta/") for m in reply.data)
+    assert all(isinstance(m["channel"], str) and m["channel"].startswith("/") and not m["channel"].startswith("/meta/")
+               for m in reply.data)
 
 
 def test_huge_arrays_are_refused_by_count_not_processed():

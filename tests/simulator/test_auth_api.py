@@ -19,6 +19,7 @@ async def test_password_grant_returns_bearer_token_with_refresh(client: Client):
     assert response.status == 200
     assert body["token_type"] == "bearer" and body["expires_in"] == 3600 and body["scope"] == "*"
     assert body["access_token"] and body["refresh_token"] and body["access_token"] != client.token
+    assert response.headers["Cache-Control"] == "no-store" and response.headers["Pragma"] == "no-cache"
 
 
 async def test_client_credentials_grant_has_no_refresh_token_and_works(client: Client):
@@ -27,7 +28,9 @@ async def test_client_credentials_grant_has_no_refresh_token_and_works(client: C
     client.token = body["access_token"]
     response = await client.request("GET", "/auth/v3/userinfo")
     info = await response.json()
-    assert response.status == 200 and info["sub"] == "demo-client" and info["username"] is None
+    # An application token: no Configuration Server identity (reference: CloudUserDetails).
+    assert response.status == 200 and info["username"] == "demo-client" and "cmeUserName" not in info
+    assert info["authorities"] == [{"name": "ROLE_CLIENT", "privileges": ["STATISTICS_READ"]}]
     status, _ = await client.subscribe_statistics(
         [{"statisticId": "w", "objectType": "Queue", "objectId": "VQ_Sales@SIP_Switch", "name": "CallsWaiting"}])
     assert status == 200
@@ -58,7 +61,10 @@ async def test_authorization_code_flow(client: Client):
     assert granted.status == 200
     client.token = (await granted.json())["access_token"]
     info = await (await client.request("GET", "/auth/v3/userinfo")).json()
-    assert info["user_name"] == "demo\\supervisor" and info["tenant"] == "demo" and info["username"] == "supervisor"
+    assert set(info) == {"authorities", "cmeUserName", "contactCenterId", "dbid", "environmentId", "loginName",
+                         "properties", "username"}, "the reference's CloudUserDetails"
+    assert info["username"] == "demo\\supervisor" and info["contactCenterId"] == "demo"
+    assert info["cmeUserName"] == info["loginName"] == "supervisor" and isinstance(info["dbid"], int)
     reused = await client.grant(**code)
     assert reused.status == 400 and (await reused.json())["error"] == "invalid_grant"
 
@@ -81,6 +87,8 @@ async def test_grant_errors(client: Client):
     wrong_password = await client.grant(**{**PASSWORD_GRANT, "password": "nope"})
     assert wrong_password.status == 400
     assert await wrong_password.json() == {"error": "invalid_grant", "error_description": "Bad credentials"}
+    for refused in (response, wrong_password):  # errors of the token endpoint are not cached either
+        assert refused.headers["Cache-Control"] == "no-store" and refused.headers["Pragma"] == "no-cache"
     unsupported = await client.grant(grant_type="implicit")
     assert unsupported.status == 400 and (await unsupported.json())["error"] == "unsupported_grant_type"
     no_key = await client.http.post(client.url + "/auth/v3/oauth/token", data=PASSWORD_GRANT,
@@ -91,14 +99,19 @@ async def test_grant_errors(client: Client):
 async def test_ping_userinfo_and_sign_out(client: Client, make_client):
     ping = await client.request("GET", "/auth/v3/ping")
     assert ping.status == 200
+    assert await ping.json() == {"status": {"code": 0, "message": "OK"}, "data": {}, "path": "/auth/v3/ping"}
     other = await make_client()
     await client.request("POST", "/auth/v3/sign-out?global=false")
-    assert (await client.request("GET", "/auth/v3/ping")).status == 403
+    prohibited = await client.request("GET", "/auth/v3/ping")
+    # A 403 in the envelope: not the gateway's {"message": "Forbidden"} of a bad API key.
+    assert prohibited.status == 403 and await prohibited.json() == {"status": {"code": 403, "message": "Prohibited"}}
     assert (await client.request("GET", "/auth/v3/userinfo")).status == 401
     assert (await other.request("GET", "/auth/v3/ping")).status == 200
     third = await make_client()
     response = await other.request("GET", "/auth/v3/sign-out?global=true")
-    assert response.status == 200 and (await response.json())["data"]["revoked"] == 2
+    assert response.status == 200
+    assert await response.json() == {"status": {"code": 0, "message": "OK"}, "data": {}, "path": "/auth/v3/sign-out"}
+    assert (await other.request("GET", "/auth/v3/ping")).status == 403, "global: every token of the user"
     assert (await third.request("GET", "/auth/v3/ping")).status == 403
 
 
@@ -145,3 +158,32 @@ class TestShortTokenLifetime:
         assert (await client.request("GET", "/auth/v3/ping")).status == 403
         renewed = await client.grant(grant_type="refresh_token", refresh_token=first["refresh_token"])
         assert renewed.status == 200
+
+
+@pytest.mark.parametrize("status", [400, 401, 403])
+@pytest.mark.parametrize("form", ["oauth", "envelope"])
+async def test_refresh_refused_on_demand_in_each_documented_form(client: Client, status, form):
+    first = await (await client.grant(**PASSWORD_GRANT)).json()
+    refresh = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"], "client_id": "demo-client",
+               "scope": "*"}
+    armed = await control(client, "POST", "refuse-refresh", {"status": status, "form": form, "count": 1})
+    assert armed == (200, {"armed": {"status": status, "form": form, "count": 1}})
+    refused = await client.grant(**refresh)
+    assert refused.status == status and refused.headers["Cache-Control"] == "no-store"
+    body = await refused.json()
+    if form == "envelope":
+        assert body == {"status": {"code": status, "message": "Invalid refresh token"}}
+    else:
+        assert set(body) == {"error", "error_description"}
+    # Only refresh grants are refused, and only as many as armed.
+    assert (await client.grant(**PASSWORD_GRANT)).status == 200
+    assert (await client.grant(**refresh)).status == 200
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"status": 404}, "status must be one of 400, 401, 403"),
+    ({"form": "xml"}, "form must be one of oauth, envelope"),
+    ({"count": 0}, "count must be a positive integer"),
+])
+async def test_refuse_refresh_validates_its_body(client: Client, body, message):
+    assert await control(client, "POST", "refuse-refresh", body) == (400, {"message": message})

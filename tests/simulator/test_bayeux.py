@@ -75,7 +75,10 @@ async def test_held_connect_is_released_by_data(client: Client):
     items = updates_in(messages)
     assert {i["statisticId"] for i in items} <= {s["statisticId"] for s in LIVELY_STATS}
     assert all(set(i) >= {"subscriptionId", "statisticId", "value", "timestamp"} for i in items)
-    assert messages[0]["data"]["messageType"] == "StatisticUpdate"
+    # The reference's sample form: name, topic, and the items at data.statistics.
+    update = next(m for m in messages if m["channel"] == "/statistics/v3/updates")
+    assert update["data"]["name"] == "StatisticUpdate" and update["data"]["topic"] == "/statistics/v3/updates"
+    assert set(update["data"]) == {"name", "topic", "data"} and isinstance(update["data"]["data"]["statistics"], list)
 
 
 async def test_unknown_client_gets_402_with_handshake_advice(client: Client):
@@ -211,12 +214,14 @@ async def test_service_state_changes_are_notified_and_drop_subscriptions(client:
     await control(client, "POST", "service", {"state": "unavailable"})
     messages = await client.collect(lambda got: any(m["channel"] == "/statistics/v3/service" for m in got))
     service = [m for m in messages if m["channel"] == "/statistics/v3/service"]
-    assert service[0]["data"] == {"messageType": "ServiceStateChange", "data": {"serviceState": "UNAVAILABLE"}}
+    # Exactly the reference's samples (reference lines ~5090-5110).
+    assert service[0]["data"] == {"data": {"serviceState": "UNAVAILABLE"}, "name": "ServiceStateChange",
+                                  "topic": "/statistics/v3/service"}
     assert (await control(client, "GET", "state"))[1]["subscriptions"] == 0
     await control(client, "POST", "service", {"state": "AVAILABLE"})
     messages = await client.collect(lambda got: any(m["channel"] == "/statistics/v3/service" for m in got))
-    assert [m["data"]["data"]["serviceState"] for m in messages if m["channel"] == "/statistics/v3/service"] == \
-        ["AVAILABLE"]
+    assert [m["data"] for m in messages if m["channel"] == "/statistics/v3/service"] == [
+        {"data": {"serviceState": "AVAILABLE"}, "name": "ServiceStateChange", "topic": "statistics/v3/service"}]
 
 
 class TestFlatNesting:
@@ -229,7 +234,20 @@ class TestFlatNesting:
         await client.subscribe_statistics(LIVELY_STATS)
         messages = await client.collect(lambda got: updates_in(got))
         update = next(m for m in messages if m["channel"] == "/statistics/v3/updates")
-        assert update["data"]["messageType"] == "StatisticUpdate" and "statistics" in update["data"]
+        assert update["data"]["name"] == "StatisticUpdate" and "statistics" in update["data"]
+
+
+class TestMessageTypeDialect:
+    @pytest.fixture
+    def simulator_config(self):
+        return fast_config(notification_dialect="messageType")
+
+    async def test_the_former_dialect_on_demand(self, client: Client):
+        await client.start_session()
+        await client.subscribe_statistics(LIVELY_STATS)
+        messages = await client.collect(lambda got: updates_in(got))
+        update = next(m for m in messages if m["channel"] == "/statistics/v3/updates")
+        assert set(update["data"]) == {"messageType", "data"} and update["data"]["messageType"] == "StatisticUpdate"
 
 
 class TestBoundedQueue:

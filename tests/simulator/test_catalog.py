@@ -23,19 +23,53 @@ def descriptor(**fields):
     ({"definition": []}, "definition must be an object"),
     ({"definition": {"category": "CurrentNumber", "colour": "red"}}, "unknown definition field(s): colour"),
     ({"definition": {"subject": "DNAction"}}, "definition.category is required"),
-    ({"definition": {"category": "Vibes"}}, "unknown definition.category 'Vibes'"),
     ({"definition": {"category": "CurrentNumber", "notificationMode": "Sometimes"}}, "notificationMode must be one of"),
     ({"definition": {"category": "CurrentNumber", "notificationFrequency": 0}}, "notificationFrequency must be a positive"),
     ({"definition": {"category": "CurrentNumber", "insensitivity": -1}}, "insensitivity must be a non-negative"),
     ({"definition": {"category": "CurrentNumber", "intervalType": "SlidingWindow"}}, "intervalLength must be a positive"),
     ({"definition": {"category": "CurrentNumber", "dynamicTimeProfile": "25:00"}}, "dynamicTimeProfile must look like"),
     ({"definition": {"category": "CurrentNumber", "mainMask": 3}}, "definition.mainMask must be a string"),
-    ({"definition": {"category": "Formula"}}, "computes no statistic with category Formula"),
+    ({"definition": {"category": 7}}, "definition.category must be a string"),
 ])
 def test_bad_descriptors_are_refused_with_clear_messages(fields, message):
     with pytest.raises(StatisticError) as error:
         resolve(descriptor(**fields), CC.has_object)
     assert message in str(error.value)
+
+
+REFERENCE_SAMPLE = {  # verbatim the reference's sample custom definition (POST /subscriptions)
+    "notificationMode": "Periodical", "notificationFrequency": 10, "insensitivity": 1,
+    "category": "TotalAdjustedTime", "subject": "DNStatus", "intervalType": "GrowingWindow",
+    "mainMask": "WaitForNextCall", "dynamicTimeProfile": "00:00", "dynamicFilter": "Media=voice", "maskType": "DN"}
+
+
+def test_the_references_sample_definition_is_computed_as_ready_time():
+    cc = m.ContactCentre(42, 8, 2)
+    agent = cc.objects()[m.AGENT][0]
+    resolved = resolve({"objectType": m.AGENT, "objectId": agent, "definition": REFERENCE_SAMPLE}, cc.has_object)
+    assert (resolved.spec.name, resolved.mode, resolved.frequency, resolved.insensitivity) == \
+        ("TotalReadyTime", "Periodical", 10.0, 1.0)
+    ready = 0.0
+    for _ in range(400):  # integrate Ready time independently of the model's own bookkeeping
+        cc.step(0.5)
+        ready += 0.5 if cc.agents[agent].state == m.READY else 0.0
+    value = resolved.spec.compute(cc, m.AGENT, agent)["value"]
+    assert ready > 0 and abs(value - ready) <= 1.0, (value, ready)
+    group = cc.agents[agent].group_id
+    total = resolved.spec.compute(cc, m.GROUP_AGENTS, group)["value"]
+    members = sum(int(cc.agents[a].seconds_in(m.READY, cc.now)) for a in cc.groups[group].agent_ids)
+    assert abs(total - members) <= len(cc.groups[group].agent_ids)
+
+
+@pytest.mark.parametrize("definition", [
+    {"category": "Vibes"},
+    {"category": "Formula", "subject": "DNAction"},
+    {"category": "TotalAdjustedTime", "subject": "DNStatus", "mainMask": "CallRinging", "maskType": "DN"},
+])
+def test_any_well_formed_definition_is_accepted_with_no_value_yet(definition):
+    resolved = resolve(descriptor(definition=definition, name="Mine"), CC.has_object)
+    assert resolved.spec is catalog.NO_VALUE_YET and resolved.name == "Mine"
+    assert resolved.spec.compute(CC, m.QUEUE, "VQ_Sales@SIP_Switch") == {}
 
 
 def test_named_statistic_uses_changes_mode():

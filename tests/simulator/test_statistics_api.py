@@ -116,6 +116,52 @@ async def test_delete_always_succeeds_and_removes(client: Client):
     assert (await client.request("GET", "/statistics/v3/subscriptions/gone/statistic-values")).status == 404
 
 
+async def test_delete_succeeds_even_while_the_service_is_unavailable(client: Client):
+    await client.subscribe_statistics([WAITING], operation_id="kept")
+    await control(client, "POST", "service", {"state": "UNAVAILABLE"})
+    for subscription_id in ("kept", "never-existed"):
+        response = await client.request("DELETE", f"/statistics/v3/subscriptions/{subscription_id}")
+        assert response.status == 200 and (await response.json())["status"]["code"] == 0
+
+
+async def test_the_references_sample_subscription_is_accepted_verbatim(client: Client):
+    # The reference's POST /subscriptions sample, with this tenant's agent for "agent".
+    sample = [
+        {"statisticId": "UUID2", "objectId": AGENT, "objectType": "Agent", "name": "AverageHandlingTime"},
+        {"statisticId": "UUID3", "objectId": AGENT, "objectType": "Agent", "definition": {
+            "notificationMode": "Periodical", "notificationFrequency": 10, "insensitivity": 1,
+            "category": "TotalAdjustedTime", "subject": "DNStatus", "intervalType": "GrowingWindow",
+            "mainMask": "WaitForNextCall", "dynamicTimeProfile": "00:00", "dynamicFilter": "Media=voice",
+            "maskType": "DN"}},
+        {"statisticId": "UUID4", "objectId": AGENT, "objectType": "Agent", "definition": {
+            "category": "TotalNumberInTimeRange", "subject": "DNAction", "mainMask": "CallConsult"}},
+    ]
+    status, body = await client.subscribe_statistics(sample, operation_id="UUID1")
+    assert status == 200 and body["status"]["code"] == 0, body
+    assert body["data"]["subscriptionId"] == body["data"]["operationId"] == "UUID1"
+    by_id = {s["statisticId"]: s for s in body["data"]["statistics"]}
+    assert isinstance(by_id["UUID3"]["value"]["value"], int), "ready seconds, computed by the model"
+    assert by_id["UUID4"]["value"] == {}, "well formed but not modelled: no value yet"
+
+
+async def test_armed_refusals_answer_the_documented_403_forms(client: Client):
+    armed = await control(client, "POST", "refuse", {"method": "POST", "path": "/statistics/v3/subscriptions",
+                                                     "status": 403, "form": "envelope"})
+    assert armed[0] == 200
+    status, body = await client.subscribe_statistics([WAITING])
+    assert status == 403 and body == {"status": {"code": 403, "message": "Forbidden"},
+                                      "path": "/statistics/v3/subscriptions"}
+    assert (await client.subscribe_statistics([WAITING]))[0] == 200, "one request, as armed"
+    await control(client, "POST", "refuse", {"method": "GET", "path": "/statistics/v3/subscriptions/x/statistic-values",
+                                             "status": 403, "form": "api-key", "count": 2})
+    for _ in range(2):
+        response = await client.request("GET", "/statistics/v3/subscriptions/x/statistic-values")
+        assert response.status == 403 and await response.json() == {"message": "Forbidden"}
+    assert (await client.request("GET", "/statistics/v3/subscriptions/x/statistic-values")).status == 404
+    bad = await control(client, "POST", "refuse", {"path": "nowhere"})
+    assert bad == (400, {"message": "path must be a request path such as /statistics/v3/subscriptions"})
+
+
 async def test_get_statistic_ex_and_partial_failure(client: Client):
     infos = [{"name": "CallsWaiting", "objectId": QUEUE, "objectType": "Queue"},
              {"name": "AgentsTalking", "objectId": GROUP, "objectType": "GroupAgents"},
@@ -183,8 +229,9 @@ async def test_custom_definition_subscription(client: Client):
     definition = {"category": "CurrentNumber", "subject": "DNAction", "mainMask": "CallWait",
                   "notificationMode": "Periodical", "notificationFrequency": 2, "intervalType": "GrowingWindow"}
     custom = {"statisticId": "c", "objectType": "Queue", "objectId": QUEUE, "definition": definition}
-    bad = {"statisticId": "d", "objectType": "Queue", "objectId": QUEUE, "definition": {"category": "Nonsense"}}
+    bad = {"statisticId": "d", "objectType": "Queue", "objectId": QUEUE,
+           "definition": {"category": "CurrentNumber", "notificationMode": "Sometimes"}}
     status, body = await client.subscribe_statistics([custom, bad])
     assert status == 200 and body["status"]["code"] == 2
     assert body["data"]["statistics"][0]["name"] == "CallsWaiting"
-    assert body["errors"][0]["status"]["message"] == "unknown definition.category 'Nonsense'"
+    assert body["errors"][0]["status"]["message"].startswith("definition.notificationMode must be one of")

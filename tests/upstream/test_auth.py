@@ -104,6 +104,77 @@ async def test_rejected_refresh_token_falls_back_to_the_primary_grant(server, se
     assert grants == ["password", "refresh_token", "password"]
 
 
+REFUSALS = {
+    "401 envelope": Scripted(status=401, json={"status": {"code": 401, "message": "Invalid refresh token"}}),
+    "400 envelope": Scripted(status=400, json={"status": {"code": 400, "message": "Invalid refresh token"}}),
+    "403 envelope": Scripted(status=403, json={"status": {"code": 403, "message": "Forbidden"}}),
+    "401 OAuth": Scripted(status=401, json={"error": "invalid_token", "error_description": "Token expired"}),
+    "400 OAuth": Scripted(status=400, json={"error": "invalid_grant", "error_description": "Invalid refresh token"}),
+    "404 no body": Scripted(status=404, text=""),
+}
+
+
+@pytest.mark.parametrize("refusal", list(REFUSALS), ids=list(REFUSALS))
+@pytest.mark.parametrize("user", [True, False], ids=["password", "client_credentials"])
+async def test_a_refused_refresh_in_any_form_logs_in_again_with_the_configured_grant(server, session, refusal, user):
+    clock = Clock()
+    server.queue("POST", TOKEN, issued(1), REFUSALS[refusal], issued(2))
+    tokens = TokenProvider(session, credentials(server, user=user), clock=clock)
+    assert await tokens.get() == "token-1"
+    clock.now += 81  # refresh due ahead of expiry
+    assert await tokens.get() == "token-2"
+    configured = "password" if user else "client_credentials"
+    assert list(tokens.grants_sent) == [configured, "refresh_token", configured]
+    assert tokens.last_error is None
+
+
+async def test_a_refused_refresh_token_is_never_sent_again(server, session):
+    clock = Clock()
+    server.queue("POST", TOKEN, issued(1), REFUSALS["401 envelope"], Scripted(status=503, text="busy"), issued(2))
+    tokens = TokenProvider(session, credentials(server, user=True), clock=clock)
+    await tokens.get()
+    clock.now += 81
+    # The fresh login failed transiently: the still-valid token keeps serving meanwhile.
+    assert await tokens.get() == "token-1"
+    clock.now += 1
+    assert await tokens.get() == "token-2"
+    assert list(tokens.grants_sent) == ["password", "refresh_token", "password", "password"]
+
+
+async def test_a_still_valid_token_keeps_serving_while_the_login_is_refused(server, session, caplog):
+    clock = Clock()
+    server.queue("POST", TOKEN, issued(1, expires_in=100), REFUSALS["400 OAuth"],
+                 Scripted(status=400, json={"error": "invalid_grant", "error_description": "Bad credentials"}))
+    tokens = TokenProvider(session, credentials(server, user=True), clock=clock, backoff=Backoff(base=5.0, cap=5.0))
+    caplog.set_level(logging.INFO, logger="statsbridge.upstream.auth")
+    await tokens.get()
+    clock.now += 81
+    assert await tokens.get() == "token-1", "the password changed, but the token is still good for 19 s"
+    assert isinstance(tokens.last_error, BadUserCredentials)
+    clock.now += 2
+    assert await tokens.get() == "token-1"  # backing off: no request, the token still serves
+    assert len(server.received("POST", TOKEN)) == 3
+    clock.now += 20  # expired: now the configuration error is what the caller gets
+    server.default("POST", TOKEN, lambda recorded: Scripted(status=400, json={"error": "invalid_grant"}))
+    with pytest.raises(BadUserCredentials):
+        await tokens.get()
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "GENESYS_PASSWORD" in errors[0].getMessage()
+
+
+async def test_a_token_ended_early_is_replaced_by_one_shared_grant(server, session):
+    server.default("POST", TOKEN, counting_issuer())
+    tokens = TokenProvider(session, credentials(server, user=True))
+    old = await tokens.get()
+    # The server cut the token short (a 401 long before expires_in): every caller that saw it
+    # invalidates it, and all of them share one new grant.
+    for _ in range(5):
+        tokens.invalidate(old)
+    results = await asyncio.gather(*(tokens.get() for _ in range(10)))
+    assert set(results) == {"token-2"}
+    assert list(tokens.grants_sent) == ["password", "refresh_token"]
+
+
 async def test_concurrent_callers_after_a_401_share_one_refresh(server, session):
     server.default("POST", TOKEN, counting_issuer())
     tokens = TokenProvider(session, credentials(server))
@@ -135,6 +206,9 @@ async def test_a_cancelled_caller_does_not_cancel_the_shared_refresh(server, ses
     (Scripted(status=400, json={"error": "invalid_grant", "error_description": "Bad credentials"}),
      BadUserCredentials),
     (Scripted(status=400, json={"error": "unsupported_grant_type"}), ConfigurationError),
+    (Scripted(status=401, json={"status": {"code": 401, "message": "Unauthorized"}}), BadClientCredentials),
+    (Scripted(status=400, json={"status": {"code": 400, "message": "Bad credentials"}}), BadUserCredentials),
+    (Scripted(status=403, json={"status": {"code": 403, "message": "Client not allowed"}}), ConfigurationError),
 ])
 async def test_configuration_errors_are_typed_reported_once_and_backed_off(server, session, caplog, reply, error):
     clock = Clock()

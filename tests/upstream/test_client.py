@@ -241,6 +241,43 @@ async def test_403_bad_api_key_is_fatal_and_polling_stops(bayeux, make_client, s
     assert len(server.received("POST", PATH)) == 1
 
 
+async def test_403_in_the_envelope_is_not_a_bad_api_key_and_polling_goes_on(bayeux, make_client, server, caplog):
+    client, events = make_client(bayeux.url)
+    await events.wait_sessions(1)
+    server.queue("POST", PATH, Scripted(status=403, json={"status": {"code": 403, "message": "Not allowed now"}}))
+    before = len(bayeux.requests("/meta/connect"))
+    await wait_for(lambda: len(bayeux.requests("/meta/connect")) >= before + 3, message="connects after the 403")
+    assert not events.of(Fatal), "an ApiResponse 403 must not stop the client"
+    assert client.state is ConnectionState.CONNECTED
+    bayeux.publish(UPDATES, 2)
+    await events.wait_seqs(UPDATES, 2)
+    assert any("HTTP 403 code 403: Not allowed now" in e.reason for e in events.of(StateChanged))
+
+
+async def test_a_malformed_message_does_not_lose_the_rest_of_the_reply(bayeux, make_client, server, caplog):
+    client, events = make_client(bayeux.url)
+    await events.wait_sessions(1)
+    caplog.set_level(logging.DEBUG, logger="statsbridge.upstream.bayeux.client")
+    for _ in range(2):
+        connect_id = str(int(bayeux.requests("/meta/connect")[-1]["id"]) + 1)
+        seq = len(events.seqs(UPDATES))
+        server.queue("POST", PATH, Scripted(json=[
+            {"channel": UPDATES, "data": {"seq": seq + 1}},
+            "not a message",
+            {"data": {"seq": -1}},
+            {"channel": "statistics/v3/service", "data": {"serviceState": "AVAILABLE"}},
+            {"channel": "/meta/connect", "id": connect_id, "successful": True},
+            {"channel": UPDATES, "data": {"seq": seq + 2}},
+        ]))
+        await events.wait_seqs(UPDATES, seq + 2)
+    assert events.seqs(UPDATES) == [1, 2, 3, 4]
+    service = [e for e in events.of(Message) if e.channel == SERVICE]
+    assert [e.data for e in service] == [{"serviceState": "AVAILABLE"}] * 2, "channel normalised"
+    assert client.stats.rejected == 4 and not events.of(Fatal)
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "malformed" in r.getMessage()]
+    assert len(warnings) == 1, "logged once"
+
+
 async def test_token_configuration_error_is_fatal(bayeux, make_client, server, session):
     server.default("POST", TOKEN, lambda r: Scripted(status=401, json={"error": "Unauthorized"}))
     tokens = TokenProvider(session, Credentials(server.url, "cid", "wrong"))

@@ -109,15 +109,33 @@ def test_parse_splits_meta_replies_and_data_messages_keeping_order():
     ({"channel": "/meta/connect"}, "JSON dict, not an array"),
     ("hello", "JSON str, not an array"),
     (None, "JSON NoneType"),
-    ([1], "item 0 is a JSON int"),
-    ([{"channel": 5}], "item 0 has no valid channel"),
-    ([{"data": 1}], "item 0 has no valid channel"),
-    ([{"channel": "relative"}], "no valid channel"),
     ([{"channel": "/x"}] * 11, "holds 11 messages (limit 10)"),
 ])
 def test_parse_rejects_hostile_replies_with_a_clear_protocol_error(payload, fragment):
     with pytest.raises(BayeuxProtocolError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
         parse_reply(payload, max_messages=10)
+
+
+@pytest.mark.parametrize("bad, why", [
+    (1, "item 1 is a JSON int, not an object"),
+    ({"channel": 5}, "item 1 has no valid channel"),
+    ({"data": 1}, "item 1 has no valid channel"),
+    ({"channel": "/"}, "item 1 has no valid channel"),
+])
+def test_one_malformed_message_is_left_out_and_the_rest_of_the_reply_kept(bad, why):
+    reply = parse_reply([{"channel": "/meta/connect", "id": "3", "successful": True}, bad,
+                         {"channel": "/statistics/v3/updates", "data": {"n": 1}}])
+    assert reply.rejected == (f"reply {why}",)
+    assert [m["channel"] for m in reply.meta] == ["/meta/connect"]
+    assert [m["data"] for m in reply.data] == [{"n": 1}]
+
+
+def test_a_channel_without_its_leading_slash_is_normalised():
+    reply = parse_reply([{"channel": "statistics/v3/service", "data": {"serviceState": "AVAILABLE"}},
+                         {"channel": "meta/connect", "id": "2", "successful": True}])
+    assert reply.rejected == ()
+    assert [m["channel"] for m in reply.data] == ["/statistics/v3/service"]
+    assert reply.meta_for("2", "/meta/connect") is not None
 
 
 def test_error_text_is_bounded_and_handles_missing_replies():

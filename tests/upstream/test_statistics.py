@@ -141,6 +141,15 @@ async def test_403_is_a_bad_api_key(server, client_factory):
         await client_factory().get_statistic_ex([{"name": "n", "objectId": "o", "objectType": "Agent"}])
 
 
+async def test_403_in_the_envelope_is_an_ordinary_error_answer(server, client_factory):
+    server.queue("POST", f"{BASE}/subscriptions", Scripted(status=403, json={
+        "status": {"code": 403, "message": "Subscription limit reached"}}))
+    with pytest.raises(StatisticsApiError) as raised:
+        await client_factory().create_subscription([stat(1)])
+    assert not isinstance(raised.value, BadApiKey)
+    assert (raised.value.http_status, raised.value.code, raised.value.message) == (403, 403, "Subscription limit reached")
+
+
 async def test_large_statistic_sets_are_split_into_subscriptions_of_the_chunk_size(server, client_factory):
     server.default("POST", f"{BASE}/subscriptions", lambda r: ok({
         "subscriptionId": r.json()["operationId"],

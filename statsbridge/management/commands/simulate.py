@@ -6,6 +6,7 @@ import signal
 from django.core.management.base import BaseCommand, CommandError
 
 from statsbridge.simulator import SimulatorConfig, start_simulator
+from statsbridge.simulator.config import NOTIFICATION_DIALECTS
 
 DEFAULTS = SimulatorConfig()
 
@@ -28,6 +29,10 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=DEFAULTS.seed)
         parser.add_argument("--agents", type=int, default=DEFAULTS.agents)
         parser.add_argument("--queues", type=int, default=DEFAULTS.queues)
+        parser.add_argument("--notification-dialect", choices=NOTIFICATION_DIALECTS,
+                            default=DEFAULTS.notification_dialect,
+                            help="reference: {name, topic, data} as the vendor reference (default); "
+                                 "messageType: the simulator's former form")
 
     def handle(self, *args, **options) -> None:
         try:
@@ -37,6 +42,7 @@ class Command(BaseCommand):
                 username=options["username"], password=options["password"],
                 control_key=options["control_key"], token_ttl=options["token_ttl"], seed=options["seed"],
                 agents=options["agents"], queues=options["queues"],
+                notification_dialect=options["notification_dialect"],
             )
         except ValueError as error:
             raise CommandError(str(error)) from None

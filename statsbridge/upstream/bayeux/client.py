@@ -40,10 +40,16 @@ from statsbridge.upstream.errors import (
     BayeuxProtocolError,
     ConfigurationError,
     TransientError,
+    error_summary,
+    is_api_key_rejection,
 )
 from statsbridge.upstream.http import Backoff
 
 logger = logging.getLogger(__name__)
+
+# The last configuration error a client stopped on, in this process: a deployment with a
+# wrong key or credentials starts client after client, and says so once, not every minute.
+_last_config_fatal: str | None = None
 
 
 class _TransportFailure(Exception):
@@ -61,6 +67,7 @@ class ClientStats:
     messages: int
     errors: int
     dropped: int
+    rejected: int = 0  # malformed messages left out of otherwise good replies
 
 
 class BayeuxClient:
@@ -105,6 +112,8 @@ class BayeuxClient:
         self._handshakes = self._reconnects = self._messages = self._errors = 0
         self._sessions = 0  # sessions announced with SessionEstablished
         self._outage_logged = False
+        self._rejected = 0  # malformed messages left out of replies
+        self._rejected_logged = False
 
     def __repr__(self) -> str:
         return f"<BayeuxClient {self.url} {self._state.value}>"
@@ -115,7 +124,7 @@ class BayeuxClient:
     def stats(self) -> ClientStats:
         """Current state and counters."""
         return ClientStats(self._state, self._last_message_at, self._handshakes, self._reconnects,
-                           self._messages, self._errors, self._buffer.dropped)
+                           self._messages, self._errors, self._buffer.dropped, self._rejected)
 
     @property
     def state(self) -> ConnectionState:
@@ -258,7 +267,7 @@ class BayeuxClient:
     async def _exchange(self, messages: list[dict], *, timeout: float) -> Reply:
         """POST ``messages``; return the parsed reply or raise ``_TransportFailure``.
 
-        Raises ``BadApiKey`` on HTTP 403, ``AuthenticationError`` when a fixed token
+        Raises ``BadApiKey`` on the gateway's HTTP 403 ``{"message": "Forbidden"}``, ``AuthenticationError`` when a fixed token
         is refused, and whatever the token provider raises for configuration errors.
         """
         refreshed = False
@@ -269,7 +278,7 @@ class BayeuxClient:
                 async with self._session.post(self.url, json=messages, headers=headers,
                                               timeout=aiohttp.ClientTimeout(total=timeout)) as response:
                     status = response.status
-                    if status == 200:
+                    if status in (200, 403):
                         body = await self._read_limited(response)
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
                 raise _TransportFailure(_describe(error)) from None
@@ -282,7 +291,12 @@ class BayeuxClient:
                 refreshed = True
                 continue
             if status == 403:
-                raise BadApiKey("the CometD endpoint")
+                refused = _json_or_none(body)
+                if is_api_key_rejection(status, refused):
+                    raise BadApiKey("the CometD endpoint")
+                # An envelope: the service answered this request with an error, which
+                # does not mean the key is bad; retried with backoff like any failure.
+                raise _TransportFailure(f"HTTP 403 {error_summary(refused)}".rstrip())
             if status != 200:
                 raise _TransportFailure(f"HTTP {status}")
             try:
@@ -296,6 +310,8 @@ class BayeuxClient:
                 reply = self._protocol.parse(payload)
             except BayeuxProtocolError as error:
                 raise _TransportFailure(f"protocol error: {error}") from None
+            if reply.rejected:
+                self._report_rejected(reply.rejected)
             advice = self._protocol.advice
             if advice != before:
                 self._emit(AdviceChanged(advice.reconnect.value, advice.interval_ms, advice.timeout_ms))
@@ -330,6 +346,16 @@ class BayeuxClient:
             self._last_message_at = time.time()
             self._emit(Message(raw["channel"], raw.get("data"), raw))
 
+    def _report_rejected(self, reasons: tuple[str, ...]) -> None:
+        """Log malformed messages: the first once as a warning, later ones at debug level."""
+        self._rejected += len(reasons)
+        if not self._rejected_logged:
+            self._rejected_logged = True
+            logger.warning("Bayeux %s: left out a malformed message (%s); the rest of the reply is used",
+                           self.url, reasons[0])
+        else:
+            logger.debug("Bayeux %s: left out %d malformed message(s): %s", self.url, len(reasons), reasons[0])
+
     def _set_state(self, state: ConnectionState, reason: str, delay: float | None = None) -> None:
         if state is self._state and state is not ConnectionState.BACKING_OFF:
             return
@@ -337,6 +363,8 @@ class BayeuxClient:
         self._emit(StateChanged(state, reason, delay))
 
     def _became_connected(self, reason: str) -> None:
+        global _last_config_fatal
+        _last_config_fatal = None  # fixed: a later refusal is news again
         if self._ever_connected:
             self._reconnects += 1
         self._ever_connected = True
@@ -353,10 +381,24 @@ class BayeuxClient:
             logger.debug("Bayeux %s: %s", self.url, decision.reason)
 
     def _fatal(self, reason: str, error: BaseException | None = None) -> None:
-        logger.error("Bayeux %s stopped: %s", self.url, reason)
+        global _last_config_fatal
+        # The token provider logs its own refusals once; don't repeat them here either.
+        from_tokens = self._tokens is not None and error is not None and error is self._tokens.last_error
+        repeated = isinstance(error, ConfigurationError) and (from_tokens or reason == _last_config_fatal)
+        if isinstance(error, ConfigurationError):
+            _last_config_fatal = reason
+        logger.log(logging.DEBUG if repeated else logging.ERROR, "Bayeux %s stopped: %s", self.url, reason)
         self._set_state(ConnectionState.DISCONNECTED, reason)
         self._emit(Fatal(reason, error))
         self._task = None
+
+
+def _json_or_none(body: bytes) -> object:
+    """``body`` decoded as JSON, or None when it is not JSON."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
 
 
 def _describe(error: BaseException) -> str:

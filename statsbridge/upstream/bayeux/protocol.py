@@ -17,8 +17,10 @@ Rules implemented (cometd.org Bayeux 1.0 and the Genesys wire notes):
   ``402::Unknown client`` + ``reconnect: handshake``, is acted on at the advised
   interval instead of after yet another backoff; failed answers keep counting among
   themselves, so a server refusing every request is still backed off;
-- replies that are not valid Bayeux raise ``BayeuxProtocolError`` (never another
-  exception type), which the I/O layer treats as a transport failure.
+- replies that are not valid Bayeux as a whole (not an array, too many messages) raise
+  ``BayeuxProtocolError`` (never another exception type), which the I/O layer treats
+  as a transport failure; a single malformed message is left out (``Reply.rejected``)
+  and the rest of the reply is kept; a channel without its leading slash is normalised.
 """
 
 import enum
@@ -79,10 +81,15 @@ def _milliseconds(value: object, ceiling: int) -> int | None:
 
 @dataclass(frozen=True)
 class Reply:
-    """A parsed reply array: meta replies and data messages, each in arrival order."""
+    """A parsed reply array: meta replies and data messages, each in arrival order.
+
+    ``rejected`` says why each malformed message of the array was left out (the others
+    are kept: one bad message must not lose the rest of the reply).
+    """
 
     meta: tuple[dict, ...]
     data: tuple[dict, ...]
+    rejected: tuple[str, ...] = ()
 
     def meta_for(self, message_id: str, channel: str) -> dict | None:
         """The meta reply answering request ``message_id`` on ``channel``, if present."""
@@ -92,25 +99,45 @@ class Reply:
         return None
 
 
-def parse_reply(payload: object, *, max_messages: int = 10_000) -> Reply:
-    """Split a decoded JSON reply into meta replies and data messages.
+def normal_channel(channel: object) -> str | None:
+    """``channel`` with a leading slash (added when the server left it out), or None when unusable.
 
-    Raises ``BayeuxProtocolError`` when the payload is not a list of objects with a
-    string ``channel``, or holds more than ``max_messages`` messages.
+    The reference itself writes a service notification's topic as ``statistics/v3/service``;
+    a server doing the same with a Bayeux channel still means ``/statistics/v3/service``.
+    """
+    if not isinstance(channel, str):
+        return None
+    channel = channel.strip()
+    if not channel.strip("/"):
+        return None
+    return channel if channel.startswith("/") else "/" + channel
+
+
+def parse_reply(payload: object, *, max_messages: int = 10_000) -> Reply:
+    """Split a decoded JSON reply into meta replies and data messages, message by message.
+
+    Raises ``BayeuxProtocolError`` only when the payload as a whole is unusable (not a
+    list, or more than ``max_messages`` messages). A message that is not an object or
+    has no usable string ``channel`` is left out and named in ``Reply.rejected``; a
+    channel without its leading slash is normalised.
     """
     if not isinstance(payload, list):
         raise BayeuxProtocolError(f"reply is a JSON {type(payload).__name__}, not an array")
     if len(payload) > max_messages:
         raise BayeuxProtocolError(f"reply holds {len(payload)} messages (limit {max_messages})")
-    meta, data = [], []
+    meta, data, rejected = [], [], []
     for index, message in enumerate(payload):
         if not isinstance(message, dict):
-            raise BayeuxProtocolError(f"reply item {index} is a JSON {type(message).__name__}, not an object")
-        channel = message.get("channel")
-        if not isinstance(channel, str) or not channel.startswith("/"):
-            raise BayeuxProtocolError(f"reply item {index} has no valid channel")
+            rejected.append(f"reply item {index} is a JSON {type(message).__name__}, not an object")
+            continue
+        channel = normal_channel(message.get("channel"))
+        if channel is None:
+            rejected.append(f"reply item {index} has no valid channel")
+            continue
+        if channel != message["channel"]:
+            message = {**message, "channel": channel}
         (meta if channel.startswith("/meta/") else data).append(message)
-    return Reply(meta=tuple(meta), data=tuple(data))
+    return Reply(meta=tuple(meta), data=tuple(data), rejected=tuple(rejected))
 
 
 def error_text(message: dict | None) -> str:
