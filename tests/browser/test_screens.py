@@ -5,8 +5,6 @@ Sizes are measured as shares of the screen's height: a wall text must be at leas
 of it (legible across a room on any TV), a KPI's number at least 5 %.
 """
 
-import time
-
 import pytest
 from playwright.sync_api import expect
 
@@ -31,7 +29,9 @@ MEASURE = """() => {
   const texts = [];
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   const within = (r, b) => r.left >= b.left - 1 && r.right <= b.right + 1 && r.top >= b.top - 1 && r.bottom <= b.bottom + 1;
-  const screen = { left: 0, top: 0, right: innerWidth, bottom: innerHeight };
+  // A wall must hold everything on its screen; a desk page may scroll down, never sideways.
+  const wall = document.body.classList.contains("wall");
+  const screen = { left: 0, top: wall ? 0 : -Infinity, right: innerWidth, bottom: wall ? innerHeight : Infinity };
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     const text = node.textContent.trim();
     const el = node.parentElement;
@@ -246,12 +246,10 @@ def test_trends_are_steps_held_up_to_now(page, stack):
         now = now_local(page)
         shown = {f["id"]: f for f in page.evaluate(FIGURES)}
         lasts = [(f["id"], t["x"][-1]) for f in trends for t in shown[f["id"]]["traces"]]
-        moved = all(x > first[i][0] + 5000 or x > now - 12000 for i, x in lasts)
-        return lasts if moved and all(now - 12000 <= x <= now + 1000 for _, x in lasts) else None
+        return lasts if all(first[i][0] + 3000 < x and now - 12000 <= x <= now + 1000 for i, x in lasts) else None
 
     # The held last value moves with the clock even when nothing changes (lines slide every 10 s).
-    lasts = wait_for(held_to_now, 20, "a trend does not reach now")
-    assert all(x > first[i][0] for i, x in lasts), "the trends' ends did not move with the clock"
+    wait_for(held_to_now, 20, "a trend's end does not follow the clock to now")
     age = page.locator(".widget.kpi .tile-age").first.inner_text()
     assert age.startswith("unchanged for "), age
     assert page.locator(".widget.kpi .widget-state .live").first.is_visible()
@@ -262,11 +260,11 @@ def test_after_unavailable_every_widget_type_says_stale_and_its_chart_admits_it(
     base, simulator = stack["server"].base, stack["simulator"]
     login(page, base, stack["username"], stack["password"], "/d/overview/")
     tabs = {"overview": page}
-    for slug in ("queues", "agents"):
-        tabs[slug] = browser_context.new_page()
-        tabs[slug].goto(f"{base}/d/{slug}/")
-    tabs["wall"] = browser_context.new_page()
-    tabs["wall"].goto(base + stack["wall_path"])
+    errors = page.page_errors
+    for name, path in (("queues", "/d/queues/"), ("agents", "/d/agents/"), ("wall", stack["wall_path"])):
+        tabs[name] = browser_context.new_page()
+        tabs[name].on("pageerror", lambda error: errors.append(str(error)))
+        tabs[name].goto(base + path)
     try:
         for name, tab in tabs.items():
             wait_for(lambda: tab.evaluate("() => [...document.querySelectorAll('section.widget')]"
@@ -303,12 +301,9 @@ def test_after_unavailable_every_widget_type_says_stale_and_its_chart_admits_it(
         for name, tab in tabs.items():
             wait_for(lambda: tab.evaluate("() => [...document.querySelectorAll('section.widget')]"
                                           ".every((w) => w.dataset.state === 'fresh')"), 10, f"{name} did not turn fresh again")
-        started = time.monotonic()
-        back = wait_for(lambda: (lambda got: got if all(f["word"] in ("LIVE", "") and not f["mark"] for f in got) else None)(
-            page.evaluate(FIGURES)), 5, "the overview still says STALE")
-        assert time.monotonic() - started < 5 and back
-        for tab in tabs.values():
-            assert tab.page_errors == [] if hasattr(tab, "page_errors") else True
+        wait_for(lambda: all(f["word"] == "LIVE" and not f["mark"] for f in page.evaluate(FIGURES)), 5,
+                 "the overview still says STALE")
+        assert errors == [], errors
     finally:
         for name, tab in tabs.items():
             if tab is not page:
