@@ -136,7 +136,7 @@ export function sameSlot(times, at, slotMs) {
 /** A widget's state: the worst of its values' (mirror of figures.widget_state). STALE outranks
  *  NO DATA: a stale number looks like a real one, a missing one already shows "?". */
 export function widgetState(states) {
-  let worst = "fresh";
+  let worst = states.length ? "fresh" : "unknown";
   for (const state of states) {
     if (state === "stale") return "stale";
     if (state !== "fresh") worst = "unknown";
@@ -209,13 +209,13 @@ const FIGURE_INTERVAL_MS = 1000;
 // A line chart's window slides to "now" this often even when no value changes, so a
 // quiet spell still reads as "last 15 min" (sparklines move only with their values).
 const LINE_SLIDE_MS = 10000;
-const STALE_AFTER_SILENCE_MS = 1800;
+const STALE_AFTER_SILENCE_MS = 1800; // no frame at all for this long: treat the link as cut
 // Chart text on desks and phones (walls size theirs from the screen: wallUnit).
 const DESK_FONT_PX = 14;
-const WALL_FONT_UNITS = 2; // chart text on a wall, in wallUnit()s (dashboard.css: --chart)
+const WALL_FONT_UNITS = 2; // chart text on a wall, in wallUnit()s (dashboard.css: --u; its smallest text is 1.9)
 // Shaded stale stretches a line keeps (older ones scroll out of the window first).
 const MAX_GAPS = 4;
-const STALE_FILL = "rgba(160, 170, 180, 0.28)"; // no frame at all for this long: treat the link as cut
+const STALE_FILL = "rgba(160, 170, 180, 0.28)";
 const RECONNECT_AFTER_SILENCE_MS = 5000;
 const FORBIDDEN = 4403; // close code of a refused socket (dashboard/consumers.py)
 // The first minute after a load can still count the previous document's heap, not yet
@@ -245,7 +245,6 @@ export class LivePage {
     this.tilesByKey = new Map();
     this.widgetsByKey = new Map();
     this.widgets = []; // the plotted ones
-    this.allWidgets = [];
     this.textScale = (config.wall && config.wall.textScale) || 1;
     this.clock = new Intl.DateTimeFormat("en-GB", { timeZone: this.timeZone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
     this.unDrawn = new Set(); // widgets whose figure is behind their values
@@ -263,8 +262,7 @@ export class LivePage {
       const figure = this.config.figures[spec.id] || null;
       // `wrap`: the wall board holding it (hidden boards are redrawn when shown, not on every update).
       const widget = { spec, el, figureEl, figure, revision: 0, series: new Map(), wrap: el.closest(".board-wrap"), plotted: false,
-        drawnAt: 0, tileEls: [], state: el.dataset.state || "unknown", staleAt: null, gaps: [] };
-      this.allWidgets.push(widget);
+        drawnAt: 0, tileEls: [], state: el.dataset.state || "unknown", gaps: [] };
       if (figure && figureEl && window.Plotly) {
         // Fixed sizes: with autosize Plotly measures the element (a forced layout) on every redraw.
         figure.layout.autosize = false;
@@ -583,12 +581,10 @@ export class LivePage {
     setData(widget.el, "state", state);
     const now = Date.now() + this.clockOffset;
     if (state === "stale") {
-      widget.staleAt = now;
       for (const series of widget.series.values()) this.breakSeries(series, now);
       widget.gaps.push({ from: now, to: null });
       if (widget.gaps.length > MAX_GAPS) widget.gaps.shift();
     } else if (was === "stale") {
-      widget.staleAt = null;
       const gap = widget.gaps[widget.gaps.length - 1];
       if (gap && gap.to === null) gap.to = now;
       // The line resumes at the current value from now on (its reading may predate the gap).

@@ -253,6 +253,7 @@ def test_trends_are_steps_held_up_to_now(page, stack):
     age = page.locator(".widget.kpi .tile-age").first.inner_text()
     assert age.startswith("unchanged for "), age
     assert page.locator(".widget.kpi .widget-state .live").first.is_visible()
+    readme_screenshot(page, "dashboard.png")
     assert page.page_errors == []
 
 
