@@ -166,7 +166,8 @@ def test_a_display_text_scale_from_the_admin_scales_the_wall(page, browser_conte
             wait_for(lambda: tv.evaluate(BANNER) == "live", 10, "the wall never went live")
             show_board(tv, "overview")
             return wait_for(lambda: tv.evaluate("""() => { const f = document.querySelector('.board-wrap:not([hidden]) .widget.bar .figure');
-                return f && f.layout && !window.dashboardPage.unDrawn.size ? [parseFloat(getComputedStyle(
+                const svg = f && f.querySelector('svg.main-svg');
+                return svg && Math.abs(svg.getBoundingClientRect().width - f.getBoundingClientRect().width) <= 1 ? [parseFloat(getComputedStyle(
                 document.querySelector('.board-wrap:not([hidden]) .board-title h1')).fontSize), f.layout.font.size] : null; }"""),
                 10, "the wall's figures never drew")
 
