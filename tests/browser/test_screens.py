@@ -56,7 +56,8 @@ MEASURE = """() => {
       size *= Math.hypot(m.a, m.b);
     }
     const widget = el.closest("section.widget");
-    texts.push({ text: text.slice(0, 40), size, widget: widget ? widget.id : el.tagName.toLowerCase(), cutBy });
+    texts.push({ text: text.slice(0, 40), size, widget: widget ? widget.id : el.tagName.toLowerCase(),
+      type: widget ? widget.dataset.widgetType : null, chart: el instanceof SVGElement, cutBy });
   }
   const widgets = [...document.querySelectorAll("section.widget")].filter((w) => w.checkVisibility()).map((w) => {
     const box = w.getBoundingClientRect();
@@ -136,8 +137,9 @@ def test_a_wall_reads_from_across_the_room_fits_the_screen_and_cuts_nothing(wall
         assert len(layout["texts"]) > 20, f"too few texts measured {where}"
         low = [t for t in layout["texts"] if t["size"] < MIN_WALL_TEXT * height]
         assert not low, f"texts under 1.6 % of the screen's height ({MIN_WALL_TEXT * height:.1f} px) {where}: {smallest(low)}"
-        chart_text = [t for t in layout["texts"] if t["widget"].startswith("w-") and t["size"] < 1.8 * MIN_WALL_TEXT * height]
-        assert chart_text, f"no small print measured {where}: is the chart text counted?"
+        charted = {t["type"] for t in layout["texts"] if t["chart"]}
+        assert charted >= ({"bar", "line", "gauge", "donut"} if slug == "overview" else {"bar"}), \
+            f"chart texts not measured {where}: only {charted}"
         assert layout["kpi"], f"no KPI tile {where}"
         assert min(layout["kpi"]) >= MIN_KPI_NUMBER * height, f"KPI numbers {layout['kpi']} px {where}"
         assert layout["scrollHeight"] <= height and layout["scrollWidth"] <= layout["width"], f"the wall scrolls {where}"
@@ -145,9 +147,8 @@ def test_a_wall_reads_from_across_the_room_fits_the_screen_and_cuts_nothing(wall
         fonts = {w["font"] for w in layout["widgets"] if w["font"]}
         assert fonts and min(fonts) >= MIN_WALL_TEXT * height, f"chart fonts {fonts} {where}"
         if slug == "overview":
-            assert len(wall.locator(".board-wrap:not([hidden]) svg").filter(has=wall.locator("path")).all()) >= 1
             assert wall.locator(".board-wrap:not([hidden]) .qr svg").count() == 1, "one QR code per board"
-            assert wall.locator(".board-wrap:not([hidden]) .widget svg[viewBox]").count() == 0, "a QR code on a tile"
+            assert wall.locator(".board-wrap:not([hidden]) .widget a svg").count() == 0, "a QR code on a tile"
         ARTIFACTS.mkdir(exist_ok=True)
         wall.screenshot(path=str(ARTIFACTS / f"screens-wall-{slug}-{size[0]}x{size[1]}.png"))
         if size == (1920, 1080) and slug == "overview":
