@@ -14,7 +14,7 @@ pytestmark = pytest.mark.browser
 
 WALLS = [(1366, 768), (1920, 1080), (3840, 2160)]
 PHONE = (390, 844)
-DESK_SLUGS = ("overview", "queues", "agents")
+DESK_SLUGS = ("overview", "queues", "agents", "agents-sales")  # the last: a drill-down
 MIN_WALL_TEXT = 0.016  # of the screen's height
 MIN_KPI_NUMBER = 0.05
 MIN_PHONE_TEXT_PX = 12
