@@ -268,6 +268,9 @@ export class LivePage {
         figure.layout.autosize = false;
         this.sizeFigure(widget);
         if (widget.state === "stale") this.styleFigure(widget);
+        // A chart's STALE mark sits on the chart itself (a KPI's under its number: its sparkline is too flat to hold it).
+        const mark = el.querySelector(".stale-mark");
+        if (mark && spec.type !== "kpi") figureEl.append(mark);
         window.Plotly.newPlot(figureEl, figure.data, figure.layout, { displayModeBar: false, responsive: false, staticPlot: !!this.config.wall });
         if (spec.type === "line" || spec.type === "kpi") this.indexSeries(widget);
         widget.plotted = true;

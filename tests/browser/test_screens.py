@@ -84,11 +84,20 @@ FIGURES = """() => [...document.querySelectorAll('section.widget')].filter((w) =
     mark: getComputedStyle(w.querySelector('.stale-mark')).display !== 'none' && w.querySelector('.stale-mark').checkVisibility()
       ? w.querySelector('.stale-mark').innerText : '',
     word: [...w.querySelectorAll('.widget-state > span')].filter((s) => s.checkVisibility()).map((s) => s.innerText).join(),
-    filter: f ? getComputedStyle(f).filter : null,
+    filter: f ? getComputedStyle(f.querySelector('.plot-container')).filter : null,
     traces: f ? f.data.map((t) => ({ shape: t.line && t.line.shape, x: t.x ? t.x.slice(-3) : null, y: t.y ? t.y.slice(-3) : null,
       colors: t.marker && Array.isArray(t.marker.color) ? t.marker.color : null, bar: t.gauge ? t.gauge.bar.color : null,
       line: t.line && t.line.color })) : [],
-    shapes: f && f.layout.shapes ? f.layout.shapes.length : 0 };
+    shapes: f && f.layout.shapes ? f.layout.shapes.length : 0,
+    // numbers and words of tiles that the STALE mark would hide (it belongs on the chart)
+    covered: (() => {
+      const mark = w.querySelector('.stale-mark');
+      if (!mark.checkVisibility()) return [];
+      const m = mark.getBoundingClientRect();
+      return [...w.querySelectorAll('.tile-value, .tile-label, .tile-age, .tile-unit')].filter((e) => e.checkVisibility())
+        .filter((e) => { const r = e.getBoundingClientRect(); return r.width > 1 && r.left < m.right && m.left < r.right && r.top < m.bottom && m.top < r.bottom; })
+        .map((e) => e.textContent);
+    })() };
 })"""
 
 
@@ -282,6 +291,8 @@ def test_after_unavailable_every_widget_type_says_stale_and_its_chart_admits_it(
                 for figure in figures:
                     seen_types.add(figure["type"])
                     assert figure["mark"] == "STALE" and figure["word"] == "STALE", figure
+                    if figure["type"] not in ("queue_table", "agent_grid"):  # a table or grid is all numbers
+                        assert not figure["covered"], f"the STALE mark of {figure['id']} on {name} hides {figure['covered']}"
                     if figure["filter"] is not None:
                         assert "grayscale(1)" in figure["filter"], f"{figure['id']} keeps its colours: {figure['filter']}"
                 # Charts lose their threshold colours and lines break.
