@@ -169,7 +169,7 @@ export function fitFigure(spec, figure, width, height, font) {
   layout.uniformtext = { mode: "hide", minsize: f };
   const trace = figure.data[0];
   if (spec.type === "gauge") {
-    layout.margin = { l: Math.round(2 * f), r: Math.round(2 * f), t: Math.round(1.5 * f), b: Math.round(0.9 * f) };
+    layout.margin = { l: Math.round(2 * f), r: Math.round(2 * f), t: Math.round(1.8 * f), b: Math.round(0.9 * f) };
     if (trace) trace.gauge.axis.nticks = Math.max(3, Math.min(6, Math.floor(width / (4 * f))));
   } else if (spec.type === "bar" || spec.type === "line") {
     layout.margin = { l: Math.round(0.6 * f), r: Math.round(0.8 * f), t: Math.round((spec.type === "bar" ? 1.3 : 0.4) * f), b: Math.round(0.4 * f) };
