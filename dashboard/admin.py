@@ -170,7 +170,7 @@ class DisplayAdmin(admin.ModelAdmin):
     actions = ["issue_new_token", "revoke"]
     change_list_template = "admin/dashboard/display/change_list.html"
     fieldsets = (
-        (None, {"fields": ("name", "seconds_per_dashboard")}),
+        (None, {"fields": ("name", "seconds_per_dashboard", "text_scale")}),
         ("Night and maintenance", {"fields": (("night_start", "night_end", "night_mode"), "reload_hour")}),
         ("Telemetry (reported by the wall)", {"fields": ("last_seen", "latency_ms", "page_version", "memory_mb")}),
     )

@@ -157,9 +157,40 @@ def thin(points: list, window_ms: int) -> list:
     return kept[-(MAX_SERIES_POINTS + 1):]
 
 
-def _series(spec: dict, points: list, time_zone: str) -> tuple[list, list]:
+def hold_to_now(points: list, now_ms: int) -> list:
+    """The points with the last value held up to ``now_ms``: a change-driven value stays
+    until it changes, so a chart must show it up to now (dashboard.js moves this tail point
+    to the new now on every redraw)."""
+    if not points or points[-1][0] >= now_ms:
+        return points
+    return [*points, (now_ms, points[-1][1])]
+
+
+def _series(spec: dict, points: list, time_zone: str, now_ms: int, live: bool) -> tuple[list, list, bool]:
+    """x (local ms) and y of a line or sparkline, and whether its last point is the held "now"
+    tail (only while the value is live: a stale value is not drawn on into the present)."""
     kept = thin(points, spec["history_minutes"] * 60_000)
-    return [local_ms(ms, time_zone) for ms, _ in kept], [v for _, v in kept]
+    held = hold_to_now(kept, now_ms) if live else kept
+    return [local_ms(ms, time_zone) for ms, _ in held], [v for _, v in held], len(held) > len(kept)
+
+
+def widget_state(states: list[str]) -> str:
+    """A widget's state: the worst of its values' (dashboard.js ``widgetState`` mirrors it).
+
+    STALE outranks NO DATA: a stale number looks like a real one, a missing one already
+    shows "?"; a widget with nothing to show is "unknown".
+    """
+    if "stale" in states:
+        return "stale"
+    return "fresh" if states and all(state == "fresh" for state in states) else "unknown"
+
+
+def _step(trace: dict, tail: bool) -> dict:
+    """A change-driven series drawn as steps ("hv": the value holds until the next one), not
+    slopes; ``meta.tail`` tells dashboard.js that the last point is the held "now"."""
+    trace["line"]["shape"] = "hv"
+    trace["meta"] = {"tail": tail}
+    return trace
 
 
 def time_window(spec: dict, time_zone: str, now_ms: int) -> list:
@@ -180,9 +211,11 @@ def gauge_max(spec: dict, number: float | None) -> float:
 def kpi_figure(spec: dict, tiles: list, history: dict, time_zone: str, now_ms: int) -> dict:
     """A KPI's trend sparkline (the big number itself is HTML, for reading distance)."""
     key = spec["statistics"][0]["key"] if spec["statistics"] else None
-    x, y = _series(spec, history.get(key, []), time_zone)
-    color = tiles[0]["color"] if tiles else thresholds.PALETTE[thresholds.NONE]
-    trace = {"type": "scatter", "mode": "lines", "x": x, "y": y, "line": {"color": color, "width": 2}, "fill": "tozeroy"}
+    live = bool(tiles) and tiles[0]["state"] == "fresh"
+    x, y, tail = _series(spec, history.get(key, []), time_zone, now_ms, live)
+    color = tiles[0]["color"] if live else thresholds.PALETTE[thresholds.NONE]  # a stale trend has no threshold colour
+    trace = _step({"type": "scatter", "mode": "lines", "x": x, "y": y, "line": {"color": color, "width": 2},
+                   "fill": "tozeroy"}, tail)
     axis = {"visible": False, "fixedrange": True}
     xaxis = {**axis, "type": "date", "range": time_window(spec, time_zone, now_ms)}
     layout = _layout(margin={"l": 0, "r": 0, "t": 0, "b": 0}, xaxis=xaxis, yaxis=axis)
@@ -200,7 +233,8 @@ def gauge_figure(spec: dict, tiles: list) -> dict:
             continue
         low, high = (start, end if end is not None else top) if spec["direction"] == "above" else (end or 0, start)
         steps.append({"range": [low, high], "color": thresholds.PALETTE[level] + "55"})
-    color = tiles[0]["color"] if tiles else thresholds.PALETTE[thresholds.NONE]
+    live = bool(tiles) and tiles[0]["state"] != "stale"
+    color = tiles[0]["color"] if live else thresholds.PALETTE[thresholds.NONE]
     trace = {
         "type": "indicator",
         "mode": "gauge",
@@ -227,16 +261,20 @@ def axis_labels(labels: list[str]) -> list[str]:
 
 
 def bar_figure(spec: dict, tiles: list) -> dict:
-    """One bar per statistic, coloured by its threshold level."""
+    """One bar per statistic, coloured by its threshold level (grey while the widget is stale:
+    a threshold colour says "this is the state now")."""
+    stale = widget_state([t["state"] for t in tiles]) == "stale"
     trace = {
         "type": "bar",
         "x": axis_labels([t["label"] for t in tiles]),
         "y": [t["value"] if t["value"] != "" else None for t in tiles],
-        "marker": {"color": [t["color"] for t in tiles]},
+        "marker": {"color": [thresholds.PALETTE[thresholds.NONE] if stale else t["color"] for t in tiles]},
         "text": [t["text"] for t in tiles],
         "textposition": "auto",
     }
-    layout = _layout(yaxis={"rangemode": "tozero", "gridcolor": "#334"}, xaxis={"tickangle": 0, "automargin": True})
+    # Text that would have to shrink to fit is hidden: every text is read at the same size.
+    layout = _layout(yaxis={"rangemode": "tozero", "gridcolor": "#334", "automargin": True},
+                     xaxis={"tickangle": 0, "automargin": True}, uniformtext={"mode": "hide", "minsize": 14})
     return {"data": [trace], "layout": layout}
 
 
@@ -244,16 +282,17 @@ def line_figure(spec: dict, tiles: list, history: dict, time_zone: str, now_ms: 
     """One line per statistic over the widget's history window."""
     data = []
     for index, t in enumerate(tiles):
-        x, y = _series(spec, history.get(t["key"], []), time_zone)
+        x, y, tail = _series(spec, history.get(t["key"], []), time_zone, now_ms, t["state"] == "fresh")
         color = SERIES_COLORS[index % len(SERIES_COLORS)]
-        data.append({"type": "scatter", "mode": "lines", "name": t["label"], "x": x, "y": y, "line": {"color": color}})
+        data.append(_step({"type": "scatter", "mode": "lines", "name": t["label"], "x": x, "y": y, "line": {"color": color}},
+                          tail))
     # The legend sits above the plot, where it cannot cover the time axis's labels.
     layout = _layout(
         showlegend=len(tiles) > 1,
         legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"},
         # automargin: room for the date under the times
         xaxis={"type": "date", "gridcolor": "#334", "automargin": True, "range": time_window(spec, time_zone, now_ms)},
-        yaxis={"rangemode": "tozero", "gridcolor": "#334"},
+        yaxis={"rangemode": "tozero", "gridcolor": "#334", "automargin": True},
     )
     return {"data": data, "layout": layout}
 
@@ -321,7 +360,7 @@ def donut_figure(spec: dict, tiles: list) -> dict:
     }
     # Tiles that name the slices (render gives each its slice's colour) make a legend redundant.
     layout = _layout(margin={"l": 4, "r": 4, "t": 4, "b": 4}, showlegend=not tiles_name_slices(tiles),
-                     legend={"orientation": "v", "x": 1, "y": 0.5, "font": {"size": 13}})
+                     legend={"orientation": "v", "x": 1, "y": 0.5}, uniformtext={"mode": "hide", "minsize": 14})
     return {"data": [trace], "layout": layout}
 
 
@@ -369,4 +408,5 @@ def render(spec: dict, values: dict, history: dict, time_zone: str, now_ms: int 
     elif kind == "agent_grid":  # each tile is an agent: its name is the label on sight
         for t, stat in zip(tiles, spec["statistics"], strict=True):
             t["short"] = stat.get("object_name") or stat["object_id"]
-    return {"spec": spec, "tiles": tiles, "figure": figure, "table": table}
+    return {"spec": spec, "tiles": tiles, "figure": figure, "table": table,
+            "state": widget_state([t["state"] for t in tiles])}

@@ -8,6 +8,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -15,6 +16,12 @@ from dashboard import names
 from statsbridge.models import OBJECT_TYPES
 
 log = logging.getLogger(__name__)
+
+# A wall's text scale: walls size their text from the screen's height; this multiplies it
+# for screens seen from unusually near or far (below half, a wall's text is no longer
+# readable across a room; above twice, the widgets no longer hold it).
+MIN_TEXT_SCALE = 0.5
+MAX_TEXT_SCALE = 2.0
 
 
 def validate_time_zone(value: str) -> None:
@@ -204,6 +211,13 @@ class Display(models.Model):
     night_mode = models.CharField(max_length=3, choices=NIGHT_MODES, default="dim")
     reload_hour = models.PositiveSmallIntegerField(
         null=True, blank=True, default=4, help_text="Local hour of a daily soft reload (a quiet hour)."
+    )
+    text_scale = models.FloatField(
+        default=1.0,
+        validators=[MinValueValidator(MIN_TEXT_SCALE), MaxValueValidator(MAX_TEXT_SCALE)],
+        help_text="Multiplies every text size on this wall (1 = sized for a TV read from a few metres; "
+        "e.g. 1.3 for a far or small screen, 0.8 for a near or very large one). "
+        f"{MIN_TEXT_SCALE} to {MAX_TEXT_SCALE}.",
     )
     # Telemetry reported by the wall page.
     last_seen = models.DateTimeField(null=True, blank=True)

@@ -150,9 +150,9 @@ def wall_page(request, token: str):
         for widget in board["widgets"]:
             drilldown = widget["spec"].get("drilldown")
             if drilldown:
-                # The widget's link and QR code hand its drill-down to a desk or phone.
+                # The widget's link hands its drill-down to a desk; one QR code per board (its
+                # title's) is all a wall shows: one per tile was more than anyone reads at 5 m.
                 widget["drill_url"] = request.build_absolute_uri(drilldown["url"])
-                widget["drill_qr"] = qr.svg(widget["drill_url"])
         rendered.append(board)
     wall = {
         "seconds": display.seconds_per_dashboard,
@@ -163,6 +163,7 @@ def wall_page(request, token: str):
         "version": boards.page_version(),
         "memoryLimitMb": settings.WALL_MEMORY_LIMIT_MB,
         "telemetrySeconds": WALL_TELEMETRY_SECONDS,
+        "textScale": display.text_scale,
     }
     config = boards.js_config(rendered, all_values, wall_ws_path(token), wall=wall)
     response = render(request, "dashboard/wall.html", {"display": display, "boards": rendered, "config": config})

@@ -139,6 +139,57 @@ export function sameSlot(times, at, slotMs) {
   return last >= 1 && Math.floor(at / slotMs) === Math.floor(times[last] / slotMs);
 }
 
+/** A widget's state: the worst of its values' (mirror of figures.widget_state). STALE outranks
+ *  NO DATA: a stale number looks like a real one, a missing one already shows "?". */
+export function widgetState(states) {
+  let worst = states.length ? "fresh" : "unknown";
+  for (const state of states) {
+    if (state === "stale") return "stale";
+    if (state !== "fresh") worst = "unknown";
+  }
+  return worst;
+}
+
+/** What a tile's age line says: a live value is "unchanged for 4 min" (not "4 min ago", which
+ *  reads as old data); a stale one says when it was last known; `clock(ms)` gives the time. */
+export function ageWords(state, asOf, now, clock) {
+  if (!asOf) return "no data yet";
+  if (state === "stale") return `last known ${clock(asOf)}`;
+  return `unchanged for ${ageText(now - asOf)}`;
+}
+
+/** 1 % of a wall's height (of a 16:9 screen's, on a narrower one), times the display's text
+ *  scale; the same unit as --u in dashboard.css. */
+export function wallUnit(width, height, scale = 1) {
+  return (Math.min(height, width * 0.5625) / 100) * scale;
+}
+
+/** Size a figure's fonts, margins and tick counts for `font` px text in a `width`×`height` box
+ *  (server figures are drawn for 14 px; a wall's text grows with its screen). */
+export function fitFigure(spec, figure, width, height, font) {
+  const layout = figure.layout;
+  const f = Math.round(font);
+  layout.font = { ...(layout.font || {}), size: f };
+  // Text that would have to shrink to fit a bar or slice is hidden instead: Plotly would
+  // otherwise scale it below the size everything else is read at.
+  layout.uniformtext = { mode: "hide", minsize: f };
+  const trace = figure.data[0];
+  if (spec.type === "gauge") {
+    layout.margin = { l: Math.round(2 * f), r: Math.round(2 * f), t: Math.round(1.8 * f), b: Math.round(0.9 * f) };
+    if (trace) trace.gauge.axis.nticks = Math.max(3, Math.min(6, Math.floor(width / (4 * f))));
+  } else if (spec.type === "bar" || spec.type === "line") {
+    layout.margin = { l: Math.round(0.6 * f), r: Math.round(0.8 * f), t: Math.round((spec.type === "bar" ? 1.3 : 0.4) * f), b: Math.round(0.4 * f) };
+    const plotHeight = Math.max(1, height - 3.5 * f);
+    layout.yaxis = { ...layout.yaxis, automargin: true, nticks: Math.max(2, Math.min(6, Math.floor(plotHeight / (2.2 * f)))) };
+    layout.xaxis = { ...layout.xaxis, automargin: true };
+    if (spec.type === "line") layout.xaxis.nticks = Math.max(2, Math.floor(width / (5.5 * f)));
+    else layout.xaxis.tickangle = width / Math.max(1, (trace && trace.x.length) || 1) < 5 * f ? "auto" : 0;
+    if (spec.type === "bar" && trace) trace.textfont = { size: f };
+  } else if (spec.type === "donut") {
+    if (trace) trace.textfont = { size: f };
+  }
+}
+
 /** A short age: "3 s", "4 min", "2 h". */
 export function ageText(ms) {
   const seconds = Math.max(0, Math.floor(ms / 1000));
@@ -165,6 +216,12 @@ const FIGURE_INTERVAL_MS = 1000;
 // quiet spell still reads as "last 15 min" (sparklines move only with their values).
 const LINE_SLIDE_MS = 10000;
 const STALE_AFTER_SILENCE_MS = 1800; // no frame at all for this long: treat the link as cut
+// Chart text on desks and phones (walls size theirs from the screen: wallUnit).
+const DESK_FONT_PX = 14;
+const WALL_FONT_UNITS = 2; // chart text on a wall, in wallUnit()s (dashboard.css: --u; its smallest text is 1.9)
+// Shaded stale stretches a line keeps (older ones scroll out of the window first).
+const MAX_GAPS = 4;
+const STALE_FILL = "rgba(160, 170, 180, 0.28)";
 const RECONNECT_AFTER_SILENCE_MS = 5000;
 const FORBIDDEN = 4403; // close code of a refused socket (dashboard/consumers.py)
 // The first minute after a load can still count the previous document's heap, not yet
@@ -193,7 +250,9 @@ export class LivePage {
     this.startedAt = Date.now();
     this.tilesByKey = new Map();
     this.widgetsByKey = new Map();
-    this.widgets = [];
+    this.widgets = []; // the plotted ones
+    this.textScale = (config.wall && config.wall.textScale) || 1;
+    this.clock = new Intl.DateTimeFormat("en-GB", { timeZone: this.timeZone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
     this.unDrawn = new Set(); // widgets whose figure is behind their values
     this.figureTimer = 0;
     this.zoneSlot = null;
@@ -208,11 +267,16 @@ export class LivePage {
       const figureEl = el.querySelector(".figure");
       const figure = this.config.figures[spec.id] || null;
       // `wrap`: the wall board holding it (hidden boards are redrawn when shown, not on every update).
-      const widget = { spec, figureEl, figure, revision: 0, series: new Map(), wrap: el.closest(".board-wrap"), plotted: false, drawnAt: 0 };
+      const widget = { spec, el, figureEl, figure, revision: 0, series: new Map(), wrap: el.closest(".board-wrap"), plotted: false,
+        drawnAt: 0, tileEls: [], state: el.dataset.state || "unknown", gaps: [] };
       if (figure && figureEl && window.Plotly) {
         // Fixed sizes: with autosize Plotly measures the element (a forced layout) on every redraw.
         figure.layout.autosize = false;
         this.sizeFigure(widget);
+        if (widget.state === "stale") this.styleFigure(widget);
+        // A chart's STALE mark sits on the chart itself (a KPI's under its number: its sparkline is too flat to hold it).
+        const mark = el.querySelector(".stale-mark");
+        if (mark && spec.type !== "kpi") figureEl.append(mark);
         window.Plotly.newPlot(figureEl, figure.data, figure.layout, { displayModeBar: false, responsive: false, staticPlot: !!this.config.wall });
         if (spec.type === "line" || spec.type === "kpi") this.indexSeries(widget);
         widget.plotted = true;
@@ -226,6 +290,7 @@ export class LivePage {
         const key = tileEl.dataset.statistic;
         if (!this.tilesByKey.has(key)) this.tilesByKey.set(key, []);
         this.tilesByKey.get(key).push({ el: tileEl, widget, stat: spec.statistics.find((s) => s.key === key) });
+        widget.tileEls.push(tileEl);
         const initial = this.config.values[key];
         if (initial) this.values.set(key, initial);
         if (tileEl.dataset.threshold) this.levels.set(`${spec.id}:${key}`, tileEl.dataset.threshold);
@@ -239,9 +304,12 @@ export class LivePage {
     keys.forEach((stat, index) => {
       const trace = widget.figure.data[index];
       if (!trace) return;
+      // The server held the last value up to "now" (figures.hold_to_now): a tail point that
+      // each redraw moves to the new now, not a sample.
+      const tail = !!(trace.meta && trace.meta.tail);
       // x is local wall-clock ms; the offset at x itself is off only within an hour of a DST change.
-      const times = trace.x.map((x) => x - this.zoneOffset(x));
-      widget.series.set(stat.key, { trace, times });
+      const times = (tail ? trace.x.slice(0, -1) : trace.x).map((x) => x - this.zoneOffset(x));
+      widget.series.set(stat.key, { trace, times, tail });
     });
   }
 
@@ -254,9 +322,9 @@ export class LivePage {
     return [now - spec.history_minutes * 60000 + offset, now + offset];
   }
 
-  /** Queue a redraw of every line chart, so its window keeps up with the clock. */
+  /** Queue a redraw of every line chart and sparkline, so its window and its held last value keep up with the clock. */
   slideLines() {
-    for (const widget of this.widgets) if (widget.plotted && widget.spec.type === "line") this.unDrawn.add(widget);
+    for (const widget of this.widgets) if (widget.plotted && widget.series.size) this.unDrawn.add(widget);
     this.drawFigures();
   }
 
@@ -270,15 +338,25 @@ export class LivePage {
     return slot.offset;
   }
 
-  /** Give a figure its element's size; true when that changed (a hidden element keeps the old size). */
+  /** Give a figure its element's size, and text sized for the screen; true when that changed
+   *  (a hidden element keeps the old size). */
   sizeFigure(widget) {
     const { figureEl, figure } = widget;
     const width = figureEl.clientWidth;
     const height = figureEl.clientHeight;
-    if (!width || !height || (figure.layout.width === width && figure.layout.height === height)) return false;
+    const font = this.chartFont();
+    if (!width || !height || (figure.layout.width === width && figure.layout.height === height && widget.font === font)) return false;
     figure.layout.width = width;
     figure.layout.height = height;
+    widget.font = font;
+    fitFigure(widget.spec, figure, width, height, font);
     return true;
+  }
+
+  /** Chart text in px: on a wall a share of the screen's height (as the CSS text), else DESK_FONT_PX. */
+  chartFont() {
+    if (!this.config.wall) return DESK_FONT_PX;
+    return Math.max(12, WALL_FONT_UNITS * wallUnit(window.innerWidth, window.innerHeight, this.textScale));
   }
 
   /** A board became visible: size its figures and catch up on the updates they missed. */
@@ -470,14 +548,17 @@ export class LivePage {
     const keys = [...this.pending];
     this.pending.clear();
     const lost = this.linkProblem() !== "";
+    const touched = new Set();
     for (const key of keys) {
       const value = this.values.get(key);
       for (const tile of this.tilesByKey.get(key) || []) this.renderTile(tile, value, lost);
       for (const widget of this.widgetsByKey.get(key) || []) {
+        touched.add(widget);
         this.extendSeries(widget, key, value);
         if (widget.plotted) this.unDrawn.add(widget);
       }
     }
+    for (const widget of touched) this.renderWidgetState(widget);
     this.drawFigures();
   }
 
@@ -497,6 +578,91 @@ export class LivePage {
         this.requestFrame();
       }, next - now);
     }
+  }
+
+  /** Mark a widget fresh, stale or unknown (the worst of its tiles), and on a change to or
+   *  from stale break its lines there: a stale stretch is a shaded gap, not a line. */
+  renderWidgetState(widget) {
+    const state = widgetState(widget.tileEls.map((el) => el.dataset.state));
+    if (state === widget.state) return;
+    const was = widget.state;
+    widget.state = state;
+    setData(widget.el, "state", state);
+    const now = Date.now() + this.clockOffset;
+    if (state === "stale") {
+      for (const series of widget.series.values()) this.breakSeries(series, now);
+      widget.gaps.push({ from: now, to: null });
+      if (widget.gaps.length > MAX_GAPS) widget.gaps.shift();
+    } else if (was === "stale") {
+      const gap = widget.gaps[widget.gaps.length - 1];
+      if (gap && gap.to === null) gap.to = now;
+      // The line resumes at the current value from now on (its reading may predate the gap).
+      for (const [key, series] of widget.series) this.resumeSeries(series, numeric(this.values.get(key)), now);
+    }
+    if (widget.plotted) this.unDrawn.add(widget);
+  }
+
+  /** End a series where its data went stale: the last value held to `at`, then a gap (null). */
+  breakSeries(series, at) {
+    const { trace, times } = series;
+    this.dropTail(series);
+    if (!times.length || trace.y[trace.y.length - 1] === null || at <= times[times.length - 1]) return;
+    const x = at + this.zoneOffset(at);
+    times.push(at, at + 1);
+    trace.x.push(x, x + 1);
+    trace.y.push(trace.y[trace.y.length - 1], null);
+  }
+
+  /** Start a series again after a gap, at `at` with the current value. */
+  resumeSeries(series, number, at) {
+    const { trace, times } = series;
+    this.dropTail(series);
+    if (number === null || (times.length && at <= times[times.length - 1])) return;
+    times.push(at);
+    trace.x.push(at + this.zoneOffset(at));
+    trace.y.push(number);
+  }
+
+  /** Take off the point that holds the last value to now (redraw puts it back at the new now). */
+  dropTail(series) {
+    if (!series.tail) return;
+    series.trace.x.pop();
+    series.trace.y.pop();
+    series.tail = false;
+  }
+
+  /** Hold each live series' last value up to `now` (change-driven values are steps, not ramps). */
+  holdToNow(widget, now) {
+    if (widget.state === "stale") return; // a stale stretch stays a gap
+    const x = now + this.zoneOffset(now);
+    for (const series of widget.series.values()) {
+      this.dropTail(series);
+      const { trace, times } = series;
+      const last = trace.y.length - 1;
+      if (last < 0 || trace.y[last] === null || now <= times[times.length - 1]) continue;
+      trace.x.push(x);
+      trace.y.push(trace.y[last]);
+      series.tail = true;
+    }
+  }
+
+  /** The shaded stale stretches of a line or sparkline, in local ms, up to `now` for an open one. */
+  gapShapes(widget, now) {
+    const start = now - widget.spec.history_minutes * 60000;
+    widget.gaps = widget.gaps.filter((gap) => gap.to === null || gap.to > start);
+    return widget.gaps.map((gap) => ({
+      type: "rect", xref: "x", yref: "paper", y0: 0, y1: 1, layer: "above", line: { width: 0 }, fillcolor: STALE_FILL,
+      x0: gap.from + this.zoneOffset(gap.from), x1: (gap.to || now) + this.zoneOffset(gap.to || now),
+    }));
+  }
+
+  /** Apply a widget's staleness to its figure: threshold colours go, lines break (redraw calls it). */
+  styleFigure(widget) {
+    const trace = widget.figure.data[0];
+    if (!trace || widget.state !== "stale") return;
+    if (widget.spec.type === "bar") trace.marker.color = trace.y.map(() => PALETTE.none);
+    else if (widget.spec.type === "gauge") trace.gauge.bar.color = PALETTE.none;
+    else if (widget.spec.type === "kpi") trace.line.color = PALETTE.none;
   }
 
   renderTile(tile, value, lost) {
@@ -548,9 +714,12 @@ export class LivePage {
     const at = value.timestamp || value.received || Date.now();
     const { trace, times } = series;
     if (times.length && at <= times[times.length - 1]) return;
+    if (widget.state === "stale" && !(value.state === "fresh" && this.linkProblem() === "")) return; // inside a gap
+    this.dropTail(series);
     const windowMs = widget.spec.history_minutes * 60000;
     const x = at + this.zoneOffset(at);
-    if (sameSlot(times, at, Math.max(1, Math.floor(windowMs / MAX_SERIES_POINTS)))) {
+    // (a gap's null is never replaced: the break must stay)
+    if (trace.y[trace.y.length - 1] !== null && sameSlot(times, at, Math.max(1, Math.floor(windowMs / MAX_SERIES_POINTS)))) {
       const last = times.length - 1;
       times[last] = at;
       trace.x[last] = x;
@@ -590,7 +759,13 @@ export class LivePage {
     } else if (spec.type === "kpi" && tiles[0]) {
       trace.line.color = PALETTE[tiles[0].level];
     }
-    if (spec.type === "line" || spec.type === "kpi") figure.layout.xaxis.range = this.timeWindow(spec);
+    this.styleFigure(widget);
+    if (spec.type === "line" || spec.type === "kpi") {
+      const now = Date.now() + this.clockOffset;
+      figure.layout.xaxis.range = this.timeWindow(spec);
+      this.holdToNow(widget, now);
+      if (widget.gaps.length || figure.layout.shapes) figure.layout.shapes = this.gapShapes(widget, now);
+    }
     this.unDrawn.delete(widget);
     widget.drawnAt = performance.now();
     figure.layout.datarevision = ++widget.revision;
@@ -617,7 +792,7 @@ export class LivePage {
   renderAge(el) {
     const asOf = Number(el.dataset.asOf);
     const now = Date.now() + this.clockOffset;
-    setText(el, ".tile-age", asOf ? `as of ${ageText(now - asOf)} ago` : "no data yet");
+    setText(el, ".tile-age", ageWords(el.dataset.state, asOf, now, (ms) => this.clock.format(new Date(ms))));
     const since = Number(el.dataset.since);
     if (since) setText(el, ".agent-time", clockText(now - since));
   }
@@ -751,6 +926,7 @@ export function boot() {
   const page = new LivePage(config).start();
   const wall = config.wall ? new Wall(page, config.wall).start() : null;
   window.dashboardPage = page; // for tests and for poking at it from the console
+  window.dashboardWall = wall;
   return { page, wall };
 }
 

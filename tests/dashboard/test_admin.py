@@ -99,7 +99,7 @@ def test_cost_preview_counts_new_and_reused_statistics(admin_client, demo):
 
 def test_adding_a_display_shows_its_link_once_and_stores_only_a_hash(admin_client):
     response = admin_client.post("/admin/dashboard/display/add/", {
-        "name": "Lobby", "seconds_per_dashboard": 30, "night_mode": "dim", "reload_hour": 4,
+        "name": "Lobby", "seconds_per_dashboard": 30, "text_scale": 1, "night_mode": "dim", "reload_hour": 4,
         "displayitem_set-TOTAL_FORMS": 0, "displayitem_set-INITIAL_FORMS": 0}, follow=True)
     html = response.content.decode()
     token = re.search(r"/wall/([A-Za-z0-9_-]{20,})/", html).group(1)

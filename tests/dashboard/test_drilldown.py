@@ -96,15 +96,17 @@ def test_the_drill_down_dashboards_own_viewers_rule(client, demo):
     assert client.get("/d/agents-sales/").status_code == 200
 
 
-def test_on_a_wall_the_widget_link_and_qr_code_open_the_drill_down_desk_view(client, demo):
+def test_on_a_wall_the_widget_link_opens_the_drill_down_desk_view_and_one_qr_code_per_board(client, demo):
     page = client.get(f"/wall/{demo.wall_token}/").content.decode()
     widget = logged_in_widget("Support")
     section = re.search(rf'<section class="widget kpi" id="w-{widget.pk}".*?</section>', page, re.S).group(0)
-    link = re.search(r'<a class="drill drill-qr"[^>]*>', section).group(0)
+    link = re.search(r'<a class="drill"[^>]*>', section).group(0)
     target = "http://testserver/d/agents-support/"
     assert attribute(link, "href") == target
     assert attribute(link, "aria-label") == "Open Support agents on a desk"
-    assert qr.svg(target) in section
+    # A QR code per tile was more than anyone reads at 5 m: the board's title has the one.
+    assert qr.svg(target) not in section and "<svg" not in section
+    assert page.count("<svg") == page.count('class="board-title"') == 2
     # Widgets without a drill-down keep the link to the same view on a desk.
     plain = Widget.objects.get(dashboard__slug="overview", type="bar")
     section = re.search(rf'<section class="widget bar" id="w-{plain.pk}".*?</section>', page, re.S).group(0)

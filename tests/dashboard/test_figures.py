@@ -45,7 +45,12 @@ def test_tiles_carry_value_state_threshold_and_an_aria_label_with_the_word():
     assert (c["level"], c["state"], c["cue"]["text"]) == ("critical", "stale", "CRITICAL HIGH")
     assert c["aria"] == "C: 5 calls, CRITICAL HIGH, stale"
     assert rendered["figure"]["data"][0]["y"] == [1.0, 3.0, 5.0]
-    assert rendered["figure"]["data"][0]["marker"]["color"] == ["#0072B2", "#E69F00", "#D55E00"]
+    # One stale value makes the widget stale: its bars lose their threshold colours.
+    assert rendered["state"] == "stale"
+    assert rendered["figure"]["data"][0]["marker"]["color"] == ["#56657a"] * 3
+    live = figures.render(spec("bar", QUEUES, warning=2, critical=4), {"a": value(1), "b": value(3), "c": value(5)}, {}, "UTC")
+    assert live["state"] == "fresh"
+    assert live["figure"]["data"][0]["marker"]["color"] == ["#0072B2", "#E69F00", "#D55E00"]
 
 
 def test_zero_unknown_and_missing_look_different():
@@ -66,7 +71,7 @@ def test_formats_apply_to_numbers():
 
 def test_line_history_is_plotted_in_the_dashboard_time_zone():
     history = {"a": [[1_767_225_600_000, 1.0], [1_767_225_660_000, 4.0]]}
-    rendered = figures.render(spec("line", QUEUES[:1]), {"a": value(4)}, history, "America/New_York")
+    rendered = figures.render(spec("line", QUEUES[:1]), {"a": value(4)}, history, "America/New_York", 1_767_225_660_000)
     trace = rendered["figure"]["data"][0]
     # 19:00 and 19:01 New York time, as UTC epoch-ms (Plotly shows numbers on a date axis as UTC).
     assert trace["x"] == [1_767_207_600_000, 1_767_207_660_000]
@@ -87,11 +92,34 @@ def test_a_series_keeps_one_point_per_slot_of_its_window_so_its_length_is_bounde
     start = 1_767_225_600_000
     slot = 30 * 60_000 // figures.MAX_SERIES_POINTS  # 6 s in a 30-minute window
     history = {"a": [[start + 250 * i, float(i)] for i in range(7200)]}  # 4 updates/s for 30 min
-    trace = figures.render(spec("line", QUEUES[:1]), {"a": value(4)}, history, "UTC")["figure"]["data"][0]
+    trace = figures.render(spec("line", QUEUES[:1]), {"a": value(4)}, history, "UTC", start + 250 * 7199)["figure"]["data"][0]
     assert len(trace["x"]) <= figures.MAX_SERIES_POINTS + 1
     assert (trace["x"][0], trace["y"][0]) == (start, 0.0)  # the value showing when the window opened
     assert (trace["x"][-1], trace["y"][-1]) == (start + 250 * 7199, 7199.0)  # and the latest
     assert all(later - earlier >= slot for earlier, later in zip(trace["x"][1:-1], trace["x"][2:], strict=True))
+
+
+def test_trends_are_steps_that_hold_a_live_value_up_to_now_and_a_stale_one_not():
+    now = 1_767_225_900_000
+    history = {"a": [[now - 300_000, 0.0], [now - 120_000, 1.0]]}  # 0 until it jumped to 1, 2 min ago
+    for kind in ("line", "kpi"):
+        trace = figures.render(spec(kind, QUEUES[:1]), {"a": value(1)}, history, "UTC", now)["figure"]["data"][0]
+        assert trace["line"]["shape"] == "hv", f"a {kind} ramps between changes"
+        assert trace["x"] == [now - 300_000, now - 120_000, now] and trace["y"] == [0.0, 1.0, 1.0]
+        assert trace["meta"] == {"tail": True}  # dashboard.js moves the last point to each new now
+        stale = figures.render(spec(kind, QUEUES[:1]), {"a": value(1, state="stale")}, history, "UTC", now)
+        trace = stale["figure"]["data"][0]
+        assert (trace["x"], trace["meta"], stale["state"]) == ([now - 300_000, now - 120_000], {"tail": False}, "stale")
+    kpi = figures.render(spec("kpi", QUEUES[:1], warning=0.5), {"a": value(1, state="stale")}, history, "UTC", now)
+    assert kpi["figure"]["data"][0]["line"]["color"] == "#56657a"  # no threshold colour on a stale trend
+    assert figures.hold_to_now([], now) == [] and figures.hold_to_now([(now, 1.0)], now) == [(now, 1.0)]
+
+
+def test_a_widget_is_as_bad_as_its_worst_value():
+    assert figures.widget_state(["fresh", "fresh"]) == "fresh"
+    assert figures.widget_state(["fresh", "unknown"]) == "unknown"
+    assert figures.widget_state(["unknown", "stale", "fresh"]) == "stale"
+    assert figures.widget_state([]) == "unknown"
 
 
 def test_gauge_bands_follow_the_direction():

@@ -4,6 +4,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
 
 from dashboard import figures, formatting, thresholds
 
@@ -133,3 +134,23 @@ def test_the_browser_module_thins_live_series_into_the_same_slots_as_the_server(
     expected = [list(p) for p in figures.thin(points, 30 * 60_000)]  # 30 min / 300 points = 6 s slots
     assert json.loads(out.stdout) == expected
     assert [p[1] for p in expected] == [0.0, 2.0, 4.0, 6.0, 7.0]
+
+
+def test_the_browser_module_words_states_and_ages_and_sizes_wall_text_like_the_server():
+    states = [["fresh", "fresh"], ["fresh", "unknown"], ["unknown", "stale", "fresh"], []]
+    script = f"""
+      const m = await import({json.dumps((ROOT / "static/dashboard/dashboard.js").as_uri())});
+      const states = {json.dumps(states)}.map((s) => m.widgetState(s));
+      const clock = (ms) => "at " + ms;
+      const ages = [m.ageWords("fresh", 1000, 241000, clock), m.ageWords("stale", 1000, 241000, clock),
+                    m.ageWords("unknown", 0, 241000, clock)];
+      const units = [m.wallUnit(1920, 1080), m.wallUnit(3840, 2160, 1.5), m.wallUnit(1080, 1920)];
+      console.log(JSON.stringify({{states, ages, units}}));
+    """
+    out = subprocess.run(["node", "--input-type=module", "-e", script], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    assert got["states"] == [figures.widget_state(s) for s in states] == ["fresh", "unknown", "stale", "unknown"]
+    # A live value that has not changed is not "4 min ago"; a stale one says when it was last known.
+    assert got["ages"] == ["unchanged for 4 min", "last known at 1000", "no data yet"]
+    assert got["units"] == pytest.approx([10.8, 32.4, 6.075])  # a portrait screen is sized as if 16:9 across its width
