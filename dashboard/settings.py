@@ -180,6 +180,15 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
+# -- security hardening (issue 15; docs/security.md) --
+# Largest request body `manage.py serve` accepts, refused with 413 before it is read
+# (statsbridge.bodies); the dashboard import page allows staff a larger one.
+REQUEST_BODY_LIMITS = {
+    "DEFAULT": env_int("REQUEST_BODY_MAX_BYTES", 4 * 1024 * 1024),
+    "IMPORT": env_int("IMPORT_BODY_MAX_BYTES", 32 * 1024 * 1024),
+}
+# -- end security hardening --
+
 # The upstream Genesys tenant (or the bundled simulator). Secrets live only here and
 # in the environment; nothing logs or renders them.
 GENESYS = {
