@@ -22,6 +22,7 @@ from django.contrib.auth import get_user
 from django.http.cookie import parse_cookie
 from django.utils import timezone
 
+from dashboard import security
 from dashboard.models import Dashboard, Display
 from statsbridge import events, metrics, values
 from statsbridge.conf import bridge_setting
@@ -368,8 +369,13 @@ class WallConsumer(LiveConsumer):
     async def connect(self):
         """Refuse unknown or revoked tokens; follow every dashboard of the playlist."""
         self.token = self.scope["url_route"]["kwargs"]["token"]
+        address = security.client_address(self.scope)
+        if await database_sync_to_async(security.wall_guessing_blocked)(address):
+            await self.close(code=FORBIDDEN)
+            return
         display, dashboards = await database_sync_to_async(display_playlist)(self.token)
         if display is None:
+            await database_sync_to_async(security.note_wall_refusal)(address)
             await self.close(code=FORBIDDEN)
             return
         self.display_id = display.pk

@@ -6,6 +6,7 @@ cache, bridge inside the web process. Scale-out: set ``DATABASE_URL`` (PostgreSQ
 See README.md for every variable.
 """
 
+import datetime as dt
 import warnings
 from pathlib import Path
 
@@ -37,6 +38,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "axes",  # login throttling (docs/security.md)
     "statsbridge",
     "dashboard",
 ]
@@ -50,6 +52,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -144,6 +148,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes first: it refuses a locked-out login before the password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 
@@ -186,6 +192,20 @@ SESSION_COOKIE_HTTPONLY = True
 REQUEST_BODY_LIMITS = {
     "DEFAULT": env_int("REQUEST_BODY_MAX_BYTES", 4 * 1024 * 1024),
     "IMPORT": env_int("IMPORT_BODY_MAX_BYTES", 32 * 1024 * 1024),
+}
+# Login throttling (django-axes) on every login form, the desk's and the admin's: after
+# LOGIN_FAILURE_LIMIT wrong passwords for one user name from one address, that pair is
+# refused for LOGIN_COOLOFF_MINUTES (the lockout page says so; each failure is logged).
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_float("LOGIN_COOLOFF_MINUTES", 15.0))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "dashboard.security.locked_out"
+# Wall-token guessing: an address refused WALL_TOKEN_MAX_REFUSALS times within
+# WALL_TOKEN_REFUSAL_WINDOW_SECONDS gets 429 for every wall link until the window ends.
+WALL_TOKEN_REFUSALS = {
+    "LIMIT": env_int("WALL_TOKEN_MAX_REFUSALS", 10),
+    "WINDOW_SECONDS": env_int("WALL_TOKEN_REFUSAL_WINDOW_SECONDS", 600),
 }
 # -- end security hardening --
 

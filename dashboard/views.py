@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_safe
 
-from dashboard import boards, livedata, qr
+from dashboard import boards, livedata, qr, security
 from dashboard.models import Dashboard, Display
 from statsbridge import control
 from statsbridge.models import Statistic
@@ -115,9 +115,13 @@ def history_page(request, slug: str):
 
 @require_safe
 def wall_page(request, token: str):
-    """A wall TV: no login, its secret token opens its playlist."""
+    """A wall TV: no login, its secret token opens its playlist (guessing is rate-limited per address)."""
+    address = security.client_address(request)
+    if security.wall_guessing_blocked(address):
+        return render(request, "dashboard/wall_refused.html", {"throttled": True}, status=429)
     display = Display.for_token(token)
     if display is None:
+        security.note_wall_refusal(address)
         return render(request, "dashboard/wall_refused.html", status=403)
     dashboards = list(display.dashboards.order_by("displayitem__position", "displayitem__pk"))
     rendered = []

@@ -1,0 +1,58 @@
+"""Security helpers of the views: the login lockout page, wall-token guessing limits,
+permission checks of the custom admin and ops views. See docs/security.md."""
+
+import logging
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.shortcuts import render
+
+log = logging.getLogger(__name__)
+
+
+def cooloff_minutes() -> int:
+    """The login cool-down in whole minutes (at least 1), as the lockout page states it."""
+    return max(1, round(settings.AXES_COOLOFF_TIME.total_seconds() / 60))
+
+
+def locked_out(request, original_response=None, credentials=None):
+    """django-axes' lockout answer: the product's page saying log-in is paused, 429."""
+    log.warning("login refused: user name and address locked out for %s min", cooloff_minutes())
+    return render(request, "registration/locked_out.html", {"minutes": cooloff_minutes()}, status=429)
+
+
+def client_address(request_or_scope) -> str:
+    """The client address of a request (REMOTE_ADDR, proxy headers applied by daphne) or a socket scope."""
+    if isinstance(request_or_scope, dict):
+        client = request_or_scope.get("client") or ("?",)
+        return str(client[0])
+    return request_or_scope.META.get("REMOTE_ADDR") or "?"
+
+
+def refusal_key(address: str, now_s: float, window_s: int) -> str:
+    """Pure: the cache key counting wall-token refusals of ``address`` in the current fixed window."""
+    return f"wall-refusals:{address}:{int(now_s // window_s)}"
+
+
+def wall_guessing_blocked(address: str) -> bool:
+    """Whether ``address`` was refused a wall token too often lately (then no token is even checked)."""
+    limits = settings.WALL_TOKEN_REFUSALS
+    key = refusal_key(address, time.time(), limits["WINDOW_SECONDS"])
+    return (cache.get(key) or 0) >= limits["LIMIT"]
+
+
+def note_wall_refusal(address: str) -> None:
+    """Count one refused wall token from ``address``; log when it reaches the limit."""
+    limits = settings.WALL_TOKEN_REFUSALS
+    key = refusal_key(address, time.time(), limits["WINDOW_SECONDS"])
+    if cache.add(key, 1, timeout=limits["WINDOW_SECONDS"]):
+        count = 1
+    else:
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired in between
+            cache.add(key, 1, timeout=limits["WINDOW_SECONDS"])
+            count = 1
+    if count == limits["LIMIT"]:
+        log.warning("wall links refused to %s for %s s: %s wrong tokens", address, limits["WINDOW_SECONDS"], count)
