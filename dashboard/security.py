@@ -56,3 +56,57 @@ def note_wall_refusal(address: str) -> None:
             count = 1
     if count == limits["LIMIT"]:
         log.warning("wall links refused to %s for %s s: %s wrong tokens", address, limits["WINDOW_SECONDS"], count)
+
+
+def _default_port_dropped(origin: str) -> str:
+    """``scheme://host[:port]`` lower-cased, without the scheme's default port."""
+    origin = origin.lower().rstrip("/")
+    for scheme, port in (("http://", ":80"), ("https://", ":443")):
+        if origin.startswith(scheme) and origin.endswith(port):
+            return origin[: -len(port)]
+    return origin
+
+
+def origin_allowed(origin: str | None, host: str | None, secure: bool, trusted=()) -> bool:
+    """Pure: whether a WebSocket's ``Origin`` is the page's own origin (scheme, host and port
+    of the request itself) or one of ``trusted`` (CSRF_TRUSTED_ORIGINS)."""
+    if not origin or not host:
+        return False
+    own = _default_port_dropped(f"{'https' if secure else 'http'}://{host}")
+    given = _default_port_dropped(origin)
+    return given == own or given in {_default_port_dropped(t) for t in trusted}
+
+
+def socket_is_secure(scope: dict, headers: dict) -> bool:
+    """Whether the browser reached us over TLS: wss, or the TLS proxy's header as Django trusts it."""
+    if scope.get("scheme") == "wss":
+        return True
+    proxy = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
+    if not proxy:
+        return False
+    name = proxy[0].removeprefix("HTTP_").replace("_", "-").lower().encode()
+    return headers.get(name, b"").decode("latin1").split(",")[0].strip() == proxy[1]
+
+
+class SameOriginValidator:
+    """ASGI middleware: refuse a WebSocket whose Origin is not the page's own scheme + host + port.
+
+    channels' ``AllowedHostsOriginValidator`` compares the Origin's host with ALLOWED_HOSTS
+    only: a page on another port (or plain http) of an allowed host could open sockets with
+    the user's cookies. Refused sockets are closed before accept, as channels does.
+    """
+
+    def __init__(self, application):
+        self.application = application
+
+    async def __call__(self, scope, receive, send):
+        """Pass an own-origin socket on; close any other."""
+        if scope["type"] == "websocket":
+            headers = dict(scope.get("headers") or ())
+            origin = headers.get(b"origin", b"").decode("latin1")
+            host = headers.get(b"host", b"").decode("latin1")
+            if not origin_allowed(origin, host, socket_is_secure(scope, headers), settings.CSRF_TRUSTED_ORIGINS):
+                from channels.security.websocket import WebsocketDenier
+
+                return await WebsocketDenier()(scope, receive, send)
+        return await self.application(scope, receive, send)

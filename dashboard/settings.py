@@ -207,6 +207,17 @@ WALL_TOKEN_REFUSALS = {
     "LIMIT": env_int("WALL_TOKEN_MAX_REFUSALS", 10),
     "WINDOW_SECONDS": env_int("WALL_TOKEN_REFUSAL_WINDOW_SECONDS", 600),
 }
+# /metrics answers a Prometheus scraper sending "Authorization: Bearer $METRICS_TOKEN"
+# (and staff allowed to view statistics); /readyz gives them its details, others ready
+# or not only. Unset: no scraper gets in.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+# Mail (password reset): the reset pages exist only when EMAIL_HOST is set.
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "webmaster@localhost")
 # -- end security hardening --
 
 # The upstream Genesys tenant (or the bundled simulator). Secrets live only here and

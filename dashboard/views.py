@@ -167,10 +167,20 @@ def _staff(user) -> bool:
     return user.is_active and user.is_staff
 
 
+# The ops page shows the bridge's statistics: viewing it needs the permission to view
+# statistics, its buttons (resubscribe, peek) the permission to change them.
+OPS_VIEW_PERMISSION = "statsbridge.view_statistic"
+OPS_ACTION_PERMISSION = "statsbridge.change_statistic"
+
+
 @user_passes_test(_staff)
 def ops_page(request):
     """Upstream and service state, subscriptions, errors and rates; resubscribe and peek."""
+    if not request.user.has_perm(OPS_VIEW_PERMISSION):
+        raise PermissionDenied("You may not view the bridge's statistics.")
     if request.method == "POST":
+        if not request.user.has_perm(OPS_ACTION_PERMISSION):
+            raise PermissionDenied("You may not act on the bridge's statistics.")
         ops_action(request)
         return redirect("ops")
     return render(request, "dashboard/ops.html", ops_context())
