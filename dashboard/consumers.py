@@ -22,7 +22,7 @@ from django.contrib.auth import get_user
 from django.http.cookie import parse_cookie
 from django.utils import timezone
 
-from dashboard import security
+from dashboard import access, security
 from dashboard.models import Dashboard, Display
 from statsbridge import events, metrics, values
 from statsbridge.conf import bridge_setting
@@ -33,6 +33,7 @@ from statsbridge.wanted import dashboard_keys
 
 log = logging.getLogger(__name__)
 
+SIGNED_OUT = 4401  # the socket's session ended (logout, deactivation, password change)
 FORBIDDEN = 4403
 GONE = 4404
 SERVER_ERROR = 1011
@@ -79,6 +80,36 @@ def socket_user(scope: dict):
 def socket_dashboard(slug: str, scope: dict) -> Dashboard | None:
     """The dashboard ``slug`` if the socket's user may view it."""
     return viewable_dashboard(slug, socket_user(scope))
+
+
+def session_key_of(scope: dict) -> str | None:
+    """The session cookie a socket was opened with (None without one)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"cookie":
+            key = parse_cookie(value.decode("latin1")).get(settings.SESSION_COOKIE_NAME)
+            if key:
+                return key
+    return None
+
+
+def desk_user(scope: dict):
+    """Who a desk socket serves now: its session read again, or the scope's user read again."""
+    if "user" in scope:
+        from django.contrib.auth import get_user_model
+
+        user = scope["user"]
+        fresh = get_user_model().objects.filter(pk=user.pk).first() if user.is_authenticated else None
+        return fresh if fresh is not None and fresh.is_active else None
+    user = socket_user(scope)
+    return user if user.is_authenticated else None
+
+
+def desk_close_code(slug: str, scope: dict) -> int | None:
+    """Why an open desk socket must close now (``SIGNED_OUT``, ``FORBIDDEN``), or None."""
+    user = desk_user(scope)
+    if user is None:
+        return SIGNED_OUT
+    return None if viewable_dashboard(slug, user) is not None else FORBIDDEN
 
 
 def display_playlist(token: str) -> tuple[Display | None, list[tuple[int, str]]]:
@@ -317,6 +348,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         """A followed dashboard was deleted: nothing left to show on a desk."""
         await self.close(code=GONE)
 
+    async def access_check(self, message: dict) -> None:
+        """Who may view a dashboard changed: desks re-check (walls follow their token only)."""
+
     # -- from the browser
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
@@ -354,11 +388,29 @@ class DashboardConsumer(LiveConsumer):
     async def connect(self):
         """Refuse unless the user may view the dashboard."""
         slug = self.scope["url_route"]["kwargs"]["slug"]
-        dashboard = await database_sync_to_async(socket_dashboard)(slug, self.scope)
+        user = await database_sync_to_async(socket_user)(self.scope)
+        dashboard = await database_sync_to_async(viewable_dashboard)(slug, user)
         if dashboard is None:
             await self.close(code=FORBIDDEN)
             return
+        # Its user's group: logouts and access changes reach the socket (dashboard.access).
+        self.user_id = user.pk
+        await self.channel_layer.group_add(access.user_group(user.pk), self.channel_name)
         await self.start([(dashboard.pk, dashboard.slug)])
+
+    def groups_joined(self) -> list[str]:
+        """The dashboard's group and the user's."""
+        user = [access.user_group(self.user_id)] if getattr(self, "user_id", None) is not None else []
+        return [*super().groups_joined(), *user]
+
+    async def access_check(self, message: dict) -> None:
+        """Access may have changed: close with why if the socket's session or user no longer may view."""
+        if message.get("ended_session") and message["ended_session"] == session_key_of(self.scope):
+            code = SIGNED_OUT  # logged out (the session is flushed just after the signal)
+        else:
+            code = await database_sync_to_async(desk_close_code)(self.scope["url_route"]["kwargs"]["slug"], self.scope)
+        if code is not None:
+            await self.close(code=code)
 
 
 class WallConsumer(LiveConsumer):

@@ -115,6 +115,8 @@ if REDIS_URL:
                     }
                 ],
                 **CHANNEL_LAYER_LIMITS,
+                # Deployments (or test runs) sharing one Redis keep their groups apart.
+                "prefix": env_str("CHANNEL_LAYER_PREFIX", "asgi"),
             },
         }
     }
