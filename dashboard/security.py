@@ -110,3 +110,17 @@ class SameOriginValidator:
 
                 return await WebsocketDenier()(scope, receive, send)
         return await self.application(scope, receive, send)
+
+
+class PermissionsPolicyMiddleware:
+    """Adds ``Permissions-Policy`` (settings.PERMISSIONS_POLICY) to every response: the
+    header ``check --deploy`` does not cover."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        """The view's response, with the header unless the view set its own."""
+        response = self.get_response(request)
+        response.headers.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
+        return response
