@@ -14,6 +14,7 @@ from anyone else is refused before the application sees it.
 """
 
 import asyncio
+import io
 import logging
 from dataclasses import dataclass
 
@@ -115,7 +116,10 @@ def bounded_request(base: type, limits: BodyLimits, is_staff=staff_session) -> t
             transport = channel.transport
             # Twisted's parser would go on storing the rest: from now on the bytes are dropped.
             channel.dataReceived = lambda data: None
+            # Free what was stored; an empty body stays for Twisted, which may still finish
+            # parsing a request whose end came in the same read.
             self.content.close()
+            self.content = io.BytesIO()
             transport.write(RESPONSE_413)
             try:
                 transport.loseWriteConnection()  # the answer, then FIN; the client's bytes still drain

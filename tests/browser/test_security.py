@@ -61,8 +61,9 @@ def test_every_page_works_under_the_policy_without_violations(watched, stack):
     tab.goto(f"{base}/d/overview/history/?at={at}")
     wait_for(lambda: tab.locator(".js-plotly-plot").count() > 0, 10, "the history page drew no figure")
     assert_clean(tab, "history")
-    for path in ("/ops/", "/admin/", "/admin/dashboard/dashboard/", "/admin/dashboard/display/fleet/",
-                 "/admin/dashboard/dashboard/import/"):
+    for path in ("/ops/", "/admin/", "/admin/dashboard/dashboard/", "/admin/dashboard/dashboard/add/",
+                 "/admin/dashboard/display/", "/admin/dashboard/display/fleet/", "/admin/dashboard/dashboard/import/",
+                 "/admin/statsbridge/statistic/add/", "/admin/axes/accessattempt/"):
         tab.goto(base + path)
         assert_clean(tab, path)
     tab.goto(f"{base}/admin/dashboard/widget/add/")

@@ -104,6 +104,18 @@ async def test_a_declared_length_over_the_limit_is_refused_before_any_body_is_re
     assert head.startswith(b"HTTP/1.1 413 ")
 
 
+async def test_a_streamed_body_just_over_the_limit_and_complete_in_one_write_is_refused(served):
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+    body = b"y" * (DEFAULT_LIMIT + 1)
+    writer.write(b"POST /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 20)
+    assert head.startswith(b"HTTP/1.1 413 ")
+    assert await asyncio.wait_for(reader.read(), 20) == b"Request body too large.\n"
+    writer.close()
+    assert await healthz(served.port) == 200
+
+
 async def test_a_body_within_the_limit_reaches_django(served):
     answer = await upload(served.port, "/accounts/login/", DEFAULT_LIMIT - MB)
     assert answer["status"] == 403  # Django's CSRF check: the body was read and handed over
