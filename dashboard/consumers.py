@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 SIGNED_OUT = 4401  # the socket's session ended (logout, deactivation, password change)
 FORBIDDEN = 4403
 GONE = 4404
+TOO_MANY = 4429  # this address guessed too many wall tokens: the wall retries later
 SERVER_ERROR = 1011
 _last_snapshot_failure_log = [0.0]
 
@@ -77,11 +78,6 @@ def socket_user(scope: dict):
     return get_user(SimpleNamespace(session=session))
 
 
-def socket_dashboard(slug: str, scope: dict) -> Dashboard | None:
-    """The dashboard ``slug`` if the socket's user may view it."""
-    return viewable_dashboard(slug, socket_user(scope))
-
-
 def session_key_of(scope: dict) -> str | None:
     """The session cookie a socket was opened with (None without one)."""
     for name, value in scope.get("headers", ()):
@@ -102,6 +98,25 @@ def desk_user(scope: dict):
         return fresh if fresh is not None and fresh.is_active else None
     user = socket_user(scope)
     return user if user.is_authenticated else None
+
+
+def desk_access(slug: str, scope: dict):
+    """``(user, dashboard)`` of a desk socket opening: its user, and ``slug`` if they may view it."""
+    user = socket_user(scope)
+    return user, viewable_dashboard(slug, user)
+
+
+def wall_access(token: str, address: str | None) -> tuple[Display | None, list[tuple[int, str]], int]:
+    """``(display, playlist, close code)`` of a wall socket opening: ``TOO_MANY`` when
+    ``address`` guessed too many tokens (no token is checked then), ``FORBIDDEN`` for a wrong
+    token (counted against the address)."""
+    if security.wall_guessing_blocked(address):
+        return None, [], TOO_MANY
+    display, dashboards = display_playlist(token)
+    if display is None:
+        security.note_wall_refusal(address)
+        return None, [], FORBIDDEN
+    return display, dashboards, 0
 
 
 def desk_close_code(slug: str, scope: dict) -> int | None:
@@ -388,8 +403,7 @@ class DashboardConsumer(LiveConsumer):
     async def connect(self):
         """Refuse unless the user may view the dashboard."""
         slug = self.scope["url_route"]["kwargs"]["slug"]
-        user = await database_sync_to_async(socket_user)(self.scope)
-        dashboard = await database_sync_to_async(viewable_dashboard)(slug, user)
+        user, dashboard = await database_sync_to_async(desk_access)(slug, self.scope)
         if dashboard is None:
             await self.close(code=FORBIDDEN)
             return
@@ -422,13 +436,9 @@ class WallConsumer(LiveConsumer):
         """Refuse unknown or revoked tokens; follow every dashboard of the playlist."""
         self.token = self.scope["url_route"]["kwargs"]["token"]
         address = security.client_address(self.scope)
-        if await database_sync_to_async(security.wall_guessing_blocked)(address):
-            await self.close(code=FORBIDDEN)
-            return
-        display, dashboards = await database_sync_to_async(display_playlist)(self.token)
+        display, dashboards, refused = await database_sync_to_async(wall_access)(self.token, address)
         if display is None:
-            await database_sync_to_async(security.note_wall_refusal)(address)
-            await self.close(code=FORBIDDEN)
+            await self.close(code=refused)
             return
         self.display_id = display.pk
         self.telemetry_at = 0.0

@@ -22,12 +22,13 @@ def locked_out(request, original_response=None, credentials=None):
     return render(request, "registration/locked_out.html", {"minutes": cooloff_minutes()}, status=429)
 
 
-def client_address(request_or_scope) -> str:
-    """The client address of a request (REMOTE_ADDR, proxy headers applied by daphne) or a socket scope."""
+def client_address(request_or_scope) -> str | None:
+    """The client address of a request (REMOTE_ADDR, proxy headers applied by daphne) or a
+    socket scope; None when the server does not know it (a Unix socket)."""
     if isinstance(request_or_scope, dict):
-        client = request_or_scope.get("client") or ("?",)
-        return str(client[0])
-    return request_or_scope.META.get("REMOTE_ADDR") or "?"
+        client = request_or_scope.get("client")
+        return str(client[0]) if client else None
+    return request_or_scope.META.get("REMOTE_ADDR") or None
 
 
 def refusal_key(address: str, now_s: float, window_s: int) -> str:
@@ -35,15 +36,23 @@ def refusal_key(address: str, now_s: float, window_s: int) -> str:
     return f"wall-refusals:{address}:{int(now_s // window_s)}"
 
 
-def wall_guessing_blocked(address: str) -> bool:
-    """Whether ``address`` was refused a wall token too often lately (then no token is even checked)."""
+def wall_guessing_blocked(address: str | None) -> bool:
+    """Whether ``address`` was refused a wall token too often lately (then no token is even checked).
+
+    Without an address there is no limit: one shared bucket for every client would let
+    one guesser lock every wall out.
+    """
+    if address is None:
+        return False
     limits = settings.WALL_TOKEN_REFUSALS
     key = refusal_key(address, time.time(), limits["WINDOW_SECONDS"])
     return (cache.get(key) or 0) >= limits["LIMIT"]
 
 
-def note_wall_refusal(address: str) -> None:
+def note_wall_refusal(address: str | None) -> None:
     """Count one refused wall token from ``address``; log when it reaches the limit."""
+    if address is None:
+        return
     limits = settings.WALL_TOKEN_REFUSALS
     key = refusal_key(address, time.time(), limits["WINDOW_SECONDS"])
     if cache.add(key, 1, timeout=limits["WINDOW_SECONDS"]):

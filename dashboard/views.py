@@ -24,6 +24,7 @@ from statsbridge.upstream.errors import UpstreamError
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 WALL_MEMORY_LIMIT_MB = 400
 WALL_TELEMETRY_SECONDS = 15
+WALL_RETRY_SECONDS = 60  # a wall refused for guessing from its address loads itself again this often
 
 
 def dashboard_ws_path(slug: str) -> str:
@@ -118,7 +119,10 @@ def wall_page(request, token: str):
     """A wall TV: no login, its secret token opens its playlist (guessing is rate-limited per address)."""
     address = security.client_address(request)
     if security.wall_guessing_blocked(address):
-        return render(request, "dashboard/wall_refused.html", {"throttled": True}, status=429)
+        response = render(request, "dashboard/wall_refused.html", {"throttled": True, "retry": WALL_RETRY_SECONDS},
+                          status=429)
+        response["Retry-After"] = str(WALL_RETRY_SECONDS)
+        return response
     display = Display.for_token(token)
     if display is None:
         security.note_wall_refusal(address)

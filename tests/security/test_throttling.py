@@ -64,9 +64,42 @@ def test_wall_token_guessing_is_refused_per_address(client, demo, caplog):
     with caplog.at_level(logging.WARNING):
         blocked = client.get(f"/wall/{token}/", REMOTE_ADDR=ADDRESS)
     # Even the right token is refused from that address now: the answer tells a guesser nothing.
-    assert blocked.status_code == 429
+    assert blocked.status_code == 429 and blocked["Retry-After"] == "60"
     assert "Too many wrong wall links" in blocked.content.decode()
     assert any("wall links refused" in r.getMessage() for r in caplog.records)
     assert token not in caplog.text
     # Other addresses' walls keep working.
     assert client.get(f"/wall/{token}/", REMOTE_ADDR="198.51.100.2").status_code == 200
+
+
+async def wall_socket_code(path: str, address: str | None) -> int | None:
+    """The close code a wall socket from ``address`` gets (None: accepted)."""
+    from channels.testing import WebsocketCommunicator
+
+    from dashboard.asgi import application
+
+    communicator = WebsocketCommunicator(application, path, headers=[(b"host", b"127.0.0.1:8000"),
+                                                                    (b"origin", b"http://127.0.0.1:8000")])
+    if address is not None:
+        communicator.scope["client"] = [address, 40000]
+    connected, code = await communicator.connect()
+    await communicator.disconnect()
+    return None if connected else code
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(WALL_TOKEN_REFUSALS={"LIMIT": 3, "WINDOW_SECONDS": 600})
+async def test_wall_socket_guessing_is_refused_per_address_with_a_retry_later_code(demo):
+    from django.core.cache import cache
+
+    await cache.aclear()
+    token = demo.wall_token
+    for number in range(3):
+        assert await wall_socket_code(f"/ws/wall/guess-{number}/", ADDRESS) == 4403
+    # Blocked: even the right token gets "too many" (4429), which the wall page retries later.
+    assert await wall_socket_code(f"/ws/wall/{token}/", ADDRESS) == 4429
+    assert await wall_socket_code(f"/ws/wall/{token}/", "198.51.100.2") is None
+    # Without a known address (a Unix socket) nobody shares one bucket.
+    for number in range(4):
+        assert await wall_socket_code(f"/ws/wall/guess-{number}/", None) == 4403
+    assert await wall_socket_code(f"/ws/wall/{token}/", None) is None
