@@ -18,7 +18,8 @@ def cooloff_minutes() -> int:
 
 def locked_out(request, original_response=None, credentials=None):
     """django-axes' lockout answer: the product's page saying log-in is paused, 429."""
-    log.warning("login refused: user name and address locked out for %s min", cooloff_minutes())
+    log.warning("login refused to %s: user name and address locked out for %s min", client_address(request),
+                cooloff_minutes())
     return render(request, "registration/locked_out.html", {"minutes": cooloff_minutes()}, status=429)
 
 
