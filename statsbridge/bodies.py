@@ -58,7 +58,7 @@ def staff_session(cookie_header: bytes | None) -> bool:
 
 def bounded_request(base: type, limits: BodyLimits, is_staff=staff_session) -> type:
     """daphne's request class ``base`` refusing bodies over ``limits`` with a 413."""
-    from asgiref.sync import sync_to_async
+    from channels.db import database_sync_to_async  # closes stale DB connections around the call
     from twisted.internet import defer, reactor
 
     class BoundedRequest(base):
@@ -94,7 +94,7 @@ def bounded_request(base: type, limits: BodyLimits, is_staff=staff_session) -> t
         async def _process_for_staff(self):
             cookie = self.requestHeaders.getRawHeaders(b"cookie", [None])[0]
             try:
-                allowed = await sync_to_async(is_staff)(cookie)
+                allowed = await database_sync_to_async(is_staff)(cookie)
             except Exception:  # no database: nobody gets the larger limit
                 log.exception("could not check the session of a large upload")
                 allowed = False
