@@ -6,7 +6,9 @@ import io
 import json
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
@@ -62,11 +64,15 @@ class DashboardAdmin(admin.ModelAdmin):
     def import_view(self, request):
         """Upload an export; every problem is listed and nothing is saved unless all is valid."""
         if not self.has_add_permission(request):
-            return HttpResponse(status=403)
+            raise PermissionDenied("You may not add dashboards.")
         problems = []
         if request.method == "POST":
             upload = request.FILES.get("file")
+            limit = settings.REQUEST_BODY_LIMITS["IMPORT"]
             try:
+                if upload and upload.size > limit:
+                    raise UnreadableFile(f"is larger than the import limit of {limit // (1024 * 1024)} MB "
+                                         "(IMPORT_BODY_MAX_BYTES)")
                 document = read_document(upload) if upload else None
             except UnreadableFile as error:
                 problems = [f"The file {error}."]
@@ -148,6 +154,8 @@ class WidgetAdmin(admin.ModelAdmin):
 
     def cost_preview_view(self, request):
         """JSON cost preview for the statistics currently picked on the form (before saving)."""
+        if not (self.has_add_permission(request) or self.has_change_permission(request)):
+            return JsonResponse({"error": "you may not edit widgets"}, status=403)
         try:
             ids = [int(i) for i in request.GET.get("statistics", "").split(",") if i]
             widget_id = int(request.GET["widget"]) if request.GET.get("widget") else None
@@ -219,6 +227,8 @@ class DisplayAdmin(admin.ModelAdmin):
 
     def fleet_view(self, request):
         """Every display, online or not, with its last message, latency, version and memory."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied("You may not view displays.")
         now = timezone.now()
         current = boards.page_version()
         rows = [
@@ -236,6 +246,8 @@ class DisplayAdmin(admin.ModelAdmin):
 
     def reload_view(self, request, display_id: int):
         """Tell every open wall of a display to reload now."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied("You may not change displays.")
         display = get_object_or_404(Display, pk=display_id)
         control.reload_display(display.pk, f"reload requested by {request.user}")
         self.message_user(request, f"Asked “{display.name}” to reload.")

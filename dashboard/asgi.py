@@ -11,6 +11,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from dashboard.routing import websocket_urlpatterns  # noqa: E402
+from dashboard.security import SameOriginValidator  # noqa: E402
 
 # No session/auth middleware for sockets: wall sockets authenticate by token, desk
 # sockets read their session cookie once when they connect (consumers.socket_user);
@@ -18,6 +19,7 @@ from dashboard.routing import websocket_urlpatterns  # noqa: E402
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
+        # The Origin's host must be allowed, and the Origin the page's own (scheme, host, port).
+        "websocket": AllowedHostsOriginValidator(SameOriginValidator(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -22,6 +22,7 @@ from django.contrib.auth import get_user
 from django.http.cookie import parse_cookie
 from django.utils import timezone
 
+from dashboard import access, security
 from dashboard.models import Dashboard, Display
 from statsbridge import events, metrics, values
 from statsbridge.conf import bridge_setting
@@ -32,8 +33,10 @@ from statsbridge.wanted import dashboard_keys
 
 log = logging.getLogger(__name__)
 
+SIGNED_OUT = 4401  # the socket's session ended (logout, deactivation, password change)
 FORBIDDEN = 4403
 GONE = 4404
+TOO_MANY = 4429  # this address guessed too many wall tokens: the wall retries later
 SERVER_ERROR = 1011
 _last_snapshot_failure_log = [0.0]
 
@@ -75,9 +78,53 @@ def socket_user(scope: dict):
     return get_user(SimpleNamespace(session=session))
 
 
-def socket_dashboard(slug: str, scope: dict) -> Dashboard | None:
-    """The dashboard ``slug`` if the socket's user may view it."""
-    return viewable_dashboard(slug, socket_user(scope))
+def session_key_of(scope: dict) -> str | None:
+    """The session cookie a socket was opened with (None without one)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"cookie":
+            key = parse_cookie(value.decode("latin1")).get(settings.SESSION_COOKIE_NAME)
+            if key:
+                return key
+    return None
+
+
+def desk_user(scope: dict):
+    """Who a desk socket serves now: its session read again, or the scope's user read again."""
+    if "user" in scope:
+        from django.contrib.auth import get_user_model
+
+        user = scope["user"]
+        fresh = get_user_model().objects.filter(pk=user.pk).first() if user.is_authenticated else None
+        return fresh if fresh is not None and fresh.is_active else None
+    user = socket_user(scope)
+    return user if user.is_authenticated else None
+
+
+def desk_access(slug: str, scope: dict):
+    """``(user, dashboard)`` of a desk socket opening: its user, and ``slug`` if they may view it."""
+    user = socket_user(scope)
+    return user, viewable_dashboard(slug, user)
+
+
+def wall_access(token: str, address: str | None) -> tuple[Display | None, list[tuple[int, str]], int]:
+    """``(display, playlist, close code)`` of a wall socket opening: ``TOO_MANY`` when
+    ``address`` guessed too many tokens (no token is checked then), ``FORBIDDEN`` for a wrong
+    token (counted against the address)."""
+    if security.wall_guessing_blocked(address):
+        return None, [], TOO_MANY
+    display, dashboards = display_playlist(token)
+    if display is None:
+        security.note_wall_refusal(address)
+        return None, [], FORBIDDEN
+    return display, dashboards, 0
+
+
+def desk_close_code(slug: str, scope: dict) -> int | None:
+    """Why an open desk socket must close now (``SIGNED_OUT``, ``FORBIDDEN``), or None."""
+    user = desk_user(scope)
+    if user is None:
+        return SIGNED_OUT
+    return None if viewable_dashboard(slug, user) is not None else FORBIDDEN
 
 
 def display_playlist(token: str) -> tuple[Display | None, list[tuple[int, str]]]:
@@ -316,6 +363,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         """A followed dashboard was deleted: nothing left to show on a desk."""
         await self.close(code=GONE)
 
+    async def access_check(self, message: dict) -> None:
+        """Who may view a dashboard changed: desks re-check (walls follow their token only)."""
+
     # -- from the browser
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
@@ -353,11 +403,28 @@ class DashboardConsumer(LiveConsumer):
     async def connect(self):
         """Refuse unless the user may view the dashboard."""
         slug = self.scope["url_route"]["kwargs"]["slug"]
-        dashboard = await database_sync_to_async(socket_dashboard)(slug, self.scope)
+        user, dashboard = await database_sync_to_async(desk_access)(slug, self.scope)
         if dashboard is None:
             await self.close(code=FORBIDDEN)
             return
+        # Its user's group: logouts and access changes reach the socket (dashboard.access).
+        self.user_id = user.pk
+        await self.channel_layer.group_add(access.user_group(user.pk), self.channel_name)
         await self.start([(dashboard.pk, dashboard.slug)])
+
+    def groups_joined(self) -> list[str]:
+        """The dashboard's group and the user's."""
+        user = [access.user_group(self.user_id)] if getattr(self, "user_id", None) is not None else []
+        return [*super().groups_joined(), *user]
+
+    async def access_check(self, message: dict) -> None:
+        """Access may have changed: close with why if the socket's session or user no longer may view."""
+        if message.get("ended_session") and message["ended_session"] == session_key_of(self.scope):
+            code = SIGNED_OUT  # logged out (the session is flushed just after the signal)
+        else:
+            code = await database_sync_to_async(desk_close_code)(self.scope["url_route"]["kwargs"]["slug"], self.scope)
+        if code is not None:
+            await self.close(code=code)
 
 
 class WallConsumer(LiveConsumer):
@@ -368,9 +435,10 @@ class WallConsumer(LiveConsumer):
     async def connect(self):
         """Refuse unknown or revoked tokens; follow every dashboard of the playlist."""
         self.token = self.scope["url_route"]["kwargs"]["token"]
-        display, dashboards = await database_sync_to_async(display_playlist)(self.token)
+        address = security.client_address(self.scope)
+        display, dashboards, refused = await database_sync_to_async(wall_access)(self.token, address)
         if display is None:
-            await self.close(code=FORBIDDEN)
+            await self.close(code=refused)
             return
         self.display_id = display.pk
         self.telemetry_at = 0.0

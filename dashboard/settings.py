@@ -6,10 +6,12 @@ cache, bridge inside the web process. Scale-out: set ``DATABASE_URL`` (PostgreSQ
 See README.md for every variable.
 """
 
+import datetime as dt
 import warnings
 from pathlib import Path
 
 import dj_database_url
+from csp import constants as csp_constants
 from django.core.exceptions import ImproperlyConfigured
 
 from dashboard.env import env_bool, env_float, env_int, env_list, env_str
@@ -37,6 +39,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "axes",  # login throttling (docs/security.md)
     "statsbridge",
     "dashboard",
 ]
@@ -50,6 +53,12 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Content-Security-Policy (a nonce per response for the few inline module scripts) and
+    # Permissions-Policy on every response (docs/security.md).
+    "csp.middleware.CSPMiddleware",
+    "dashboard.security.PermissionsPolicyMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -64,6 +73,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",  # {{ CSP_NONCE }} for inline scripts
             ],
         },
     },
@@ -111,6 +121,8 @@ if REDIS_URL:
                     }
                 ],
                 **CHANNEL_LAYER_LIMITS,
+                # Deployments (or test runs) sharing one Redis keep their groups apart.
+                "prefix": env_str("CHANNEL_LAYER_PREFIX", "asgi"),
             },
         }
     }
@@ -144,6 +156,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes first: it refuses a locked-out login before the password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 # Who grants access, named on "not allowed" pages (e.g. "the floor manager, ext. 2040"); empty: "your administrator".
@@ -181,6 +195,61 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+
+# -- security hardening (issue 15; docs/security.md) --
+# Largest request body `manage.py serve` accepts, refused with 413 before it is read
+# (statsbridge.bodies); the dashboard import page allows staff a larger one.
+REQUEST_BODY_LIMITS = {
+    "DEFAULT": env_int("REQUEST_BODY_MAX_BYTES", 4 * 1024 * 1024),
+    "IMPORT": env_int("IMPORT_BODY_MAX_BYTES", 32 * 1024 * 1024),
+}
+# Login throttling (django-axes) on every login form, the desk's and the admin's: after
+# LOGIN_FAILURE_LIMIT wrong passwords for one user name from one address, that pair is
+# refused for LOGIN_COOLOFF_MINUTES (the lockout page says so; each failure is logged).
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_float("LOGIN_COOLOFF_MINUTES", 15.0))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "dashboard.security.locked_out"
+# Wall-token guessing: an address refused WALL_TOKEN_MAX_REFUSALS times within
+# WALL_TOKEN_REFUSAL_WINDOW_SECONDS gets 429 for every wall link until the window ends.
+WALL_TOKEN_REFUSALS = {
+    "LIMIT": env_int("WALL_TOKEN_MAX_REFUSALS", 10),
+    "WINDOW_SECONDS": env_int("WALL_TOKEN_REFUSAL_WINDOW_SECONDS", 600),
+}
+# /metrics answers a Prometheus scraper sending "Authorization: Bearer $METRICS_TOKEN"
+# (and staff allowed to view statistics); /readyz gives them its details, others ready
+# or not only. Unset: no scraper gets in.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+# Mail (password reset): the reset pages exist only when EMAIL_HOST is set.
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "webmaster@localhost")
+# Content-Security-Policy (django-csp): scripts only from this site or inline with the
+# response's nonce; styles inline too (Plotly styles its charts from JavaScript, tiles
+# carry their colours in style attributes); no plugins, frames, foreign forms or bases.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", csp_constants.NONCE],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Features no page here uses are off; the wall may go full screen.
+PERMISSIONS_POLICY = ("accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
+                      "payment=(), usb=(), fullscreen=(self)")
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# -- end security hardening --
 
 # The upstream Genesys tenant (or the bundled simulator). Secrets live only here and
 # in the environment; nothing logs or renders them.

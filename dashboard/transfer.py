@@ -182,6 +182,20 @@ def _check(instance, where: str, problems: list, exclude: list, refused: list) -
         problems.extend(f"{where}: {message}" for message in _messages(error))
 
 
+def admin_form_problems(item: dict, refused: list) -> list[str]:
+    """What the admin's statistic form refuses in a statistic entry (its object type and id
+    rules), so that an import accepts nothing the admin would not. Its check for an existing
+    twin is left out: an import reuses existing statistics."""
+    from statsbridge.admin import StatisticForm
+
+    checked = [name for name in ("object_type", "object_id") if name in item and name not in refused]
+    if not checked:
+        return []
+    form = StatisticForm(data={name: item[name] for name in checked})
+    form.is_valid()
+    return [f"{name}: {' '.join(form.errors[name])}" for name in checked if name in form.errors]
+
+
 def _group_names(value, where: str, problems: list) -> list[str]:
     names = value or []
     if not all(isinstance(name, str) for name in names):
@@ -228,6 +242,7 @@ def _plan(document, replace: bool) -> tuple[list, list[str]]:
                                             elsewhere=(THRESHOLDS,))
                 stat = Statistic(**s_fields)
                 _check(stat, s_where, problems, ["key"], refused)
+                problems.extend(f"{s_where}: {m}" for m in admin_form_problems(stat_item, refused))
                 stat.key = statistic_key(stat.object_type, stat.object_id, stat.name, stat.definition)
                 stats.append((stat, _own_thresholds(stat_item, widget, f"{s_where}.{THRESHOLDS}", problems)))
             if len({s.key for s, _ in stats}) != len(stats):

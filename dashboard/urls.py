@@ -1,14 +1,19 @@
 """URL configuration."""
 
+from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import urls as auth_urls
 from django.urls import include, path
 
 from dashboard import views
 from statsbridge import views as bridge_views
 
+# Password reset mails a link: without a mail server (EMAIL_HOST) its pages are not served.
+account_urls = [p for p in auth_urls.urlpatterns if settings.EMAIL_HOST or not p.name.startswith("password_reset")]
+
 urlpatterns = [
     path("", views.dashboard_list, name="home"),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include(account_urls)),
     path("d/<slug:slug>/", views.dashboard_page, name="dashboard"),
     path("d/<slug:slug>/history/", views.history_page, name="dashboard-history"),
     path("wall/<str:token>/", views.wall_page, name="wall"),

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_safe
 
-from dashboard import boards, livedata, qr
+from dashboard import boards, livedata, qr, security
 from dashboard.models import Dashboard, Display, DisplayName
 from statsbridge import control
 from statsbridge.models import Statistic
@@ -24,6 +24,7 @@ from statsbridge.upstream.errors import UpstreamError
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 WALL_TELEMETRY_SECONDS = 15
+WALL_RETRY_SECONDS = 60  # a wall refused for guessing from its address loads itself again this often
 
 
 def dashboard_ws_path(slug: str) -> str:
@@ -130,9 +131,17 @@ def page_not_found(request, exception=None):
 
 @require_safe
 def wall_page(request, token: str):
-    """A wall TV: no login, its secret token opens its playlist."""
+    """A wall TV: no login, its secret token opens its playlist (guessing is rate-limited per address)."""
+    address = security.client_address(request)
+    if security.wall_guessing_blocked(address):
+        response = render(request, "dashboard/wall_refused.html",
+                          {"throttled": True, "retry": WALL_RETRY_SECONDS, "contact": admin_contact()},
+                          status=429)
+        response["Retry-After"] = str(WALL_RETRY_SECONDS)
+        return response
     display = Display.for_token(token)
     if display is None:
+        security.note_wall_refusal(address)
         return render(request, "dashboard/wall_refused.html", {"contact": admin_contact()}, status=403)
     dashboards = list(display.dashboards.order_by("displayitem__position", "displayitem__pk"))
     rendered = []
@@ -179,10 +188,20 @@ def _staff(user) -> bool:
     return user.is_active and user.is_staff
 
 
+# The ops page shows the bridge's statistics: viewing it needs the permission to view
+# statistics, its buttons (resubscribe, peek) the permission to change them.
+OPS_VIEW_PERMISSION = "statsbridge.view_statistic"
+OPS_ACTION_PERMISSION = "statsbridge.change_statistic"
+
+
 @user_passes_test(_staff)
 def ops_page(request):
     """Upstream and service state, subscriptions, errors and rates; resubscribe and peek."""
+    if not request.user.has_perm(OPS_VIEW_PERMISSION):
+        raise PermissionDenied("You may not view the bridge's statistics.")
     if request.method == "POST":
+        if not request.user.has_perm(OPS_ACTION_PERMISSION):
+            raise PermissionDenied("You may not act on the bridge's statistics.")
         ops_action(request)
         return redirect("ops")
     return render(request, "dashboard/ops.html", ops_context())

@@ -44,6 +44,18 @@ def inbound_limit_only(protocol: type) -> type:
     return InboundLimitOnly
 
 
+def body_limits():
+    """The request body limits of ``settings.REQUEST_BODY_LIMITS`` (see ``statsbridge.bodies``)."""
+    from django.conf import settings
+    from django.urls import reverse
+
+    from statsbridge.bodies import BodyLimits
+
+    configured = settings.REQUEST_BODY_LIMITS
+    return BodyLimits(default=configured["DEFAULT"], import_=configured["IMPORT"],
+                      import_path=reverse("admin:dashboard_dashboard_import"))
+
+
 def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
@@ -65,6 +77,7 @@ def serve(
     from twisted.internet import defer, reactor
 
     from dashboard.asgi import application
+    from statsbridge import bodies
     from statsbridge.conf import bridge_setting
     from statsbridge.host import BridgeHost
 
@@ -90,6 +103,7 @@ def serve(
     def start() -> None:
         # daphne makes its factory in run(); nothing connects before the reactor runs.
         server.ws_factory.protocol = inbound_limit_only(server.ws_factory.protocol)
+        bodies.install(server.http_factory, body_limits())
         loop = asyncio.get_event_loop()
         for starter in starters:
             tasks.append(loop.create_task(starter(stop)))

@@ -1,5 +1,8 @@
 """Operational endpoints: /metrics, /healthz, /readyz."""
 
+import hmac
+
+from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -21,9 +24,35 @@ def readiness(status: dict | None) -> tuple[bool, str, dict]:
     return True, "ok", connection
 
 
+# Who may read /metrics and the details of /readyz: a scraper with METRICS_TOKEN as its
+# bearer token, or a staff member allowed to view the bridge's statistics.
+DETAILS_PERMISSION = "statsbridge.view_statistic"
+
+
+def bearer_token_matches(header: str, token: str) -> bool:
+    """Pure: whether an ``Authorization`` header carries ``token`` as a bearer token (constant time)."""
+    scheme, _, given = (header or "").partition(" ")
+    if not token or scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def may_see_details(request) -> bool:
+    """A Prometheus scraper with the metrics token, or staff allowed to view statistics."""
+    if bearer_token_matches(request.headers.get("Authorization", ""), settings.METRICS_TOKEN):
+        return True
+    user = getattr(request, "user", None)
+    return bool(user and user.is_active and user.is_staff and user.has_perm(DETAILS_PERMISSION))
+
+
 @never_cache
 def metrics_view(request):
-    """Prometheus exposition of this process (plus the shared bridge status)."""
+    """Prometheus exposition of this process (plus the shared bridge status); token or staff only."""
+    if not may_see_details(request):
+        response = HttpResponse("Metrics need the bearer token (METRICS_TOKEN).\n", status=401,
+                                content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
     return HttpResponse(metrics.render(), content_type=CONTENT_TYPE_LATEST)
 
 
@@ -35,9 +64,15 @@ def healthz(request):
 
 @never_cache
 def readyz(request):
-    """200 when the active bridge is connected and the service AVAILABLE, else 503 with why."""
+    """200 when the active bridge is connected and the service AVAILABLE, else 503.
+
+    The public answer says ready or not only: why, the connection, the upstream's last
+    error text and the bridge's ``hostname:pid`` go to the metrics token or staff.
+    """
     status = values.read_status()
     ready, reason, connection = readiness(status)
+    if not may_see_details(request):
+        return JsonResponse({"ready": ready}, status=200 if ready else 503)
     body = {"ready": ready, "reason": reason, "connection": connection}
     if status:
         body.update({k: status.get(k) for k in ("subscriptions", "statistics", "wanted", "last_error", "config_error", "bridge")})

@@ -4,6 +4,8 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-used-anywhere-else-0123456789abcdef")
 os.environ.setdefault("BRIDGE_EMBEDDED", "false")
+# /metrics and the details of /readyz need it (inherited by the servers tests start).
+os.environ.setdefault("METRICS_TOKEN", "test-metrics-token")
 
 from dashboard.settings import *  # noqa: E402,F401,F403
 

@@ -224,6 +224,10 @@ const MAX_GAPS = 4;
 const STALE_FILL = "rgba(160, 170, 180, 0.28)";
 const RECONNECT_AFTER_SILENCE_MS = 5000;
 const FORBIDDEN = 4403; // close code of a refused socket (dashboard/consumers.py)
+// A desk's session ended (logout in any tab, deactivation) or its access or dashboard went:
+// the page stops and says so instead of showing data (dashboard/consumers.py, issue 15).
+const SIGNED_OUT = 4401;
+const GONE = 4404;
 // The first minute after a load can still count the previous document's heap, not yet
 // collected: the memory watchdog waits it out, or each reload would trigger the next.
 const MEMORY_GRACE_MS = 60000;
@@ -406,7 +410,9 @@ export class LivePage {
     };
     socket.onclose = (event) => {
       if (socket !== this.socket) return;
-      if (event.code === FORBIDDEN) this.refuse();
+      if (event.code === SIGNED_OUT && !this.config.wall) this.refuse("signed out");
+      else if ((event.code === FORBIDDEN || event.code === GONE) && !this.config.wall) this.refuse("no access");
+      else if (event.code === FORBIDDEN) this.refuse();
       else this.dropSocket();
     };
   }
@@ -429,14 +435,16 @@ export class LivePage {
   }
 
   /** The server refused this page (wall link revoked, access removed): stop, and say so. */
-  refuse() {
+  refuse(state = "refused") {
     this.refused = true;
     this.socket = null;
     this.socketOpen = false;
     this.seqs.clear();
     clearInterval(this.tickTimer);
-    this.setBanner("refused");
+    this.setBanner(state);
     this.markAll();
+    // A desk that lost its session or access shows no data at all, not stale data.
+    if (state !== "refused") for (const board of this.root.querySelectorAll(".board")) board.style.display = "none";
   }
 
   send(message) {

@@ -1,6 +1,7 @@
 """More bridge behaviour against the simulator: refusals, coalescing, operator actions, dialects."""
 
 import asyncio
+import os
 
 import pytest
 from channels.db import database_sync_to_async
@@ -136,11 +137,14 @@ async def test_a_statistic_on_two_dashboards_is_subscribed_once_and_reaches_both
     await browser.communicator.disconnect()
 
 
+PROBE_AUTH = "Bearer " + os.environ["METRICS_TOKEN"]  # tests/settings.py sets it
+
+
 async def test_readyz_and_metrics_follow_the_bridge(simulator, bridge, client):
     await database_sync_to_async(seed)(simulator.tenant.model.objects())
 
     async def ready():
-        response = await database_sync_to_async(client.get)("/readyz")
+        response = await database_sync_to_async(client.get)("/readyz", HTTP_AUTHORIZATION=PROBE_AUTH)
         return response if response.status_code == 200 else None
 
     response = await eventually(ready, 10, "/readyz turns ready")
@@ -148,12 +152,12 @@ async def test_readyz_and_metrics_follow_the_bridge(simulator, bridge, client):
     await Control(simulator).call("POST", "/service", {"state": "UNAVAILABLE"})
 
     async def not_ready():
-        response = await database_sync_to_async(client.get)("/readyz")
+        response = await database_sync_to_async(client.get)("/readyz", HTTP_AUTHORIZATION=PROBE_AUTH)
         return response if response.status_code == 503 else None
 
     response = await eventually(not_ready, 3, "/readyz says why not")
     assert response.json()["reason"] == "statistics service is UNAVAILABLE"
-    metrics_text = (await database_sync_to_async(client.get)("/metrics")).content.decode()
+    metrics_text = (await database_sync_to_async(client.get)("/metrics", HTTP_AUTHORIZATION=PROBE_AUTH)).content.decode()
     for name in ("ccdash_service_available 0.0", "ccdash_upstream_state{state=\"connected\"} 1.0", "ccdash_shared_bridge_up 1.0",
                  "ccdash_updates_in_total", "ccdash_update_age_seconds_bucket", "ccdash_resubscribe_seconds_count"):
         assert name in metrics_text, name

@@ -110,7 +110,8 @@ async def test_two_web_processes_two_bridges_and_a_takeover():
 
         async def ready(port):
             try:
-                status, body = await get_json(f"http://127.0.0.1:{port}/readyz")
+                status, body = await get_json(f"http://127.0.0.1:{port}/readyz",
+                                              {"Authorization": "Bearer " + os.environ["METRICS_TOKEN"]})
             except aiohttp.ClientError:
                 return None
             return body if status == 200 else None

@@ -104,7 +104,7 @@ def seed_quiet(queues):
     Four statistics in batches of 3 make two subscriptions of 3 and 1 statistics.
     """
     with transaction.atomic():
-        user = User.objects.create_user("ops", password="x", is_staff=True)
+        user = User.objects.create_user("ops", password="x", is_staff=True, is_superuser=True)
         dashboard = Dashboard.objects.create(title="Quiet", slug="quiet")
         widget = Widget.objects.create(dashboard=dashboard, type=Widget.QUEUE_TABLE, label="Answered")
         for position, queue in enumerate(queues[:4]):

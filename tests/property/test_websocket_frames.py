@@ -53,7 +53,7 @@ def seeded(settings):
 
 
 async def connect(path: str, headers) -> tuple[WebsocketCommunicator, bool, int | None]:
-    communicator = WebsocketCommunicator(application, path, headers=headers)
+    communicator = WebsocketCommunicator(application, path, headers=[(b"host", b"127.0.0.1:8000"), *headers])
     connected, code = await communicator.connect()
     return communicator, connected, code
 

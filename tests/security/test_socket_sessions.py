@@ -25,7 +25,7 @@ def login(user: User) -> str:
 async def opens(slug: str, session_key: str | None, cookie_header: bytes | None = None) -> tuple[bool, int | None]:
     """Whether ``ws/dashboards/<slug>/`` accepts this cookie (and the close code if not)."""
     cookie = cookie_header or (f"sessionid={session_key}".encode() if session_key else None)
-    headers = [ORIGIN] + ([(b"cookie", cookie)] if cookie else [])
+    headers = [ORIGIN, (b"host", b"127.0.0.1:8000")] + ([(b"cookie", cookie)] if cookie else [])
     communicator = WebsocketCommunicator(application, f"/ws/dashboards/{slug}/", headers=headers)
     connected, code = await communicator.connect()
     if connected:
