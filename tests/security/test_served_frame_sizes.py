@@ -6,19 +6,14 @@ receives unless ``statsbridge.serve`` splits the two; only a real server shows w
 """
 
 import json
-import os
-import subprocess
-import sys
-import uuid
-from pathlib import Path
 
 import aiohttp
 import pytest
 
 from statsbridge.serve import MAX_MESSAGE_BYTES
-from tests.waiting import eventually, free_port, wait_for
+from tests.security.served import serving
+from tests.waiting import eventually
 
-ROOT = Path(__file__).resolve().parents[2]
 STATISTICS = 1000
 # autobahn fails such a connection by dropping it (abnormal closure, 1006 at the client);
 # with a close handshake it would say 1009, message too big.
@@ -27,31 +22,10 @@ REFUSED = {1006, 1009}
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    """A migrated SQLite database with one 1,000-statistic dashboard and its wall, served by
-    ``manage.py serve --no-bridge`` on a free port; yields ``(port, seed)``."""
-    directory = tmp_path_factory.mktemp("served")
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "dashboard.settings", "DEBUG": "false",
-           "SECRET_KEY": "frame-size-test-" + uuid.uuid4().hex, "ALLOWED_HOSTS": "127.0.0.1",
-           "DATABASE_URL": f"sqlite:///{directory / 'db.sqlite3'}", "REDIS_URL": "", "BRIDGE_EMBEDDED": "false"}
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-    plan = {"statistics": [["Agent", f"agent-{i:04d}", "CurrentAgentState"] for i in range(STATISTICS)],
-            "dashboards": 1}
-    (directory / "plan.json").write_text(json.dumps(plan))
-    subprocess.run([sys.executable, "-m", "bench.seed", "--plan", str(directory / "plan.json"),
-                    "--out", str(directory / "seed.json")], cwd=ROOT, env=env, check=True)
-    seed = json.loads((directory / "seed.json").read_text())
-    port = free_port()
-    log_path = directory / "serve.log"
-    with open(log_path, "w") as log:
-        server = subprocess.Popen([sys.executable, "manage.py", "serve", "--no-bridge", "--port", str(port)],
-                                  cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_for(lambda: "listening on" in log_path.read_text() or server.poll() is not None, 60, "serve to listen")
-        assert server.poll() is None, log_path.read_text()
-        yield port, seed
-    finally:
-        server.terminate()
-        server.wait(20)
+    """One 1,000-statistic dashboard and its wall, served by ``manage.py serve --no-bridge``
+    on a free port; yields ``(port, seed)``."""
+    with serving(tmp_path_factory.mktemp("served"), statistics=STATISTICS) as server:
+        yield server.port, server.seed
 
 
 async def open_socket(session: aiohttp.ClientSession, port: int, path: str):
