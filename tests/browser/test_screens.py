@@ -205,6 +205,15 @@ def test_a_display_text_scale_from_the_admin_scales_the_wall(page, browser, stac
         expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
 
 
+# Table headings and row names drawn on more lines than they have words: a word was broken.
+SPLIT_WORDS = """() => [...document.querySelectorAll('table.queues th')].filter((th) => {
+  const range = document.createRange();
+  range.selectNodeContents(th);
+  const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+  return lines.size > th.innerText.trim().split(/\\s+/).length;
+}).map((th) => th.innerText)"""
+
+
 def test_desk_dashboards_on_a_phone_are_one_column_with_nothing_cut_and_no_sideways_scroll(page, stack):
     page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
     try:
@@ -227,6 +236,8 @@ def test_desk_dashboards_on_a_phone_are_one_column_with_nothing_cut_and_no_sidew
             assert_nothing_cut(layout, where)
             low = [t for t in layout["texts"] if t["size"] < MIN_PHONE_TEXT_PX]
             assert not low, f"texts under {MIN_PHONE_TEXT_PX} px {where}: {smallest(low)}"
+            split = page.evaluate(SPLIT_WORDS)
+            assert not split, f"table headings and names broken inside a word {where}: {split}"
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / f"screens-phone-{slug}.png"), full_page=True)
             if slug == "overview":
