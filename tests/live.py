@@ -59,8 +59,9 @@ class Browser:
             count += 1
         return count
 
-    async def next_frame(self, timeout: float = 2.0) -> dict:
-        """The next frame (validated and applied)."""
+    async def next_frame(self, timeout: float = 10.0) -> dict:
+        """The next frame (validated and applied); ``timeout`` only bounds a test that
+        fails, so it is generous for a loaded machine (a first snapshot reads the database)."""
         if await self.communicator.receive_nothing(timeout=timeout, interval=0.005):
             raise AssertionError(f"no frame within {timeout} s")
         frame = await self.communicator.receive_json_from()

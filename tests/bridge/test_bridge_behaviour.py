@@ -68,16 +68,19 @@ async def test_updates_are_coalesced_to_one_batch_per_dashboard_per_tick(simulat
     browser = await open_desk(user)
     await _until_equal(browser, control_api, keys, "live")
     await control_api.call("POST", "/load", {"updates_per_second": 3000})
-    await eventually(lambda: control_api.state(), 1, "load running")
     start_sent = (await control_api.state())["loadUpdatesSent"]
     frames_before = len(browser.frames)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    while loop.time() - started < 1.5:
-        await browser.pump(0.02)
+    sent = 0
+    # At least 1.5 s and 2000 updates: a loaded machine may send fewer than 3000/s, and
+    # the bound below follows the time it took.
+    while (loop.time() - started < 1.5 or sent <= 2000) and loop.time() - started < 30:
+        for _ in range(10):
+            await browser.pump(0.02)
+        sent = (await control_api.state())["loadUpdatesSent"] - start_sent
     elapsed = loop.time() - started
     await control_api.call("POST", "/load", {"updates_per_second": 0})
-    sent = (await control_api.state())["loadUpdatesSent"] - start_sent
     frames = len(browser.frames) - frames_before
     ticks = elapsed / 0.05
     assert sent > 2000, f"the load did not run ({sent} updates)"
@@ -155,7 +158,7 @@ async def test_readyz_and_metrics_follow_the_bridge(simulator, bridge, client):
         response = await database_sync_to_async(client.get)("/readyz", HTTP_AUTHORIZATION=PROBE_AUTH)
         return response if response.status_code == 503 else None
 
-    response = await eventually(not_ready, 3, "/readyz says why not")
+    response = await eventually(not_ready, 10, "/readyz says why not")
     assert response.json()["reason"] == "statistics service is UNAVAILABLE"
     metrics_text = (await database_sync_to_async(client.get)("/metrics", HTTP_AUTHORIZATION=PROBE_AUTH)).content.decode()
     for name in ("ccdash_service_available 0.0", "ccdash_upstream_state{state=\"connected\"} 1.0", "ccdash_shared_bridge_up 1.0",
@@ -175,7 +178,7 @@ async def test_a_broken_cometd_link_turns_values_stale_and_recovery_fresh(simula
         lambda b: b.connection["upstream"] == "reconnecting" and all(b.values[k]["state"] == "stale" for k in keys),
         2.0, "stale within 2 s of the link breaking",
     )
-    await browser.until(lambda b: b.connection["upstream"] == "connected", 6, "link restored")
+    await browser.until(lambda b: b.connection["upstream"] == "connected", 15, "link restored")
     await _until_equal(browser, control_api, keys, "fresh values equal to the truth after recovery")
     truth = await control_api.truth()
     assert all(len(items) == 1 for items in truth.values()), "no duplicate subscriptions after recovery"
@@ -196,5 +199,5 @@ async def test_lost_notifications_make_the_bridge_peek_every_subscription(simula
     # What the CometD client emits when its buffer overflowed.
     bridge.bridge.handle(MessagesLost(17))
     await eventually(
-        lambda: all(latest[k]["received"] > before[k] for k in keys), 3, "every statistic re-read after the loss"
+        lambda: all(latest[k]["received"] > before[k] for k in keys), 10, "every statistic re-read after the loss"
     )

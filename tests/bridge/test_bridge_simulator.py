@@ -168,8 +168,8 @@ async def test_lifecycle_against_the_simulator(simulator, bridge):
 
     # AVAILABLE: every subscription re-created, fresh values equal to the truth.
     await control.call("POST", "/service", {"state": "AVAILABLE"})
-    await browser.until(lambda b: b.connection["service"] == "AVAILABLE", 2.0, "AVAILABLE status")
-    truth = await eventually(lambda: _truth_with(control, set(keys)), 5, "subscriptions re-created")
+    await browser.until(lambda b: b.connection["service"] == "AVAILABLE", 10, "AVAILABLE status")
+    truth = await eventually(lambda: _truth_with(control, set(keys)), 10, "subscriptions re-created")
     assert all(len(items) == 1 for items in truth.values())
     await _until_equal(browser, control, keys, "fresh values equal to the truth after AVAILABLE")
 
@@ -178,10 +178,10 @@ async def test_lifecycle_against_the_simulator(simulator, bridge):
     added = await database_sync_to_async(_add_statistic)(widget, simulator.tenant.model.objects()["Queue"][1])
     await database_sync_to_async(_remove_statistic)(widget, keys[3])
     wanted = (set(keys) - {keys[3]}) | {added}
-    after = await eventually(lambda: _truth_with(control, wanted), 5, "admin edit applied live")
+    after = await eventually(lambda: _truth_with(control, wanted), 10, "admin edit applied live")
     untouched = [k for k in keys[:3] if before[k][0]["subscriptionId"] == after[k][0]["subscriptionId"]]
     assert untouched, "statistics in unchanged subscriptions must keep their subscription"
-    await browser.until(lambda b: b.values.get(added, {}).get("state") == "fresh", 3, "value of the added statistic")
+    await browser.until(lambda b: b.values.get(added, {}).get("state") == "fresh", 10, "value of the added statistic")
 
     # Forget every client: the bridge re-handshakes and re-creates its subscriptions.
     await control.call("POST", "/forget-clients")
@@ -200,7 +200,7 @@ async def test_lifecycle_against_the_simulator(simulator, bridge):
         rows = await database_sync_to_async(recorded_keys)()
         return wanted <= set(rows) and len(rows) > len(set(rows))
 
-    await eventually(sampled_again, 5, "every statistic in the history, some sampled again")
+    await eventually(sampled_again, 10, "every statistic in the history, some sampled again")
     shown = await database_sync_to_async(history.values_at)(keys[:1], timezone.now())
     assert shown[keys[0]]["kind"] == "number"
     await browser.communicator.disconnect()
@@ -219,7 +219,7 @@ async def test_shutdown_releases_subscriptions_and_a_restart_resubscribes(simula
     await asyncio.wait_for(task, 20)
     state = await control.state()
     assert state["subscriptions"] == 0 and state["sessions"] == 0
-    await browser.until(lambda b: b.connection["bridge"] == "down" and all(b.values[k]["state"] == "stale" for k in keys), 2, "down")
+    await browser.until(lambda b: b.connection["bridge"] == "down" and all(b.values[k]["state"] == "stale" for k in keys), 10, "down")
     # A new bridge (a restart) subscribes again and the screen turns fresh by itself.
     stop = asyncio.Event()
     task = asyncio.create_task(BridgeHost(genesys_for(simulator), lease=LocalLease()).run(stop))
@@ -248,7 +248,7 @@ async def test_after_the_store_lost_its_data_the_bridge_writes_its_subscription_
 
     cache.clear()  # what a Redis restart does to the store
     assert values.read_subscription_ids() == []
-    await eventually(lambda: sorted(values.read_subscription_ids()) == held, 5, "subscription ids written again")
+    await eventually(lambda: sorted(values.read_subscription_ids()) == held, 10, "subscription ids written again")
     assert sorted(bridge.bridge.held) == held, "the same bridge, the same subscriptions"
 
 
@@ -275,7 +275,8 @@ async def _until_equal(browser, control, keys, message):
         await browser.pump(0.02)
         return equal_to_truth(browser.values, await control.truth(), keys)
 
-    await eventually(check, 8, message, interval=0.05)
+    # Generous: the truth moves every tick, so a loaded machine may need several looks.
+    await eventually(check, 20, message, interval=0.05)
 
 
 def _add_statistic(widget, queue):

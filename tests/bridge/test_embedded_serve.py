@@ -63,7 +63,7 @@ async def test_serve_runs_the_bridge_in_its_loop_and_stops_cleanly(simulator, tm
         await eventually(ready, 30, "embedded bridge ready")
         browser = RemoteBrowser(port, seeded["session"])
         task = asyncio.create_task(browser.run(stop))
-        await eventually(lambda: same_fresh_values([browser], seeded["keys"]), 10, "fresh values over a real socket")
+        await eventually(lambda: same_fresh_values([browser], seeded["keys"]), 30, "fresh values over a real socket")
         _, truth = await get_json(simulator.url + "/simulator/values", control)
         assert sorted(v["statisticId"] for v in truth["values"]) == sorted(seeded["keys"])
         server.send_signal(signal.SIGTERM)

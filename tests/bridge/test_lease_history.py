@@ -14,12 +14,15 @@ from tests.live import eventually
 from tests.reliability.stack import PrivateRedis
 
 REDIS_URL = "redis://127.0.0.1:6379/9"
+LEASE_SECONDS = 2.0
 
 
 @pytest.fixture
 async def leases():
     key = f"ccdash-test-{uuid.uuid4().hex}:lease"
-    made = [RedisLease(REDIS_URL, key, name, seconds=0.6) for name in ("alpha", "beta")]
+    # 2 s: the steps of a test must all fall within one lease period (0.6 s raced a loaded
+    # machine stalling between alpha's acquire and beta's probe).
+    made = [RedisLease(REDIS_URL, key, name, seconds=LEASE_SECONDS) for name in ("alpha", "beta")]
     yield made
     for lease in made:
         await lease.release()
@@ -34,7 +37,7 @@ async def test_one_holder_at_a_time_and_takeover_after_expiry(leases):
     assert await alpha.renew() and await alpha.acquire()
     assert await alpha.holder() == "alpha"
     # Alpha stops renewing (it died): beta gets it once it expires, and alpha cannot renew it back.
-    took = await eventually(beta.acquire, 2.0, "beta takes over after expiry", interval=0.05)
+    took = await eventually(beta.acquire, 2 * LEASE_SECONDS + 5, "beta takes over after expiry", interval=0.05)
     assert took and await beta.holder() == "beta"
     assert not await alpha.renew()
     await alpha.release()  # Not alpha's any more: must not free beta's lease.
@@ -54,7 +57,7 @@ async def test_the_holder_keeps_a_lease_whose_key_vanished_unless_someone_took_i
     assert not await beta.acquire()
     # But if a bridge that never saw the key (it just started) claimed it first, the
     # holder must stand down.
-    gamma = RedisLease(REDIS_URL, alpha.key, "gamma", seconds=0.6)
+    gamma = RedisLease(REDIS_URL, alpha.key, "gamma", seconds=LEASE_SECONDS)
     await alpha._redis.delete(alpha.key)
     assert await gamma.acquire()
     assert not await alpha.renew() and await beta.holder() == "gamma"

@@ -120,7 +120,7 @@ async def test_two_web_processes_two_bridges_and_a_takeover():
             await eventually(lambda: ready(port), 30, f"web process on {port} ready")
         browsers = [RemoteBrowser(port, seeded["session"]) for port in ports]
         tasks = [asyncio.create_task(b.run(stop)) for b in browsers]
-        await eventually(lambda: same_fresh_values(browsers, keys), 10, "both web processes show the same fresh values")
+        await eventually(lambda: same_fresh_values(browsers, keys), 30, "both web processes show the same fresh values")
         _, truth = await get_json(simulator.url + "/simulator/values", control)
         assert sorted(v["statisticId"] for v in truth["values"]) == sorted(keys)
 
@@ -144,11 +144,12 @@ async def test_two_web_processes_two_bridges_and_a_takeover():
         assert sorted(v["statisticId"] for v in truth["values"]) == sorted(keys), "no duplicate upstream subscriptions"
         _, state = await get_json(simulator.url + "/simulator/state", control)
         assert state["subscriptions"] == 1, "the dead bridge's subscription was deleted by its successor"
-        # Both screens were told the bridge was gone, and are fresh again under the new one.
-        assert all(b.saw_bridge_down for b in browsers)
+        # Both screens were told the bridge was gone (each web process's watcher sends that
+        # on its own, not in step with the standby's /readyz), and are fresh again under the new one.
+        await eventually(lambda: all(b.saw_bridge_down for b in browsers), 10, "both screens told the bridge was down")
         await eventually(
             lambda: same_fresh_values(browsers, keys) and all(b.connection["bridge"] == "up" for b in browsers),
-            10, "values fresh again on both web processes",
+            30, "values fresh again on both web processes",
         )
         print(f"takeover after {took_over:.2f} s")
 
@@ -160,7 +161,7 @@ async def test_two_web_processes_two_bridges_and_a_takeover():
         _, state = await get_json(simulator.url + "/simulator/state", control)
         assert state["subscriptions"] == 0
         await eventually(
-            lambda: all(b.connection and b.connection["bridge"] == "down" for b in browsers), 3, "bridge down reported"
+            lambda: all(b.connection and b.connection["bridge"] == "down" for b in browsers), 10, "bridge down reported"
         )
         stop.set()
         await asyncio.gather(*tasks)

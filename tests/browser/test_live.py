@@ -36,8 +36,8 @@ def all_in_state(tab, state: str):
 
 def open_dashboard(page, stack, slug: str):
     login(page, stack["server"].base, stack["username"], stack["password"], f"/d/{slug}/")
-    wait_for(lambda: page.evaluate(BANNER) == "live", 10, "the banner never said live")
-    wait_for(lambda: all_in_state(page, "fresh"), 10, f"not every tile of {slug} turned fresh")
+    wait_for(lambda: page.evaluate(BANNER) == "live", 20, "the banner never said live")
+    wait_for(lambda: all_in_state(page, "fresh"), 20, f"not every tile of {slug} turned fresh")
 
 
 def test_a_login_is_required_for_dashboards(page, stack):
@@ -65,7 +65,7 @@ def test_the_dashboard_loads_and_values_change_live(page, stack):
     clock = page.locator(".agent .agent-time").first
     shown = clock.inner_text()
     assert re.fullmatch(r"\d+:\d\d", shown), shown
-    wait_for(lambda: clock.inner_text() != shown, 3, "time in state did not tick")
+    wait_for(lambda: clock.inner_text() != shown, 10, "time in state did not tick")
     assert page.page_errors == []
 
 
@@ -149,7 +149,7 @@ def test_a_wall_survives_a_server_kill_and_restart_without_reloading(page, stack
 
 def test_the_wall_rotates_through_its_playlist_with_big_fonts_and_no_cursor(page, stack):
     page.goto(stack["server"].base + stack["wall_path"])
-    wait_for(lambda: page.evaluate("() => document.body.dataset.board") == "overview", 5, "the wall did not start on overview")
+    wait_for(lambda: page.evaluate("() => document.body.dataset.board") == "overview", 20, "the wall did not start on overview")
     assert page.evaluate("() => getComputedStyle(document.body).cursor") == "none"
     kpi = float(page.evaluate("() => getComputedStyle(document.querySelector('.widget.kpi .tile-value')).fontSize")[:-2])
     assert kpi >= 64, f"KPI numbers are {kpi}px on a wall"
@@ -238,7 +238,7 @@ def assert_donut_and_gauge_readable(layout: dict, min_donut: int, size: str) -> 
 def test_wall_titles_wrap_and_figures_stay_in_their_boxes(page, stack):
     """Before the revoke test below: it needs the wall's token."""
     page.goto(stack["server"].base + stack["wall_path"])
-    wait_for(lambda: page.evaluate(BANNER) == "live" and all_in_state(page, "fresh"), 10, "the wall never went live")
+    wait_for(lambda: page.evaluate(BANNER) == "live" and all_in_state(page, "fresh"), 20, "the wall never went live")
     layout = settled_layout(page)
     assert layout["ticks"] > 0
     assert not layout["legendOverTicks"], "the line chart's legend covers its time axis"
@@ -262,6 +262,13 @@ def test_wall_titles_wrap_and_figures_stay_in_their_boxes(page, stack):
     assert page.page_errors == []
 
 
+CUES = """(widget) => [...document.querySelectorAll(`${widget} [data-statistic]`)].map((t) => ({
+  threshold: t.dataset.threshold, value: t.dataset.value, aria: t.getAttribute('aria-label'),
+  cue: t.querySelector('.cue-text').innerText, icon: t.querySelector('.cue-icon').innerText,
+  color: getComputedStyle(t.querySelector('.tile-value')).color,
+}))"""
+
+
 def test_a_threshold_crossing_shows_colour_and_text(page, stack):
     base = stack["server"].base
     open_dashboard(page, stack, "agents")
@@ -276,16 +283,16 @@ def test_a_threshold_crossing_shows_colour_and_text(page, stack):
     page.click("input[name=_save]")
     expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
     page.goto(f"{base}/d/agents/")
-    wait_for(lambda: all_in_state(page, "fresh"), 10, "tiles did not turn fresh")
+    wait_for(lambda: all_in_state(page, "fresh"), 20, "tiles did not turn fresh")
+    # One read of the crossing tile: a live update (the agent changing state) may reset it
+    # between separate reads.
     crossing = wait_for(
-        lambda: next((t for t in tiles(page) if t["key"] in keys and t["threshold"] == "warning"), None),
+        lambda: next((t for t in page.evaluate(CUES, f"#w-{widget_id}") if t["threshold"] == "warning"), None),
         20, f"no agent's time in state crossed {line} s")
-    tile = page.locator(f"#w-{widget_id} [data-statistic='{crossing['key']}']")
-    assert tile.locator(".cue-text").inner_text() == "HIGH"
-    assert tile.locator(".cue-icon").inner_text() == "▲"
-    assert ", HIGH" in tile.get_attribute("aria-label")
-    assert tile.locator(".tile-value").evaluate("(e) => getComputedStyle(e).color") == "rgb(230, 159, 0)"
-    assert float(tile.get_attribute("data-value")) >= line
+    assert crossing["cue"] == "HIGH" and crossing["icon"] == "▲", crossing
+    assert ", HIGH" in crossing["aria"], crossing
+    assert crossing["color"] == "rgb(230, 159, 0)", crossing
+    assert float(crossing["value"]) >= line, crossing
 
 
 def test_the_fleet_console_shows_the_wall_and_reload_now_reaches_it(page, browser, stack):
@@ -301,7 +308,7 @@ def test_the_fleet_console_shows_the_wall_and_reload_now_reaches_it(page, browse
             row = page.locator("#fleet tbody tr").first
             return row if row.get_attribute("data-online") == "true" and "ms" in row.inner_text() else None
 
-        row = wait_for(reported, 15, "the wall's telemetry never reached the fleet console", interval=0.5)
+        row = wait_for(reported, 30, "the wall's telemetry never reached the fleet console", interval=0.5)
         text = row.inner_text()
         assert "Floor wall (demo)" in text and "● online" in text and "MB" in text and "outdated" not in text
         row.locator("input[type=submit][value='Reload now']").click()
@@ -367,7 +374,7 @@ def test_the_ops_page_shows_the_bridge_and_resubscribe_all_reaches_it(page, stac
         page.goto(f"{base}/ops/")
         return "operator request" in page.inner_text("#ops-subscriptions")
 
-    wait_for(resubscribed_by_operator, 10, "the bridge did not report an operator resubscribe", interval=0.3)
+    wait_for(resubscribed_by_operator, 20, "the bridge did not report an operator resubscribe", interval=0.3)
     page.locator("#ops-statistics tr", has_text="Sales waiting").locator("button[value=peek]").click()
     expect(page.locator(".messages")).to_contain_text("Peek of “Sales waiting”:")
 
@@ -382,7 +389,7 @@ def test_a_revoked_wall_token_is_refused_and_its_socket_closed(page, browser, st
         page.select_option("select[name=action]", "revoke")
         page.click("button[name=index]")
         expect(page.locator(".messagelist")).to_contain_text("Revoked 1 wall link")
-        wait_for(lambda: wall.evaluate(BANNER) == "refused", 5, "the wall's socket was not closed on revoke")
+        wait_for(lambda: evaluate_settled(wall, BANNER) == "refused", 15, "the wall's socket was not closed on revoke")
         with urllib.request.urlopen(base + "/healthz") as reply:
             assert reply.status == 200
         response = wall.goto(base + stack["wall_path"])
@@ -415,8 +422,8 @@ def test_a_group_tile_drills_down_by_keyboard_to_that_groups_agents_live(page, s
     page.keyboard.press("Enter")
     page.wait_for_url(f"{base}/d/agents-sales/")
     assert page.inner_text("h1") == "Sales agents"
-    wait_for(lambda: page.evaluate(BANNER) == "live", 10, "the drill-down's banner never said live")
-    wait_for(lambda: all_in_state(page, "fresh"), 10, "not every agent of the drill-down turned fresh")
+    wait_for(lambda: page.evaluate(BANNER) == "live", 20, "the drill-down's banner never said live")
+    wait_for(lambda: all_in_state(page, "fresh"), 20, "not every agent of the drill-down turned fresh")
     assert [t["agent"] for t in page.evaluate(AGENT_TILES)] == [aliases[("Agent", m)] for m in members]
 
     # Each agent's state equals the simulator's truth whenever both show the same reading.

@@ -28,7 +28,7 @@ def fresh_everywhere(page):
 
 def open_live(page, stack, slug: str) -> None:
     login(page, stack["server"].base, stack["username"], stack["password"], f"/d/{slug}/")
-    wait_for(lambda: page.evaluate(BANNER) == "live" and fresh_everywhere(page), 10, f"{slug} never went live")
+    wait_for(lambda: page.evaluate(BANNER) == "live" and fresh_everywhere(page), 20, f"{slug} never went live")
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +170,7 @@ def test_seeding_the_demo_again_keeps_the_wall_link_and_an_open_wall_reconnects(
     """Last in this module: it restarts the server."""
     server, simulator = stack["server"], stack["simulator"]
     page.goto(server.base + stack["wall_path"])
-    wait_for(lambda: page.evaluate(BANNER) == "live" and fresh_everywhere(page), 10, "the wall never went live")
+    wait_for(lambda: page.evaluate(BANNER) == "live" and fresh_everywhere(page), 20, "the wall never went live")
     page.evaluate("() => { window.sameDocument = 'yes'; }")
     server.stop()
     again = json.loads(manage(server.env, "seed_demo", "--simulator", simulator.url, "--control-key", CONTROL_KEY,

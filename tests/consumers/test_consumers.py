@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import json
+import time
 
 import pytest
 from channels.layers import get_channel_layer
@@ -135,11 +136,13 @@ async def test_bridge_death_and_return_reach_open_sockets_as_snapshots():
     browser = Browser(communicator)
     await browser.next_frame()
     assert browser.connection["bridge"] == "up"
-    # The bridge stops beating: within three beats (0.6 s here) the client is told.
-    await browser.until(lambda b: b.connection["bridge"] == "down", 2.0, "bridge death not reported")
+    # The bridge stops beating: the client is told (the watcher's budget is 0.8 s here; the
+    # 2 s product budget is measured end to end by the browser and fault-matrix tests, this
+    # deadline also covers connecting on a loaded machine).
+    await browser.until(lambda b: b.connection["bridge"] == "down", 10, "bridge death not reported")
     assert browser.values[keys[0]]["state"] == "stale"
     await make_async(values.write, {}, {}, live_status())
-    await browser.until(lambda b: b.connection["bridge"] == "up", 2.0, "bridge return not reported")
+    await browser.until(lambda b: b.connection["bridge"] == "up", 10, "bridge return not reported")
     assert browser.values[keys[0]]["state"] == "fresh"
     await communicator.disconnect()
 
@@ -183,13 +186,21 @@ async def test_ping_resync_and_flood_limit():
     snapshot = await browser.next_frame()
     assert snapshot["type"] == "snapshot" and snapshot["seq"] == 5 and snapshot["values"][keys[1]]["value"] == 93.5
     # Burst is 4 x 5/s = 20 frames; 60 at once: 1 rate_limited error, the rest answered or dropped.
+    # The bucket refills at 5/s and may warn once a second while the flood is handled, so
+    # the bounds grow with the time it took (a loaded machine handles it slowly).
+    before = len(browser.frames)
+    started = last = time.monotonic()
     for i in range(60):
         await communicator.send_json_to({"type": "ping", "t": i})
-    await browser.pump(0.2)
-    flood = browser.frames[-60:]
+    while not await communicator.receive_nothing(timeout=1.0, interval=0.005):
+        browser.apply(await communicator.receive_json_from())
+        last = time.monotonic()
+    elapsed = last - started
+    flood = browser.frames[before:]
     pongs = [f for f in flood if f["type"] == "pong"]
     limited = [f for f in flood if f["type"] == "error" and f["code"] == "rate_limited"]
-    assert len(limited) == 1 and 15 <= len(pongs) <= 22
+    assert 1 <= len(limited) <= 1 + int(elapsed), (len(limited), elapsed)
+    assert 15 <= len(pongs) <= 20 + 5 * elapsed + 1, (len(pongs), elapsed)
     await communicator.disconnect()
 
 
@@ -228,27 +239,27 @@ async def test_wall_follows_its_playlist_reports_telemetry_and_is_closed_on_revo
     communicator, connected, _ = await wall(token)
     assert connected
     browser = Browser(communicator)
-    await browser.until(lambda b: set(b.seq) == {"first", "second"}, 2.0, "snapshots of the playlist")
+    await browser.until(lambda b: set(b.seq) == {"first", "second"}, 10, "snapshots of the playlist")
     # Telemetry is stored on the display.
     await communicator.send_json_to({"type": "telemetry", "version": "v7", "memory": 181.5, "latency": 42})
     stored = await eventually(
         lambda: make_async(lambda: Display.objects.filter(pk=display.pk, page_version="v7").first()),
-        2.0, "telemetry stored",
+        10, "telemetry stored",
     )
     assert (stored.memory_mb, stored.latency_ms) == (181.5, 42) and stored.last_seen is not None
     # Frames of every playlist dashboard reach the wall.
     await get_channel_layer().group_send(
         dashboard_group(first.pk), {"type": FRAME_MESSAGE, "frame": events.batch("first", 1, {first_keys[0]: fresh(3)})}
     )
-    await browser.until(lambda b: b.values.get(first_keys[0], {}).get("value") == 3, 2.0, "batch of first")
+    await browser.until(lambda b: b.values.get(first_keys[0], {}).get("value") == 3, 10, "batch of first")
     # Adding a dashboard to the playlist (a signal after commit) brings its snapshot.
     await make_async(DisplayItem.objects.create, display=display, dashboard=third, position=2)
-    await browser.until(lambda b: "third" in b.seq, 3.0, "snapshot of the added dashboard")
+    await browser.until(lambda b: "third" in b.seq, 10, "snapshot of the added dashboard")
     await reload_display_async(display.pk, "new version")
-    await browser.until(lambda b: b.frames[-1] == {"type": "reload", "reason": "new version"}, 2.0, "reload frame")
+    await browser.until(lambda b: b.frames[-1] == {"type": "reload", "reason": "new version"}, 10, "reload frame")
     # Revoking the token closes the socket.
     await make_async(revoke, display)
-    closed = await eventually(lambda: communicator_closed(communicator), 3.0, "socket closed after revoke")
+    closed = await eventually(lambda: communicator_closed(communicator), 10, "socket closed after revoke")
     assert closed["code"] == 4403
 
 
@@ -278,7 +289,7 @@ async def test_reissuing_a_token_closes_sockets_opened_with_the_old_one():
         display.save()
 
     await make_async(reissue)
-    closed = await eventually(lambda: communicator_closed(communicator), 3.0, "socket closed after re-issue")
+    closed = await eventually(lambda: communicator_closed(communicator), 10, "socket closed after re-issue")
     assert closed["code"] == 4403
     await display_changed_async(display.pk)  # Harmless with no socket left.
 
@@ -292,14 +303,14 @@ async def test_deleting_a_dashboard_closes_its_desk_sockets_and_walls_drop_it():
     await Browser(communicator).next_frame()
     wall_socket, _, _ = await wall(token)
     wall_browser = Browser(wall_socket)
-    await wall_browser.until(lambda b: set(b.seq) == {"first", "second"}, 2.0, "wall snapshots")
+    await wall_browser.until(lambda b: set(b.seq) == {"first", "second"}, 10, "wall snapshots")
     await make_async(second.delete)
-    closed = await eventually(lambda: communicator_closed(communicator), 3.0, "desk socket closed")
+    closed = await eventually(lambda: communicator_closed(communicator), 10, "desk socket closed")
     assert closed["code"] == 4404
     # The wall stays open and keeps following the first dashboard only.
     layer = get_channel_layer()
     await layer.group_send(dashboard_group(second.pk), {"type": FRAME_MESSAGE, "frame": events.batch("second", 99, {})})
     assert await wall_socket.receive_nothing(0.2)
     await wall_socket.send_json_to({"type": "resync"})
-    await wall_browser.until(lambda b: [f["dashboard"] for f in b.frames[-1:]] == ["first"], 2.0, "resync covers the rest")
+    await wall_browser.until(lambda b: [f["dashboard"] for f in b.frames[-1:]] == ["first"], 10, "resync covers the rest")
     await wall_socket.disconnect()

@@ -167,15 +167,19 @@ async def test_the_ops_page_shows_the_update_rate_the_simulator_offers(simulator
         loaded = await eventually(lambda: _rate_near(page, "10 s", LOAD), WINDOWS[0] + 10, "the 10 s rate at the load")
         sent = (await control.state())["loadUpdatesSent"]
         assert within(loaded["overall"]["10 s"], LOAD), loaded
-        # Every update counted once: the total trails what the simulator sent by at most ~1 s of load.
-        assert sent - 2 * LOAD <= loaded["total"] <= sent, (loaded["total"], sent)
+        assert loaded["total"] <= sent, "an update counted twice"
         # Load is spread evenly over the 4 statistics: 3/4 of it to one subscription, 1/4 to the other.
         assert within(loaded["subscriptions"][3][0], LOAD * 3 / 4) and within(loaded["subscriptions"][1][0], LOAD / 4), loaded
         shared = re.search(r'ccdash_shared_update_rate\{window_seconds="10"\} ([\d.]+)', await page.metrics())
         assert shared and within(float(shared.group(1)), LOAD), "the rate in /metrics"
 
         await control.call("POST", "/load", {"updates_per_second": 0})
-        silent = await eventually(lambda: _rate_is(page, "10 s", 0.0), WINDOWS[0] + 5, "the 10 s rate back to 0")
+        silent = await eventually(lambda: _rate_is(page, "10 s", 0.0), WINDOWS[0] + 10, "the 10 s rate back to 0")
+        # Every update counted once: with the load stopped, the total reaches exactly what the
+        # simulator sent (compared while it still moved, the pipeline's lag on a loaded machine
+        # made any fixed margin a race).
+        sent = (await control.state())["loadUpdatesSent"]
+        await eventually(lambda: _total_is(page, sent), 10, f"the total at the {sent} updates sent")
         assert silent["subscriptions"][3][0] == 0.0 and silent["subscriptions"][1][0] == 0.0
         assert 0 < silent["overall"]["1 min"] < LOAD  # the minute still remembers the load
     finally:
@@ -196,6 +200,11 @@ async def _ready(page):
 async def _rate_near(page, window, expected):
     read = await page.read()
     return read if within(read["overall"].get(window), expected) else None
+
+
+async def _total_is(page, total):
+    read = await page.read()
+    return read if read["total"] == total else None
 
 
 async def _rate_is(page, window, value):

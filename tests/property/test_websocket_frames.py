@@ -6,6 +6,7 @@ hurting other clients; no session, a forged session or a foreign Origin gets not
 
 import asyncio
 import json
+import time
 
 import pytest
 from channels.testing import WebsocketCommunicator
@@ -58,8 +59,9 @@ async def connect(path: str, headers) -> tuple[WebsocketCommunicator, bool, int 
     return communicator, connected, code
 
 
-async def next_reply(communicator, timeout: float = 2.0) -> dict:
-    """The next frame, parsed strictly and schema-checked."""
+async def next_reply(communicator, timeout: float = 10.0) -> dict:
+    """The next frame, parsed strictly and schema-checked (``timeout`` only bounds a failing
+    test, so it is generous for a loaded machine)."""
     if await communicator.receive_nothing(timeout=timeout, interval=0.005):
         raise AssertionError(f"no reply within {timeout} s")
     message = await communicator.receive_output()
@@ -119,17 +121,22 @@ async def test_a_flood_is_rate_limited_and_does_not_starve_another_client(seeded
     flooder, _, _ = await connect("/ws/dashboards/floor/", headers)
     other, _, _ = await connect("/ws/dashboards/floor/", headers)
     await next_reply(flooder), await next_reply(other)
+    started = last = time.monotonic()
     for i in range(500):
         await flooder.send_to(text_data=json.dumps({"type": "ping", "t": i}))
     await other.send_to(text_data=json.dumps({"type": "ping", "t": -1}))
     assert (await next_reply(other))["t"] == -1
     answers = []
-    while not await flooder.receive_nothing(timeout=0.3, interval=0.005):
+    while not await flooder.receive_nothing(timeout=1.0, interval=0.005):
         answers.append(strict_json((await flooder.receive_output())["text"]))
+        last = time.monotonic()
+    # The bucket refills at 5/s and may warn once a second while the flood is handled:
+    # the bounds grow with the time it took (a loaded machine handles it slowly).
+    elapsed = last - started
     pongs = [a for a in answers if a["type"] == "pong"]
     limited = [a for a in answers if a.get("code") == "rate_limited"]
-    assert 15 <= len(pongs) <= 30, f"{len(pongs)} of 500 flooded pings were answered"
-    assert 1 <= len(limited) <= 3, "a flood must be told once (per second) that it is limited, not echoed"
+    assert 15 <= len(pongs) <= 20 + 5 * elapsed + 1, f"{len(pongs)} of 500 flooded pings were answered in {elapsed:.2f} s"
+    assert 1 <= len(limited) <= 1 + int(elapsed), "a flood must be told once (per second) that it is limited, not echoed"
     await flooder.disconnect(), await other.disconnect()
 
 

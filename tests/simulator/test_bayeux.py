@@ -263,9 +263,11 @@ class TestBoundedQueue:
         async def overflowed():
             return (await control(client, "GET", "state"))[1]["droppedMessages"] >= 3
         await wait_until(overflowed, timeout=5, message="messages dropped from the full queue")
+        # Stopped before the connect drains the queue: stopped after, the load (every 20 ms)
+        # could queue more in between on a loaded machine.
+        await control(client, "POST", "load", {"updates_per_second": 0})
         replies = await client.connect()
         data = [r for r in replies if r["channel"] == "/statistics/v3/updates"]
         assert len(data) == 5
-        await control(client, "POST", "load", {"updates_per_second": 0})
         state = (await control(client, "GET", "state"))[1]
         assert state["queuedMessages"] == 0
