@@ -23,6 +23,7 @@ statistics_wanted = Gauge("ccdash_statistics_wanted", "Statistics used by at lea
 updates_in = Counter("ccdash_updates_in", "Statistic values received from upstream.")
 updates_out = Counter("ccdash_updates_out", "Statistic values published to dashboards (after coalescing).")
 messages_out = Counter("ccdash_fanout_messages", "Channel-layer messages sent to dashboard groups.", ["type"])
+polling_entered = Counter("ccdash_polling_entered", "Times the bridge fell back to polling because CometD could not be held.")
 resubscribes = Counter("ccdash_resubscribes", "Full re-creations of every upstream subscription.", ["reason"])
 resubscribe_seconds = Histogram(
     "ccdash_resubscribe_seconds", "Time to re-create every subscription and push current values.",

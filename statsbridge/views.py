@@ -12,10 +12,13 @@ def readiness(status: dict | None) -> tuple[bool, str, dict]:
     connection = values.connection_from_status(status)
     if connection["bridge"] != "up":
         return False, "no active bridge (no recent heartbeat)", connection
-    if connection["upstream"] != "connected":
+    if connection["upstream"] not in ("connected", "polling"):
         return False, f"upstream is {connection['upstream']}", connection
     if connection["service"] != "AVAILABLE":
         return False, f"statistics service is {connection['service']}", connection
+    if connection["upstream"] == "polling":
+        # Degraded but serving: values are fresh, read by REST while CometD is blocked.
+        return True, f"polling every {connection.get('poll_seconds', '?')} s (CometD cannot be held)", connection
     return True, "ok", connection
 
 
