@@ -360,7 +360,9 @@ def refusal_messages(keys: Iterable[str], errors) -> tuple[dict, str]:
     for key in keys:
         for error in errors:
             detail = error.detail if isinstance(error.detail, dict) else {}
-            if detail.get("statisticId") == key or key in str(error.detail) or key in error.message:
+            named = detail.get("statisticId")
+            # An error naming its statistic names only that one; others may mention it anywhere.
+            if named == key or (named is None and (key in str(error.detail) or key in error.message)):
                 by_key[key] = error.message
                 break
     general = errors[0].message if len(errors) == 1 else "refused by the Statistics service"
