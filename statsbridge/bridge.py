@@ -433,12 +433,14 @@ class Bridge:
         except (UpstreamError, OSError) as error:
             kind = classify_create(getattr(error, "http_status", None), _transient(error))
             message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
+            metrics.subscription_creates.labels(outcome=kind).inc()
             self.book.create_failed(action, kind, message, time.monotonic())
             if kind == REFUSED:
                 log.warning("upstream refused a whole batch of %d statistics: %s", len(action.keys), message)
             else:
                 self._note_error(f"creating a subscription failed ({message}); retrying that batch alone")
             return
+        metrics.subscription_creates.labels(outcome="partial" if result.partial else "ok").inc()
         returned = [s for s in result.data.get("statistics", []) if isinstance(s, dict)]
         by_key, general = refusal_messages(action.keys, result.errors)
         outcome = self.book.created(action, returned, by_key, result.partial, general)
@@ -468,6 +470,7 @@ class Bridge:
             kind = classify_call(_transient(error))
             message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
             if self.book.peek_failed(action, kind, time.monotonic()):
+                metrics.subscription_lost.inc()
                 log.warning("subscription %s counts as lost (%s); creating its statistics again",
                             action.subscription_id, message)
             else:

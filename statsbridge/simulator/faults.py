@@ -5,6 +5,8 @@ only), ``peek`` (``GET /subscriptions/{id}/statistic-values`` only), ``auth`` an
 ``notifications``. A fault answers an HTTP error status, or HTTP 200 with an error
 ``status.code`` in the envelope (the reference's generic error form), or, for
 ``subscriptions``, HTTP 200 code 2: a partial success refusing half of the statistics.
+``lost_reply`` (``subscriptions`` only) creates the subscription all the same and then
+answers the error, as when a gateway times out after the back end did the work.
 ``count: "forever"`` keeps it armed until ``/simulator/clear-faults``; ``cut_after``
 (``notifications`` only) holds each request that many seconds and answers 504, as a
 proxy that kills long-polls does, without the request ever reaching the service.
@@ -34,6 +36,7 @@ class Fault:
     count: Optional[int]
     code: Optional[int] = None
     cut_after: Optional[float] = None
+    lost_reply: bool = False  # subscriptions: created all the same, then the error is answered
 
     def describe(self) -> dict:
         """What is armed, for /simulator/state."""
@@ -42,6 +45,8 @@ class Fault:
             found["code"] = self.code
         if self.cut_after is not None:
             found["cut_after"] = self.cut_after
+        if self.lost_reply:
+            found["lost_reply"] = True
         return found
 
 
@@ -54,7 +59,9 @@ def parse_fault(body) -> Fault:
     if not isinstance(body, dict):
         raise FaultError("body must be a JSON object")
     status, count, scope = body.get("status"), body.get("count", 1), body.get("scope")
-    code, cut_after = body.get("code"), body.get("cut_after")
+    code, cut_after, lost_reply = body.get("code"), body.get("cut_after"), body.get("lost_reply", False)
+    if not isinstance(lost_reply, bool) or (lost_reply and scope != "subscriptions"):
+        raise FaultError("lost_reply is a boolean, for the subscriptions scope")
     if scope not in SCOPES:
         raise FaultError(f"scope must be one of {', '.join(SCOPES)}")
     if cut_after is not None:
@@ -74,7 +81,7 @@ def parse_fault(body) -> Fault:
         count = None
     elif not _is_int(count) or count < 1:
         raise FaultError('count must be a positive integer or "forever"')
-    return Fault(scope, status, count, code, float(cut_after) if cut_after is not None else None)
+    return Fault(scope, status, count, code, float(cut_after) if cut_after is not None else None, lost_reply)
 
 
 def reason(status: int) -> str:

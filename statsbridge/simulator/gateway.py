@@ -36,8 +36,8 @@ def injected(request: web.Request, tenant: Tenant, scope: str,
     """The answer of a fault armed for ``scope`` (consumed), or None. A fault with a ``code``
     answers that ``status.code`` in the body (HTTP 200: the reference's generic error form)."""
     fault = tenant.faults.armed(scope)
-    if fault is None or (fault.status == 200 and fault.code == 2):
-        return None  # a partial success is the endpoint's to build
+    if fault is None or (fault.status == 200 and fault.code == 2) or fault.lost_reply:
+        return None  # a partial success or a lost reply is the endpoint's to build
     tenant.faults.take_fault(scope)
     logger.info("injected fault: %s %s answered %d%s", request.method, request.path, fault.status,
                 f" code {fault.code}" if fault.code is not None else "")

@@ -84,13 +84,13 @@ class StatisticsApi:
             return injected(request, self.tenant, scope, _fault_body)
         return refused
 
-    def _partial_fault(self) -> bool:
-        """Whether the next create is armed to be a partial success (code 2) (consumed)."""
+    def _create_fault(self):
+        """The fault armed for the next create that the endpoint itself builds (consumed):
+        a partial success (code 2) or a lost reply; None otherwise."""
         fault = self.tenant.faults.armed("subscriptions")
-        if fault is not None and fault.status == 200 and fault.code == 2:
-            self.tenant.faults.take_fault("subscriptions")
-            return True
-        return False
+        if fault is not None and ((fault.status == 200 and fault.code == 2) or fault.lost_reply):
+            return self.tenant.faults.take_fault("subscriptions")
+        return None
 
     async def _body(self, request: web.Request):
         try:
@@ -106,7 +106,8 @@ class StatisticsApi:
         refused = self._gate(request, "subscriptions")
         if refused:
             return refused
-        partial = self._partial_fault()
+        fault = self._create_fault()
+        partial = fault is not None and not fault.lost_reply
         verbose = _verbose(request)
         if verbose is None:
             return fail(request, 400, "verbose must be INFO or OFF")
@@ -139,6 +140,9 @@ class StatisticsApi:
         if not subscription.statistics:
             return fail(request, 400, "no statistic could be opened", errors)
         self.tenant.registry.add(subscription)
+        if fault is not None and fault.lost_reply:
+            logger.info("injected fault: %s created, then its reply lost (%d)", operation_id, fault.status)
+            return json_response(_fault_body(fault.status), fault.status)
         data = {"operationId": operation_id, "subscriptionId": operation_id,
                 "statistics": [s.item(verbose) for s in subscription.statistics.values()]}
         return self._reply(request, data, errors)

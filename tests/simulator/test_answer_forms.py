@@ -117,3 +117,12 @@ async def test_notifications_cut_by_a_proxy_after_n_seconds(client: Client):
 async def test_bad_fault_forms_are_refused(client: Client, body, message):
     assert (await control(client, "POST", "fail", body)) == (400, {"message": message})
     assert (await control(client, "POST", "clear-faults", {"scope": "everything"}))[0] == 400
+
+
+async def test_a_lost_reply_creates_the_subscription_and_answers_the_error(client: Client):
+    fault = {"scope": "subscriptions", "status": 504, "lost_reply": True}
+    assert (await control(client, "POST", "fail", fault))[1]["armed"]["subscriptions"]["lost_reply"] is True
+    status, body = await client.subscribe_statistics(STATS[:2], operation_id="op-1")
+    assert status == 504 and body["status"]["code"] == 504
+    assert (await peek(client, "op-1"))[0] == 200, "it exists all the same"
+    assert (await control(client, "POST", "fail", {"scope": "peek", "status": 500, "lost_reply": True}))[0] == 400
