@@ -60,9 +60,12 @@ class SharedStatusCollector:
         bridge = GaugeMetricFamily("ccdash_shared_bridge_up", "1 when the active bridge's heartbeat is recent.")
         bridge.add_metric([], 1 if connection["bridge"] == "up" else 0)
         yield bridge
-        live = GaugeMetricFamily("ccdash_shared_live", "1 when bridge up, upstream connected and service AVAILABLE.")
+        live = GaugeMetricFamily("ccdash_shared_live", "1 when bridge up, upstream connected (or polling) and service AVAILABLE.")
         live.add_metric([], 1 if values.is_live(connection) else 0)
         yield live
+        polling = GaugeMetricFamily("ccdash_shared_polling", "1 while the bridge polls because CometD cannot be held.")
+        polling.add_metric([], 1 if connection["upstream"] == "polling" else 0)
+        yield polling
         rate = GaugeMetricFamily(
             "ccdash_shared_update_rate", "Statistic updates pushed by the upstream per second, over a sliding window.",
             labels=["window_seconds"],

@@ -182,6 +182,8 @@ async def test_polling_while_notifications_are_blocked_then_streaming_again(simu
     status = values.read_status()
     assert status["mode"] == "polling" and status["connection"]["upstream"] == "polling"
     assert metrics.upstream_state.labels(state="polling")._value.get() == 1
+    exposition = metrics.render().decode()
+    assert "ccdash_shared_polling 1.0" in exposition and 'ccdash_upstream_state{state="polling"} 1.0' in exposition
     await control_api.call("POST", "/clear-faults")
     await browser.until(lambda b: b.connection["upstream"] == "connected", 40, "streaming again")
     assert "poll_seconds" not in browser.connection
@@ -189,4 +191,5 @@ async def test_polling_while_notifications_are_blocked_then_streaming_again(simu
     await eventually(lambda: bridge.bridge.book.busy is False and not bridge.bridge._need_resubscribe, 10, "settled")
     await once_each(control_api, keys)
     assert values.read_status()["mode"] == "streaming"
+    assert "ccdash_shared_polling 0.0" in metrics.render().decode()
     await browser.communicator.disconnect()
