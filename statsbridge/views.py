@@ -18,7 +18,9 @@ def readiness(status: dict | None) -> tuple[bool, str, dict]:
         return False, f"statistics service is {connection['service']}", connection
     if connection["upstream"] == "polling":
         # Degraded but serving: values are fresh, read by REST while CometD is blocked.
-        return True, f"polling every {connection.get('poll_seconds', '?')} s (CometD cannot be held)", connection
+        every = connection.get("poll_seconds")
+        every = f"{every:g}" if isinstance(every, (int, float)) else "?"
+        return True, f"polling every {every} s (CometD cannot be held)", connection
     return True, "ok", connection
 
 
