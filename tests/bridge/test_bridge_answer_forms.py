@@ -3,6 +3,7 @@ lost subscriptions, failing batches, partial success, lost create replies, and p
 while CometD cannot be held."""
 
 import asyncio
+import time
 
 import pytest
 from channels.db import database_sync_to_async
@@ -89,14 +90,15 @@ async def test_a_lost_subscription_is_found_by_any_answer_form_and_created_again
 async def test_a_failing_peek_that_recovers_loses_nothing(simulator, bridge):
     control_api, browser, keys = await live_desk(simulator)
     held = dict(bridge.bridge.held)
-    await control_api.call("POST", "/fail", {"scope": "peek", "status": 503, "count": 20})
+    await control_api.call("POST", "/fail", {"scope": "peek", "status": 503, "count": 1000})
     bridge.bridge.handle(MessagesLost(1))
-    await eventually(lambda: not bridge.bridge.book.next_due(0) and (simulator.tenant.faults.armed("peek") is None
-                                                                    or simulator.tenant.faults.armed("peek").count < 20),
-                     10, "peeks tried")
+    # Each peek is tried five times by the REST client (503 is transient), then by the book.
+    await eventually(lambda: simulator.tenant.faults.armed("peek").count <= 1000 - 5 * len(held), 15,
+                     "every subscription's peek failed")
     await control_api.call("POST", "/clear-faults")
-    await _until_equal(browser, control_api, keys, "still live")
+    await eventually(lambda: bridge.bridge.book.next_due(time.monotonic()) is None, 40, "the retried peeks succeeded")
     assert bridge.bridge.held == held and bridge.bridge.book.lost_total == 0, "503 is transient: nothing lost"
+    await _until_equal(browser, control_api, keys, "still live")
     await browser.communicator.disconnect()
 
 
@@ -179,6 +181,11 @@ async def test_polling_while_notifications_are_blocked_then_streaming_again(simu
     polled = browser.values[key]["received"]
     await browser.until(lambda b: b.values[key]["received"] > polled and b.values[key]["state"] == "fresh",
                         5, "the next poll refreshes it")
+    # The session nobody can poll expires (3 s here) with its subscriptions: found lost, made again.
+    await eventually(lambda: bridge.bridge.book.lost_total > 0, 15, "the session's subscriptions found lost")
+    await eventually(lambda: _truth_with(control_api, set(keys)), 10, "created again while polling")
+    await _until_equal(browser, control_api, keys, "polled values of the new subscriptions equal to the truth")
+    assert browser.connection["upstream"] == "polling"
     status = values.read_status()
     assert status["mode"] == "polling" and status["connection"]["upstream"] == "polling"
     assert metrics.upstream_state.labels(state="polling")._value.get() == 1
