@@ -40,6 +40,7 @@ from statsbridge.upstream.bayeux import (
 from statsbridge.upstream.bayeux.client import BayeuxClient
 from statsbridge.subscribing import (
     REFUSED,
+    TRANSIENT,
     Create,
     Delete,
     Peek,
@@ -74,8 +75,8 @@ class Bridge:
         self.poll_seconds = float(bridge_setting("POLL_SECONDS"))
         if not self.poll_seconds > 0:
             raise ValueError("BRIDGE_POLL_SECONDS must be a positive number of seconds")
-        self.polling = False
-        self.polling_since: int | None = None
+        self.polling = False  # CometD counts as blocked: values are read by REST
+        self.polling_since: int | None = None  # when REST first answered while polling (ms)
         self.service = "UNKNOWN"
         self.session_up = False
         self.last_error: str | None = None
@@ -320,17 +321,32 @@ class Bridge:
 
     def _enter_polling(self) -> None:
         self.polling = True
-        self.polling_since = events.now_ms()
         metrics.polling_entered.inc()
         log.warning(
             "CometD cannot be held (%d failed connects, down %.0f s): polling every %g s until it can",
             self.health.failures, time.monotonic() - (self.health.down_since or time.monotonic()), self.poll_seconds,
         )
-        self.fanout.set_connection(upstream="polling", poll_seconds=self.poll_seconds)
+        # The status says "polling" once REST has answered (see _rest_answered): with the
+        # whole network down, values stay stale and the status "reconnecting".
         # Subscriptions of a session that cannot be polled are dropped with it by the
         # service; failing peeks find them lost and re-create them (see subscribing).
         self._need_peek = self._need_reconcile = True
         self._work.set()
+
+    def _rest_answered(self) -> None:
+        """A REST call succeeded: while polling, values are fresh again and the status says so."""
+        if self.polling and self.polling_since is None:
+            self.polling_since = events.now_ms()
+            log.info("REST answers while CometD cannot be held: values are polled every %g s", self.poll_seconds)
+            self.fanout.set_connection(upstream="polling", poll_seconds=self.poll_seconds)
+
+    def _rest_failed(self) -> None:
+        """A REST call failed transiently: while polling, nothing can be fresh any more."""
+        if self.polling and self.polling_since is not None:
+            self.polling_since = None
+            log.warning("REST no longer answers either; values are stale until it or CometD does")
+            self.fanout.set_connection(upstream="reconnecting")
+            self.fanout.mark_all("stale")
 
     def _leave_polling(self) -> None:
         self.polling = False
@@ -435,12 +451,15 @@ class Bridge:
             message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
             metrics.subscription_creates.labels(outcome=kind).inc()
             self.book.create_failed(action, kind, message, time.monotonic())
+            if kind == TRANSIENT:
+                self._rest_failed()
             if kind == REFUSED:
                 log.warning("upstream refused a whole batch of %d statistics: %s", len(action.keys), message)
             else:
                 self._note_error(f"creating a subscription failed ({message}); retrying that batch alone")
             return
         metrics.subscription_creates.labels(outcome="partial" if result.partial else "ok").inc()
+        self._rest_answered()
         returned = [s for s in result.data.get("statistics", []) if isinstance(s, dict)]
         by_key, general = refusal_messages(action.keys, result.errors)
         outcome = self.book.created(action, returned, by_key, result.partial, general)
@@ -469,6 +488,8 @@ class Bridge:
         except (UpstreamError, OSError) as error:
             kind = classify_call(_transient(error))
             message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
+            if kind == TRANSIENT:
+                self._rest_failed()
             if self.book.peek_failed(action, kind, time.monotonic()):
                 metrics.subscription_lost.inc()
                 log.warning("subscription %s counts as lost (%s); creating its statistics again",
@@ -478,6 +499,7 @@ class Bridge:
             if self.polling:
                 self._mark_stale(action.keys)
             return
+        self._rest_answered()
         items = [i for i in result.data.get("statistics", []) if isinstance(i, dict) and isinstance(i.get("statisticId"), str)]
         missing = self.book.peeked(action, [i["statisticId"] for i in items], result.partial)
         if missing:
@@ -639,7 +661,7 @@ class Bridge:
         ]
         return {
             "updates": {"total": rates["total"], "windows": rates["windows"], "rates": rates["rates"]},
-            "mode": "polling" if self.polling else "streaming",
+            "mode": "polling" if self.polling and self.polling_since is not None else "streaming",
             "poll_seconds": self.poll_seconds,
             "polling_since": self.polling_since,
             "retrying": dict(sorted(self.book.retrying().items())[:50]),

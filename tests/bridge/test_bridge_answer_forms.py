@@ -200,3 +200,23 @@ async def test_polling_while_notifications_are_blocked_then_streaming_again(simu
     assert values.read_status()["mode"] == "streaming"
     assert "ccdash_shared_polling 0.0" in metrics.render().decode()
     await browser.communicator.disconnect()
+
+
+@pytest.mark.parametrize("bridge_settings", [POLLING])
+async def test_no_polling_status_while_rest_does_not_answer_either(simulator, bridge):
+    control_api, browser, keys = await live_desk(simulator)
+    await control_api.call("POST", "/fail", {"scope": "statistics", "status": 503, "count": "forever"})
+    await control_api.call("POST", "/fail", {"scope": "notifications", "status": 503, "count": "forever"})
+    await eventually(lambda: bridge.bridge.polling, 15, "CometD counted as blocked")
+    # Polls go out (and fail): nothing can be fresh, and the status does not claim polling.
+    await eventually(lambda: simulator.tenant.faults.armed("statistics") is not None and bridge.bridge.last_error, 10,
+                     "a poll failed")
+    await browser.until(lambda b: all(b.values[k]["state"] == "stale" for k in keys), 5, "every value stale")
+    assert browser.connection["upstream"] == "reconnecting"
+    assert values.read_status()["mode"] == "streaming"
+    await control_api.call("POST", "/clear-faults", {"scope": "statistics"})
+    await browser.until(lambda b: b.connection["upstream"] == "polling", 15, "POLLING once REST answers")
+    await _until_equal(browser, control_api, keys, "fresh polled values")
+    await control_api.call("POST", "/clear-faults")
+    await browser.until(lambda b: b.connection["upstream"] == "connected", 40, "streaming again")
+    await browser.communicator.disconnect()
