@@ -569,7 +569,7 @@ class Bridge:
                 if await self.fanout.beat(self.status_extra()):
                     # The ids tell a successor which subscriptions to delete before
                     # creating its own (see ``run``): without them it would leave duplicates.
-                    await self._run_sync(values.write_subscription_ids, list(self.held))
+                    await self._run_sync(values.write_subscription_ids, self.book.all_ids())
             except Exception:  # The cache may blip; the next beat retries.
                 log.exception("could not write the heartbeat")
             await asyncio.sleep(beat)
