@@ -10,10 +10,14 @@ the statistics used by widgets subscribed, whatever happens upstream:
   the current values. So does a new CometD session (first handshake, re-handshake
   after the service forgot the client, token recovery) and a bridge start;
 - lost notifications (the client's buffer overflowed) and a restored connection
-  trigger a peek of every subscription, so nothing stays silently outdated.
+  trigger a peek of every subscription, so nothing stays silently outdated;
+- when CometD cannot be held (``statsbridge.polling``) and REST answers, values are
+  polled every ``POLL_SECONDS`` until CometD connects again.
 
-Subscription work runs in one worker task so that the event loop that reads CometD
-never waits on REST calls (a server expires a client that stops polling).
+What to create, hold, retry, peek and delete is decided by the sans-I/O
+``statsbridge.subscribing.SubscriptionBook``; this module performs it. Subscription work
+runs in one worker task so that the event loop that reads CometD never waits on REST
+calls (a server expires a client that stops polling).
 """
 
 import asyncio
