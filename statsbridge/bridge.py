@@ -343,6 +343,11 @@ class Bridge:
             self.polling_since = events.now_ms()
             log.info("REST answers while CometD cannot be held: values are polled every %g s", self.poll_seconds)
             self.fanout.set_connection(upstream="polling", poll_seconds=self.poll_seconds)
+            # The network may just be back (a cut, a restart): try CometD now rather than
+            # after its backoff (up to 30 s). Behind a proxy that blocks it, this costs one
+            # more failed attempt each time REST comes back, no more.
+            if self._bayeux is not None:
+                self._bayeux.retry_now()
 
     def _rest_failed(self) -> None:
         """A REST call failed transiently: while polling, nothing can be fresh any more."""
