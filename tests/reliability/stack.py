@@ -215,10 +215,6 @@ class Stack:
             "GENESYS_API_KEY": self.simulator.config.api_key,
             "GENESYS_CLIENT_ID": self.simulator.config.client_id,
             "GENESYS_CLIENT_SECRET": self.simulator.config.client_secret,
-            # After a cut or a restart REST may answer before CometD's backoff ends: values are
-            # then polled, and marked fresh. Polled every second they stay within the
-            # observer's 2 s lag (every 5 s, the default, they may be up to 5 s old).
-            "BRIDGE_POLL_SECONDS": "1",
             **self.extra_env,
         }
         self.env.pop("REDIS_URL", None)
