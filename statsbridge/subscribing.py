@@ -250,9 +250,6 @@ class SubscriptionBook:
 
     # ---------------------------------------------------------------- outcomes
 
-    def deleted(self, failed: Iterable[str] = ()) -> None:
-        """A ``Delete`` ran; ``failed`` ids are forgotten (the service drops them with the session)."""
-
     def created(self, create: Create, returned: list, errors_by_key: dict, partial: bool,
                 general_error: str = "refused by the Statistics service") -> Created:
         """``POST /subscriptions`` succeeded (code 0 or 2): hold what was accepted.
@@ -340,10 +337,6 @@ class SubscriptionBook:
         state.keys |= set(peek.keys)
         state.due = now + self._backoff.delay(state.attempts, self._rand)
         return False
-
-    def lose(self, subscription_id: str) -> bool:
-        """Count ``subscription_id`` as lost at once (e.g. the service said it does not exist)."""
-        return self._lose(subscription_id) if subscription_id in self.held else False
 
     def _lose(self, subscription_id: str) -> bool:
         keys = sorted(self.held[subscription_id])
