@@ -271,6 +271,9 @@ BRIDGE = {
     "SUBSCRIPTION_BATCH_SIZE": env_int("BRIDGE_SUBSCRIPTION_BATCH_SIZE", 500),
     "HISTORY_RETENTION_HOURS": env_float("HISTORY_RETENTION_HOURS", 24.0),
     "LEASE_SECONDS": env_float("BRIDGE_LEASE_SECONDS", 3.0),
+    "POLL_SECONDS": env_float("BRIDGE_POLL_SECONDS", 5.0),
+    "POLL_AFTER_FAILED_CONNECTS": env_int("BRIDGE_POLL_AFTER_FAILED_CONNECTS", 3),
+    "POLL_AFTER_SECONDS": env_float("BRIDGE_POLL_AFTER_SECONDS", 30.0),
 }
 
 # Walls reload themselves (after their first minute) once their JS heap passes this: a TV

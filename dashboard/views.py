@@ -270,6 +270,11 @@ def ops_summary(status: dict | None, connection: dict, now_s: float) -> dict:
         "statistics": status.get("statistics"),
         "wanted": status.get("wanted"),
         "refused": sorted((status.get("refused") or {}).items()),
+        "mode": status.get("mode"),
+        "poll_seconds": status.get("poll_seconds"),
+        "polling_for": None if not status.get("polling_since") else max(0, int(now_s - status["polling_since"] / 1000)),
+        "retrying": sorted((status.get("retrying") or {}).items()),
+        "lost": status.get("lost"),
         "subscription_details": [
             {**item, "age": None if not item.get("last_update") else max(0, int(now_s - item["last_update"] / 1000))}
             for item in status.get("subscription_details") or []

@@ -10,10 +10,14 @@ the statistics used by widgets subscribed, whatever happens upstream:
   the current values. So does a new CometD session (first handshake, re-handshake
   after the service forgot the client, token recovery) and a bridge start;
 - lost notifications (the client's buffer overflowed) and a restored connection
-  trigger a peek of every subscription, so nothing stays silently outdated.
+  trigger a peek of every subscription, so nothing stays silently outdated;
+- when CometD cannot be held (``statsbridge.polling``) and REST answers, values are
+  polled every ``POLL_SECONDS`` until CometD connects again.
 
-Subscription work runs in one worker task so that the event loop that reads CometD
-never waits on REST calls (a server expires a client that stops polling).
+What to create, hold, retry, peek and delete is decided by the sans-I/O
+``statsbridge.subscribing.SubscriptionBook``; this module performs it. Subscription work
+runs in one worker task so that the event loop that reads CometD never waits on REST
+calls (a server expires a client that stops polling).
 """
 
 import asyncio
@@ -26,6 +30,7 @@ from statsbridge.conf import bridge_setting
 from statsbridge.decoding import Decoding
 from statsbridge.fanout import CONTROL_GROUP, Fanout
 from statsbridge.notifications import SERVICE_CHANNEL, UPDATES_CHANNEL, service_state, statistic_items
+from statsbridge.polling import ChannelHealth
 from statsbridge.rates import UpdateRates
 from statsbridge.upstream.auth import Credentials, TokenProvider
 from statsbridge.upstream.bayeux import (
@@ -37,10 +42,21 @@ from statsbridge.upstream.bayeux import (
     StateChanged,
 )
 from statsbridge.upstream.bayeux.client import BayeuxClient
-from statsbridge.upstream.errors import ConfigurationError, StatisticsApiError, UpstreamError
+from statsbridge.subscribing import (
+    REFUSED,
+    TRANSIENT,
+    Create,
+    Delete,
+    Peek,
+    SubscriptionBook,
+    classify_call,
+    classify_create,
+    refusal_messages,
+)
+from statsbridge.upstream.errors import ConfigurationError, StatisticsApiError, TransientError, UpstreamError
 from statsbridge.upstream.http import Backoff, create_session
-from statsbridge.upstream.statistics import StatisticsClient, chunked
-from statsbridge.wanted import load_routes, plan_changes
+from statsbridge.upstream.statistics import StatisticsClient
+from statsbridge.wanted import load_routes
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +72,15 @@ class Bridge:
         self.fanout = fanout
         self._batch_size = batch_size or int(bridge_setting("SUBSCRIPTION_BATCH_SIZE"))
         self.decoding = Decoding()
-        self.held: dict[str, set[str]] = {}  # subscription id → statistic keys
-        self.failed: dict[str, str] = {}  # statistic key → why upstream refused it
+        # What is held upstream, what to create, retry, peek and delete (no I/O in there).
+        self.book = SubscriptionBook(self._batch_size, lambda: f"ccdash-{uuid.uuid4().hex}")
+        self.health = ChannelHealth(int(bridge_setting("POLL_AFTER_FAILED_CONNECTS")),
+                                    float(bridge_setting("POLL_AFTER_SECONDS")))
+        self.poll_seconds = float(bridge_setting("POLL_SECONDS"))
+        if not self.poll_seconds > 0:
+            raise ValueError("BRIDGE_POLL_SECONDS must be a positive number of seconds")
+        self.polling = False  # CometD counts as blocked: values are read by REST
+        self.polling_since: int | None = None  # when REST first answered while polling (ms)
         self.service = "UNKNOWN"
         self.session_up = False
         self.last_error: str | None = None
@@ -69,9 +92,9 @@ class Bridge:
         self._need_resubscribe: str | None = None
         self._need_reconcile = False
         self._need_peek = False
+        self._resubscribing: tuple | None = None  # (reason, started, statistics) until every batch is done
         self._work = asyncio.Event()
         self._config_version: int | None = None
-        self._inherited_ids: list[str] = []
         self._session = self._tokens = self._statistics = self._bayeux = None
 
     # ------------------------------------------------------------ lifecycle
@@ -82,7 +105,8 @@ class Bridge:
         self._open_upstream()
         # Subscriptions a previous bridge left (it crashed or lost its lease) are
         # deleted before ours are created, so upstream never holds duplicates.
-        self._inherited_ids = await self._run_sync(values.read_subscription_ids)
+        self.book.inherit(await self._run_sync(values.read_subscription_ids))
+        self.health.start(time.monotonic())
         self.fanout.mark_all("stale")
         self.fanout.set_connection(upstream="connecting", service="UNKNOWN")
         await self.fanout.flush(self.status_extra(), heartbeat=True)
@@ -94,6 +118,7 @@ class Bridge:
             asyncio.create_task(self._config_loop(stop), name="bridge config"),
             asyncio.create_task(self._prune_loop(stop), name="bridge prune"),
             asyncio.create_task(self._control_loop(stop), name="bridge control"),
+            asyncio.create_task(self._poll_loop(stop), name="bridge polling"),
         ]
         stopped = asyncio.create_task(stop.wait(), name="bridge stop")
         try:
@@ -110,15 +135,27 @@ class Bridge:
     async def shutdown(self, *, release: bool = True) -> None:
         """Delete our upstream subscriptions (when ``release``), disconnect, tell dashboards."""
         try:
-            if release and self._statistics is not None and self.held:
-                deleted = await self._delete_subscriptions(list(self.held), timeout=5.0)
-                log.info("released %d of %d upstream subscriptions", deleted, len(self.held))
-                self.held = {}
+            ids = self.book.all_ids()
+            if release and self._statistics is not None and ids:
+                deleted = await self._delete_subscriptions(ids, timeout=5.0)
+                log.info("released %d of %d upstream subscriptions", deleted, len(ids))
+                self.book.start_over()
+                self.book.actions(time.monotonic())  # what it would delete went already
                 await self._run_sync(values.write_subscription_ids, [])
         finally:
             await self._close_upstream()
         if release:
             await self.fanout.publish_down()
+
+    @property
+    def held(self) -> dict[str, frozenset]:
+        """Subscription id → statistic keys held upstream."""
+        return self.book.held
+
+    @property
+    def failed(self) -> dict[str, str]:
+        """Statistic key → why upstream refused it."""
+        return self.book.refused
 
     # ------------------------------------------------------------ upstream link
 
@@ -194,8 +231,10 @@ class Bridge:
             if isinstance(event.error, ConfigurationError):
                 self.config_error = str(event.error)
             self.session_up = False
-            self.fanout.set_connection(upstream="down")
-            self.fanout.mark_all("stale")
+            self.health.on_failure(time.monotonic())
+            if not self.polling:
+                self.fanout.set_connection(upstream="down")
+                self.fanout.mark_all("stale")
 
     def _on_message(self, channel: str, data) -> None:
         state = service_state(channel, data)
@@ -237,13 +276,27 @@ class Bridge:
         self.fanout.set_connection(service=state)
         if state == "UNAVAILABLE":
             # The service drops every subscription when it becomes unavailable.
-            self.held = {}
+            self.book.drop_all()
+            self._update_gauges()
             stale = self.fanout.mark_all("stale")
             log.info("marked %d values stale", stale)
         else:
             self._request_resubscribe("service AVAILABLE")
 
     def _on_state(self, event: StateChanged) -> None:
+        now = time.monotonic()
+        if event.state is ConnectionState.CONNECTED:
+            self.health.on_connected()
+            if self.polling:
+                self.ever_connected = True
+                self._leave_polling()
+                return
+        elif event.state is ConnectionState.BACKING_OFF:
+            self.health.on_failure(now)
+        else:
+            self.health.on_down(now)
+        if self.polling:
+            return  # CometD is retried in the background; the page keeps saying POLLING
         if event.state is ConnectionState.CONNECTED:
             restored = self.ever_connected and self.fanout.connection["upstream"] != "connected"
             self.ever_connected = True
@@ -261,6 +314,65 @@ class Bridge:
         else:
             self.fanout.set_connection(upstream="reconnecting" if self.ever_connected else "connecting")
 
+    # ------------------------------------------------------------ degraded mode
+
+    async def _poll_loop(self, stop: asyncio.Event) -> None:
+        """Switch to polling when the notification channel stays broken; peek every
+        ``POLL_SECONDS`` while polling (see ``statsbridge.polling``)."""
+        last_poll = 0.0
+        while not stop.is_set():
+            now = time.monotonic()
+            if not self.polling and self._statistics is not None and self.health.should_poll(now):
+                self._enter_polling()
+            if self.polling and now - last_poll >= self.poll_seconds:
+                last_poll = now
+                self._need_peek = True
+                self._work.set()
+            await asyncio.sleep(min(0.25, self.poll_seconds))
+
+    def _enter_polling(self) -> None:
+        self.polling = True
+        metrics.polling_entered.inc()
+        log.warning(
+            "CometD cannot be held (%d failed connects, down %.0f s): polling every %g s until it can",
+            self.health.failures, time.monotonic() - (self.health.down_since or time.monotonic()), self.poll_seconds,
+        )
+        # The status says "polling" once REST has answered (see _rest_answered): with the
+        # whole network down, values stay stale and the status "reconnecting".
+        # Subscriptions of a session that cannot be polled are dropped with it by the
+        # service; failing peeks find them lost and re-create them (see subscribing).
+        self._need_peek = self._need_reconcile = True
+        self._work.set()
+
+    def _rest_answered(self) -> None:
+        """A REST call succeeded: while polling, values are fresh again and the status says so."""
+        if self.polling and self.polling_since is None:
+            self.polling_since = events.now_ms()
+            log.info("REST answers while CometD cannot be held: values are polled every %g s", self.poll_seconds)
+            self.fanout.set_connection(upstream="polling", poll_seconds=self.poll_seconds)
+            # The network may just be back (a cut, a restart): try CometD now rather than
+            # after its backoff (up to 30 s). Behind a proxy that blocks it, this costs one
+            # more failed attempt each time REST comes back, no more.
+            if self._bayeux is not None:
+                self._bayeux.retry_now()
+
+    def _rest_failed(self) -> None:
+        """A REST call failed transiently: while polling, nothing can be fresh any more."""
+        if self.polling and self.polling_since is not None:
+            self.polling_since = None
+            log.warning("REST no longer answers either; values are stale until it or CometD does")
+            self.fanout.set_connection(upstream="reconnecting")
+            self.fanout.mark_all("stale")
+
+    def _leave_polling(self) -> None:
+        self.polling = False
+        self.polling_since = None
+        log.info("CometD connected again: streaming instead of polling")
+        self.fanout.set_connection(upstream="connected")
+        # Subscriptions created while polling belong to no CometD session: nobody is
+        # notified of them, so they are re-created under the session that streams now.
+        self._request_resubscribe("streaming again")
+
     def _request_resubscribe(self, reason: str) -> None:
         self._need_resubscribe = reason
         self._work.set()
@@ -273,149 +385,163 @@ class Bridge:
     # ------------------------------------------------------------ subscription work
 
     async def _worker_loop(self, stop: asyncio.Event) -> None:
-        failures = 0
-        backoff = Backoff(base=0.5, cap=15.0)
+        """Run what the subscription book says is due; sleep until the next retry or request.
+
+        Every action succeeds or fails alone (see ``statsbridge.subscribing``): one failed
+        batch or peek never stops the others, and is retried alone, with backoff.
+        """
         while not stop.is_set():
-            await self._work.wait()
-            self._work.clear()
+            delay = self.book.next_due(time.monotonic()) if self._can_subscribe() else None
             try:
+                await asyncio.wait_for(self._work.wait(), delay)
+            except asyncio.TimeoutError:
+                pass
+            self._work.clear()
+            if self._can_subscribe():
                 await self._do_work()
-                failures = 0
-            except (UpstreamError, OSError) as error:
-                failures += 1
-                message = f"{type(error).__name__}: {error}"
-                if isinstance(error, ConfigurationError):
-                    self.config_error = str(error)
-                if message != self.last_error:
-                    log.warning("subscription work failed (%s); retrying", message)
-                self.last_error = message
-                await asyncio.sleep(backoff.delay(failures))
-                self._work.set()
 
     def _can_subscribe(self) -> bool:
-        return self.session_up and self.service != "UNAVAILABLE" and self._statistics is not None
+        if self._statistics is None or self.service == "UNAVAILABLE":
+            return False
+        # While polling, subscriptions are created without a CometD session and peeked.
+        return self.session_up or self.polling
 
     async def _do_work(self) -> None:
-        if not self._can_subscribe():
-            return
+        wanted = self.fanout.routes.wanted
         if self._need_resubscribe:
-            reason = self._need_resubscribe
-            await self.resubscribe_all(reason)
-            if self._need_resubscribe == reason:
-                self._need_resubscribe = None
-            self._need_reconcile = self._need_peek = False
+            reason, self._need_resubscribe = self._need_resubscribe, None
+            self.book.start_over()
+            self._resubscribing = (reason, time.monotonic(), len(wanted))
+            self._need_reconcile = True
         if self._need_reconcile:
             self._need_reconcile = False
-            await self.reconcile()
+            self.book.want(wanted)
         if self._need_peek:
             self._need_peek = False
-            await self.peek_all()
+            self.book.request_peek(now=time.monotonic())
+        actions = self.book.actions(time.monotonic())
+        if not actions:
+            return
+        deletes = [a for a in actions if isinstance(a, Delete)]
+        for action in deletes:
+            await self._delete_subscriptions(list(action.subscription_ids))
+        creates = [a for a in actions if isinstance(a, Create)]
+        for action in creates:
+            await self._create(action)
+        peeks = [a for a in actions if isinstance(a, Peek)]
+        if peeks:
+            await asyncio.gather(*(self._peek(action) for action in peeks))
+        await self._run_sync(values.write_subscription_ids, self.book.all_ids())
+        self._update_gauges()
+        self._finish_resubscribe()
+        if creates:
+            log.info("subscriptions: %d held (%d statistics), %d refused, %d statistics being retried",
+                     len(self.book.held), len(self.book.held_keys()), len(self.book.refused),
+                     len(self.book.retrying()))
 
-    async def resubscribe_all(self, reason: str) -> None:
-        """Drop every subscription we know of and create every wanted one anew, with values."""
-        started = time.monotonic()
-        stale_ids = list(self.held) + [i for i in self._inherited_ids if i not in self.held]
-        self.held = {}
-        self._inherited_ids = []
-        if stale_ids:
-            await self._delete_subscriptions(stale_ids)
-        self.failed = {}
-        keys = sorted(self.fanout.routes.wanted)
-        await self._subscribe(keys)
+    def _finish_resubscribe(self) -> None:
+        if self._resubscribing is None or self.book.busy:
+            return
+        reason, started, count = self._resubscribing
+        self._resubscribing = None
         elapsed = time.monotonic() - started
-        self.last_resubscribe = {"reason": reason, "statistics": len(keys), "seconds": round(elapsed, 3), "at": events.now_ms()}
+        self.last_resubscribe = {"reason": reason, "statistics": count, "seconds": round(elapsed, 3), "at": events.now_ms()}
         metrics.resubscribes.labels(reason=reason).inc()
         metrics.resubscribe_seconds.observe(elapsed)
         log.info(
             "resubscribed (%s): %d statistics in %d subscriptions, %d refused, %.2f s",
-            reason, len(keys), len(self.held), len(self.failed), elapsed,
+            reason, count, len(self.book.held), len(self.book.refused), elapsed,
         )
 
-    async def reconcile(self) -> None:
-        """Apply only the difference between the wanted set and what is held."""
-        wanted = set(self.fanout.routes.wanted)
-        self.failed = {k: v for k, v in self.failed.items() if k in wanted}
-        plan = plan_changes(wanted - set(self.failed), self.held)
-        if plan.empty:
-            return
-        if plan.create:
-            await self._subscribe(list(plan.create))
-        for old_id, keep in plan.replace.items():
-            await self._subscribe(list(keep))
-            await self._delete_subscriptions([old_id])
-            self.held.pop(old_id, None)
-        if plan.delete:
-            await self._delete_subscriptions(list(plan.delete))
-            for subscription_id in plan.delete:
-                self.held.pop(subscription_id, None)
-        await self._run_sync(values.write_subscription_ids, list(self.held))
-        self._update_gauges()
-        log.info(
-            "applied admin changes: %d subscribed, %d subscriptions replaced, %d released",
-            len(plan.create), len(plan.replace), len(plan.delete),
-        )
-
-    async def _subscribe(self, keys: list[str]) -> None:
-        """Create subscriptions for ``keys`` in batches; offer the values they return."""
+    async def _create(self, action: Create) -> None:
+        """``POST /subscriptions`` for one batch; its outcome goes to the book, values to dashboards."""
         received = events.now_ms()
-        for chunk in chunked(keys, self._batch_size):
-            subscription_id = f"ccdash-{uuid.uuid4().hex}"
-            descriptors = [self.fanout.routes.wanted[k].descriptor for k in chunk]
-            try:
-                result = await self._statistics.create_subscription(descriptors, operation_id=subscription_id)
-            except StatisticsApiError as error:
-                if error.http_status not in (400, 404, 422):
-                    raise
-                # Every statistic of the batch was refused: retrying will not help.
-                for key in chunk:
-                    self.failed[key] = error.message
-                log.warning("upstream refused a whole batch of %d statistics: %s", len(chunk), error.message)
-                continue
-            subscription_id = result.data.get("subscriptionId") or subscription_id
-            returned = [s for s in result.data.get("statistics", []) if isinstance(s, dict)]
-            got = {s.get("statisticId") for s in returned} & set(chunk)
-            if not returned and not result.partial:
-                got = set(chunk)  # A terse reply: everything was accepted; peek for values.
-            refused = sorted(set(chunk) - got)
-            for key in refused:
-                self.failed[key] = _refusal(result.errors, key)
-            if refused:
-                log.warning("upstream refused %d statistics, e.g. %s: %s", len(refused), refused[0], self.failed[refused[0]])
-            if got:
-                self.held[subscription_id] = got
-                if self.service == "UNKNOWN":
-                    # The service accepted subscriptions, so it is available (it only
-                    # announces changes, never its state at connect time).
-                    self.service = "AVAILABLE"
-                    self.fanout.set_connection(service="AVAILABLE")
-            await self._run_sync(values.write_subscription_ids, list(self.held))
-            with_values = {s["statisticId"] for s in returned if "value" in s}
-            for item in returned:
-                if "value" in item:
-                    self._offer_fetched(item, received)
-            if got - with_values:
-                await self._peek(subscription_id, sorted(got - with_values))
-        self._update_gauges()
+        descriptors = [self.fanout.routes.wanted[k].descriptor for k in action.keys if k in self.fanout.routes.wanted]
+        try:
+            if not descriptors:
+                raise StatisticsApiError(code=None, message="no longer wanted", path="", http_status=400)
+            result = await self._statistics.create_subscription(descriptors, operation_id=action.operation_id,
+                                                                attempts=1)
+        except (UpstreamError, OSError) as error:
+            self._note_config_error(error)
+            kind = classify_create(getattr(error, "http_status", None), _transient(error))
+            message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
+            metrics.subscription_creates.labels(outcome=kind).inc()
+            self.book.create_failed(action, kind, message, time.monotonic())
+            if kind == TRANSIENT:
+                self._rest_failed()
+            if kind == REFUSED:
+                log.warning("upstream refused a whole batch of %d statistics: %s", len(action.keys), message)
+            else:
+                self._note_error(f"creating a subscription failed ({message}); retrying that batch alone")
+            return
+        metrics.subscription_creates.labels(outcome="partial" if result.partial else "ok").inc()
+        self._rest_answered()
+        returned = [s for s in result.data.get("statistics", []) if isinstance(s, dict)]
+        by_key, general = refusal_messages(action.keys, result.errors)
+        outcome = self.book.created(action, returned, by_key, result.partial, general)
+        if outcome.refused:
+            first = next(iter(outcome.refused))
+            log.warning("upstream refused %d statistics, e.g. %s: %s", len(outcome.refused), first, outcome.refused[first])
+        if outcome.held and self.service == "UNKNOWN":
+            # The service accepted subscriptions, so it is available (it only
+            # announces changes, never its state at connect time).
+            self.service = "AVAILABLE"
+            self.fanout.set_connection(service="AVAILABLE")
+        held = set(outcome.held)
+        for item in returned:
+            if "value" in item and item.get("statisticId") in held:
+                self._offer_fetched(item, received)
 
     async def peek_all(self) -> None:
-        """Fetch the current value of every held statistic."""
-        for subscription_id in list(self.held):
-            await self._peek(subscription_id, None)
-        log.info("peeked %d subscriptions", len(self.held))
+        """Ask for the current value of every held statistic (done by the worker)."""
+        self._need_peek = True
+        self._work.set()
 
-    async def _peek(self, subscription_id: str, keys: list[str] | None) -> None:
+    async def _peek(self, action: Peek) -> None:
         received = events.now_ms()
         try:
-            result = await self._statistics.get_subscription_values(subscription_id, keys)
-        except StatisticsApiError as error:
-            if error.http_status == 404:
-                log.warning("subscription %s is gone upstream; resubscribing", subscription_id)
-                self._request_resubscribe("subscription lost")
-                return
-            raise
-        for item in result.data.get("statistics", []):
-            if isinstance(item, dict) and isinstance(item.get("statisticId"), str) and "value" in item:
+            result = await self._statistics.get_subscription_values(action.subscription_id, action.keys)
+        except (UpstreamError, OSError) as error:
+            self._note_config_error(error)
+            kind = classify_call(_transient(error))
+            message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
+            if kind == TRANSIENT:
+                self._rest_failed()
+            if self.book.peek_failed(action, kind, time.monotonic()):
+                metrics.subscription_lost.inc()
+                log.warning("subscription %s counts as lost (%s); creating its statistics again",
+                            action.subscription_id, message)
+            else:
+                self._note_error(f"peek of {action.subscription_id} failed ({message}); retrying")
+            if self.polling:
+                self._mark_stale(action.keys)
+            return
+        self._rest_answered()
+        items = [i for i in result.data.get("statistics", []) if isinstance(i, dict) and isinstance(i.get("statisticId"), str)]
+        missing = self.book.peeked(action, [i["statisticId"] for i in items], result.partial)
+        if missing:
+            log.warning("%d statistics are no longer in subscription %s; creating them again",
+                        len(missing), action.subscription_id)
+        for item in items:
+            if "value" in item:
                 self._offer_fetched(item, received)
+
+    def _note_config_error(self, error: Exception) -> None:
+        # A refused login or API key needs an operator: the ops page and /readyz say which.
+        if isinstance(error, ConfigurationError):
+            self.config_error = str(error)
+
+    def _note_error(self, message: str) -> None:
+        if message != self.last_error:
+            log.warning("%s", message)
+        self.last_error = message
+
+    def _mark_stale(self, keys) -> None:
+        for key in keys:
+            current = self.fanout.latest.get(key)
+            if current is not None and current["state"] == "fresh":
+                self.fanout.offer(key, events.with_state(current, "stale"))
 
     async def _delete_subscriptions(self, ids: list[str], timeout: float = 10.0) -> int:
         """Delete subscriptions in parallel, within ``timeout`` overall; return how many went."""
@@ -466,7 +592,7 @@ class Bridge:
                 if await self.fanout.beat(self.status_extra()):
                     # The ids tell a successor which subscriptions to delete before
                     # creating its own (see ``run``): without them it would leave duplicates.
-                    await self._run_sync(values.write_subscription_ids, list(self.held))
+                    await self._run_sync(values.write_subscription_ids, self.book.all_ids())
             except Exception:  # The cache may blip; the next beat retries.
                 log.exception("could not write the heartbeat")
             await asyncio.sleep(beat)
@@ -569,6 +695,11 @@ class Bridge:
         ]
         return {
             "updates": {"total": rates["total"], "windows": rates["windows"], "rates": rates["rates"]},
+            "mode": "polling" if self.polling and self.polling_since is not None else "streaming",
+            "poll_seconds": self.poll_seconds,
+            "polling_since": self.polling_since,
+            "retrying": dict(sorted(self.book.retrying().items())[:50]),
+            "lost": self.book.lost_total,
             "subscriptions": len(self.held),
             "subscription_details": details,
             "statistics": sum(len(k) for k in self.held.values()),
@@ -594,11 +725,6 @@ def fetched_is_superseded(current: dict | None, fetched_timestamp, requested_at:
     return True
 
 
-def _refusal(errors, key: str) -> str:
-    """The upstream error message naming ``key``, or a general one."""
-    for error in errors:
-        if key in str(error.detail) or key in error.message:
-            return error.message
-    if len(errors) == 1:
-        return errors[0].message
-    return "refused by the Statistics service"
+def _transient(error: BaseException) -> bool:
+    """Whether a failed call may pass by itself (network, 502/503/504)."""
+    return isinstance(error, (TransientError, OSError))

@@ -23,6 +23,11 @@ DEFAULTS = {
     "CLIENT_FRAMES_PER_SECOND": 5.0,
     # Channel-layer/cache key prefix, so several deployments can share one Redis.
     "KEY_PREFIX": "sb",
+    # Degraded mode: when CometD fails this many connects in a row, or stays this many
+    # seconds without a connection, values are polled by REST every POLL_SECONDS.
+    "POLL_SECONDS": 5.0,
+    "POLL_AFTER_FAILED_CONNECTS": 3,
+    "POLL_AFTER_SECONDS": 30.0,
 }
 
 

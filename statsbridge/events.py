@@ -10,7 +10,7 @@ import time
 
 KINDS = ("number", "duration", "percentage", "agent_state", "unknown")
 VALUE_STATES = ("fresh", "stale", "unknown")
-UPSTREAM_STATES = ("connected", "connecting", "reconnecting", "down")
+UPSTREAM_STATES = ("connected", "polling", "connecting", "reconnecting", "down")
 SERVICE_STATES = ("AVAILABLE", "UNAVAILABLE", "UNKNOWN")
 BRIDGE_STATES = ("up", "down")
 ERROR_CODES = ("bad_json", "bad_message", "too_large", "rate_limited", "unknown_type")
@@ -51,9 +51,17 @@ def with_state(current: dict, state: str) -> dict:
     return {**current, "state": state}
 
 
-def connection(*, upstream: str, service: str, bridge: str, as_of: int | None = None) -> dict:
-    """A Connection: how the bridge, its upstream link and the service are doing."""
-    return {"upstream": upstream, "service": service, "bridge": bridge, "as_of": as_of if as_of is not None else now_ms()}
+def connection(*, upstream: str, service: str, bridge: str, as_of: int | None = None,
+               poll_seconds: float | None = None) -> dict:
+    """A Connection: how the bridge, its upstream link and the service are doing.
+
+    ``poll_seconds`` (how often values are polled) is carried only while ``upstream`` is
+    ``"polling"``: CometD cannot be held and values are read by REST instead.
+    """
+    frame = {"upstream": upstream, "service": service, "bridge": bridge, "as_of": as_of if as_of is not None else now_ms()}
+    if upstream == "polling" and poll_seconds is not None:
+        frame["poll_seconds"] = poll_seconds
+    return frame
 
 
 def snapshot(dashboard: str, seq: int, connection_: dict, values: dict) -> dict:
@@ -140,6 +148,11 @@ def validate_connection(item, where: str = "connection") -> None:
     """Check a Connection object."""
     if not isinstance(item, dict):
         raise FrameError(f"{where}: expected an object")
+    if "poll_seconds" in item:  # optional, and only while polling
+        if item.get("upstream") != "polling":
+            raise FrameError(f"{where}.poll_seconds: only while upstream is polling")
+        _check(lambda x: _is_number(x) and x > 0, "a positive number")(item["poll_seconds"], f"{where}.poll_seconds")
+        item = {k: v for k, v in item.items() if k != "poll_seconds"}
     _require(
         item,
         where,

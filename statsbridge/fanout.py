@@ -180,13 +180,19 @@ class Fanout:
             items[key] = value
         self._work.set()
 
-    def set_connection(self, *, upstream: str | None = None, service: str | None = None) -> None:
-        """Change the connection state; dashboards hear of it on the next tick."""
+    def set_connection(self, *, upstream: str | None = None, service: str | None = None,
+                       poll_seconds: float | None = None) -> None:
+        """Change the connection state; dashboards hear of it on the next tick.
+
+        ``poll_seconds`` goes with ``upstream="polling"`` (how often values are polled)."""
         new_upstream = upstream or self.connection["upstream"]
         new_service = service or self.connection["service"]
-        if (new_upstream, new_service) == (self.connection["upstream"], self.connection["service"]):
+        new_poll = poll_seconds if upstream == "polling" else self.connection.get("poll_seconds")
+        if (new_upstream, new_service, new_poll) == (
+                self.connection["upstream"], self.connection["service"], self.connection.get("poll_seconds")):
             return
-        self.connection = events.connection(upstream=new_upstream, service=new_service, bridge="up", as_of=self._clock())
+        self.connection = events.connection(upstream=new_upstream, service=new_service, bridge="up",
+                                            as_of=self._clock(), poll_seconds=new_poll)
         self._connection_changed = True
         self._work.set()
         metrics.set_upstream_state(new_upstream)

@@ -23,6 +23,9 @@ statistics_wanted = Gauge("ccdash_statistics_wanted", "Statistics used by at lea
 updates_in = Counter("ccdash_updates_in", "Statistic values received from upstream.")
 updates_out = Counter("ccdash_updates_out", "Statistic values published to dashboards (after coalescing).")
 messages_out = Counter("ccdash_fanout_messages", "Channel-layer messages sent to dashboard groups.", ["type"])
+subscription_creates = Counter("ccdash_subscription_creates", "POST /subscriptions calls by outcome.", ["outcome"])
+subscription_lost = Counter("ccdash_subscriptions_lost", "Subscriptions found lost by failing calls and created again.")
+polling_entered = Counter("ccdash_polling_entered", "Times the bridge fell back to polling because CometD could not be held.")
 resubscribes = Counter("ccdash_resubscribes", "Full re-creations of every upstream subscription.", ["reason"])
 resubscribe_seconds = Histogram(
     "ccdash_resubscribe_seconds", "Time to re-create every subscription and push current values.",
@@ -57,9 +60,12 @@ class SharedStatusCollector:
         bridge = GaugeMetricFamily("ccdash_shared_bridge_up", "1 when the active bridge's heartbeat is recent.")
         bridge.add_metric([], 1 if connection["bridge"] == "up" else 0)
         yield bridge
-        live = GaugeMetricFamily("ccdash_shared_live", "1 when bridge up, upstream connected and service AVAILABLE.")
+        live = GaugeMetricFamily("ccdash_shared_live", "1 when bridge up, upstream connected (or polling) and service AVAILABLE.")
         live.add_metric([], 1 if values.is_live(connection) else 0)
         yield live
+        polling = GaugeMetricFamily("ccdash_shared_polling", "1 while the bridge polls because CometD cannot be held.")
+        polling.add_metric([], 1 if connection["upstream"] == "polling" else 0)
+        yield polling
         rate = GaugeMetricFamily(
             "ccdash_shared_update_rate", "Statistic updates pushed by the upstream per second, over a sliding window.",
             labels=["window_seconds"],

@@ -67,8 +67,9 @@ def connection_from_status(status: dict | None, now: int | None = None) -> dict:
 
 
 def is_live(connection: dict) -> bool:
-    """Whether values can be fresh under this connection."""
-    return connection["bridge"] == "up" and connection["upstream"] == "connected" and connection["service"] == "AVAILABLE"
+    """Whether values can be fresh under this connection (streamed, or polled while CometD is blocked)."""
+    return connection["bridge"] == "up" and connection["upstream"] in ("connected", "polling") \
+        and connection["service"] == "AVAILABLE"
 
 
 def shown_values(keys, stored: dict, connection: dict) -> dict:

@@ -15,12 +15,17 @@ def readiness(status: dict | None) -> tuple[bool, str, dict]:
     connection = values.connection_from_status(status)
     if connection["bridge"] != "up":
         return False, "no active bridge (no recent heartbeat)", connection
-    if connection["upstream"] != "connected":
+    if connection["upstream"] not in ("connected", "polling"):
         refused = (status or {}).get("config_error")
         # A refused login or API key needs an operator; say so instead of a bare "down".
         return False, f"upstream is {connection['upstream']}" + (f": {refused}" if refused else ""), connection
     if connection["service"] != "AVAILABLE":
         return False, f"statistics service is {connection['service']}", connection
+    if connection["upstream"] == "polling":
+        # Degraded but serving: values are fresh, read by REST while CometD is blocked.
+        every = connection.get("poll_seconds")
+        every = f"{every:g}" if isinstance(every, (int, float)) else "?"
+        return True, f"polling every {every} s (CometD cannot be held)", connection
     return True, "ok", connection
 
 

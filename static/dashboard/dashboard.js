@@ -94,11 +94,22 @@ export function seqAction(lastSeq, frame) {
   return frame.seq === lastSeq + 1 ? "apply" : "resync";
 }
 
-/** What a Connection says about the values: "" (live), "reconnecting" or "down" (mirror of values.is_live). */
+/** What a Connection says about the values: "" (live, streamed or polled), "reconnecting" or "down" (mirror of values.is_live). */
 export function upstreamProblem(connection) {
   if (!connection) return "";
   if (connection.service === "UNAVAILABLE" || connection.bridge === "down" || connection.upstream === "down") return "down";
-  if (connection.upstream !== "connected" || connection.service !== "AVAILABLE") return "reconnecting";
+  const flowing = connection.upstream === "connected" || connection.upstream === "polling";
+  if (!flowing || connection.service !== "AVAILABLE") return "reconnecting";
+  return "";
+}
+
+/** The banner text while values are polled because CometD cannot be held, or "" when streaming. */
+export function pollingText(connections) {
+  for (const connection of connections) {
+    if (connection && connection.upstream === "polling") {
+      return connection.poll_seconds ? `POLLING · every ${connection.poll_seconds} s` : "POLLING";
+    }
+  }
   return "";
 }
 
@@ -523,14 +534,18 @@ export class LivePage {
     if (problem === "upstream down") this.setBanner("upstream down");
     else if (problem === "upstream reconnecting") this.setBanner("reconnecting");
     else if (problem) this.setBanner(this.everLive ? "reconnecting" : "connecting");
-    else this.setBanner("live");
+    else {
+      const polling = pollingText(this.connections.values());
+      this.setBanner(polling ? "polling" : "live", polling || "live");
+    }
   }
 
-  setBanner(state) {
+  setBanner(state, text = state) {
     const banner = this.root.getElementById("connection-banner");
-    if (!banner || banner.dataset.state === state) return;
+    if (!banner || (banner.dataset.state === state && banner.dataset.text === text)) return;
     banner.dataset.state = state;
-    banner.querySelector(".banner-text").textContent = state;
+    banner.dataset.text = text;
+    banner.querySelector(".banner-text").textContent = text;
   }
 
   markAll() {

@@ -7,7 +7,7 @@ from aiohttp import web
 
 from .arms import parse_refresh_refusal, parse_refusal
 from .catalog import catalog_reply
-from .faults import FaultError, parse_fault
+from .faults import SCOPES, FaultError, parse_fault, parse_lost_peek
 from .http_util import json_response, same_secret
 from .tenant import AVAILABLE, UNAVAILABLE, Tenant
 
@@ -32,6 +32,9 @@ class ControlApi:
             web.post(f"{BASE}/service", self.service),
             web.post(f"{BASE}/forget-clients", self.forget_clients),
             web.post(f"{BASE}/fail", self.fail),
+            web.post(f"{BASE}/clear-faults", self.clear_faults),
+            web.post(f"{BASE}/lost-peek", self.lost_peek),
+            web.post(f"{BASE}/drop-subscriptions", self.drop_subscriptions),
             web.post(f"{BASE}/revoke-tokens", self.revoke_tokens),
             web.post(f"{BASE}/refuse-refresh", self.refuse_refresh),
             web.post(f"{BASE}/refuse", self.refuse),
@@ -88,6 +91,44 @@ class ControlApi:
             return _bad(str(error))
         self.tenant.faults.arm(fault)
         return json_response({"armed": self.tenant.faults.pending()})
+
+    async def clear_faults(self, request: web.Request) -> web.Response:
+        """POST /clear-faults [{"scope": S}]: disarm one scope's fault, or every fault."""
+        try:
+            body = await self._json(request, required=False)
+        except ValueError as error:
+            return _bad(str(error))
+        scope = body.get("scope")
+        if scope is not None and scope not in SCOPES:
+            return _bad(f"scope must be one of {', '.join(SCOPES)}")
+        cleared = self.tenant.faults.clear(scope)
+        return json_response({"cleared": cleared, "armed": self.tenant.faults.pending()})
+
+    async def lost_peek(self, request: web.Request) -> web.Response:
+        """POST /lost-peek {"status": 404|500|200[, "code": N]}: how a peek of a subscription
+        the service does not hold is answered from now on."""
+        try:
+            answer = parse_lost_peek(await self._json(request))
+        except (ValueError, FaultError) as error:
+            return _bad(str(error))
+        self.tenant.faults.lost_peek = answer
+        return json_response({"status": answer[0], "code": answer[1]})
+
+    async def drop_subscriptions(self, request: web.Request) -> web.Response:
+        """POST /drop-subscriptions [{"ids": [...]}]: the service loses these subscriptions (all
+        when absent) without telling anyone, as a back-end restart behind the API would."""
+        try:
+            body = await self._json(request, required=False)
+        except ValueError as error:
+            return _bad(str(error))
+        ids = body.get("ids")
+        if ids is None:
+            ids = list(self.tenant.registry.by_id)
+        elif not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            return _bad("ids must be a list of subscription ids")
+        dropped = sum(1 for i in ids if self.tenant.registry.remove(i) is not None)
+        logger.info("dropped %d subscription(s) silently", dropped)
+        return json_response({"dropped": dropped})
 
     async def revoke_tokens(self, request: web.Request) -> web.Response:
         """POST /revoke-tokens [{"refresh": true}]: revoke access (and refresh) tokens."""

@@ -33,11 +33,20 @@ def check(request: web.Request, tenant: Tenant, scope: str,
         logger.info("armed refusal: %s %s answered %d (%s form)", request.method, request.path, refusal.status,
                     refusal.form)
         return json_response(refusal.body(request.path), refusal.status)
-    status = tenant.faults.take(scope)
-    if status is not None:
-        logger.info("injected fault: %s %s answered %d", request.method, request.path, status)
-        return json_response(fault_body(status), status)
-    return None
+    return injected(request, tenant, scope, fault_body)
+
+
+def injected(request: web.Request, tenant: Tenant, scope: str,
+             fault_body: Callable[[int], dict]) -> Optional[web.Response]:
+    """The answer of a fault armed for ``scope`` (consumed), or None. A fault with a ``code``
+    answers that ``status.code`` in the body (HTTP 200: the reference's generic error form)."""
+    fault = tenant.faults.armed(scope)
+    if fault is None or (fault.status == 200 and fault.code == 2) or fault.lost_reply:
+        return None  # a partial success or a lost reply is the endpoint's to build
+    tenant.faults.take_fault(scope)
+    logger.info("injected fault: %s %s answered %d%s", request.method, request.path, fault.status,
+                f" code {fault.code}" if fault.code is not None else "")
+    return json_response(fault_body(fault.code if fault.code is not None else fault.status), fault.status)
 
 
 def plain_fault(status: int) -> dict:

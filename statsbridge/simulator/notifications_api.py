@@ -1,5 +1,6 @@
 """The CometD endpoint /statistics/v3/notifications (every path suffix CometD appends)."""
 
+import asyncio
 import logging
 
 from aiohttp import web
@@ -24,6 +25,14 @@ class NotificationsApi:
 
     async def handle(self, request: web.Request) -> web.Response:
         """Answer one Bayeux request."""
+        cut = self.tenant.faults.armed("notifications")
+        if cut is not None and cut.cut_after is not None:
+            # A proxy in front of the service holds the request, then gives up: the service
+            # never sees it (so a CometD session that can only be reached this way expires).
+            self.tenant.faults.take_fault("notifications")
+            await asyncio.sleep(cut.cut_after)
+            logger.info("injected fault: %s %s cut by a proxy after %g s", request.method, request.path, cut.cut_after)
+            return json_response(plain_fault(cut.status), cut.status)
         refused = check(request, self.tenant, "notifications", plain_fault)
         if refused:
             return refused

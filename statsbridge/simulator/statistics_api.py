@@ -7,7 +7,7 @@ from aiohttp import web
 
 from .catalog import StatisticError, resolve
 from .faults import reason
-from .gateway import check
+from .gateway import check, injected
 from .http_util import SESSION_COOKIE, json_response, read_json, request_cookies
 from .subscriptions import Subscription
 from .tenant import UNAVAILABLE, Tenant, find_session, now_ms
@@ -76,11 +76,21 @@ class StatisticsApi:
             web.get(f"{BASE}/statistic-values/{{name}}", self.get_statistic_value),
         ]
 
-    def _gate(self, request: web.Request) -> Optional[web.Response]:
+    def _gate(self, request: web.Request, scope: Optional[str] = None) -> Optional[web.Response]:
         refused = check(request, self.tenant, "statistics", _fault_body)
         if refused is None and self.tenant.service_state == UNAVAILABLE:
             return fail(request, 503, "Statistics service is unavailable")
+        if refused is None and scope is not None:
+            return injected(request, self.tenant, scope, _fault_body)
         return refused
+
+    def _create_fault(self):
+        """The fault armed for the next create that the endpoint itself builds (consumed):
+        a partial success (code 2) or a lost reply; None otherwise."""
+        fault = self.tenant.faults.armed("subscriptions")
+        if fault is not None and ((fault.status == 200 and fault.code == 2) or fault.lost_reply):
+            return self.tenant.faults.take_fault("subscriptions")
+        return None
 
     async def _body(self, request: web.Request):
         try:
@@ -93,9 +103,11 @@ class StatisticsApi:
 
     async def create_subscription(self, request: web.Request) -> web.Response:
         """POST /subscriptions: open statistics; subscriptionId = operationId."""
-        refused = self._gate(request)
+        refused = self._gate(request, "subscriptions")
         if refused:
             return refused
+        fault = self._create_fault()
+        partial = fault is not None and not fault.lost_reply
         verbose = _verbose(request)
         if verbose is None:
             return fail(request, 400, "verbose must be INFO or OFF")
@@ -119,9 +131,18 @@ class StatisticsApi:
             error = self._open(subscription, descriptor)
             if error:
                 errors.append(error)
+        if partial:
+            # Armed partial success: the second half of what opened is refused, each by name.
+            opened = list(subscription.statistics)
+            for statistic_id in opened[(len(opened) + 1) // 2:]:
+                del subscription.statistics[statistic_id]
+                errors.append(item_error("Simulated refusal: statistic not opened", statisticId=statistic_id))
         if not subscription.statistics:
             return fail(request, 400, "no statistic could be opened", errors)
         self.tenant.registry.add(subscription)
+        if fault is not None and fault.lost_reply:
+            logger.info("injected fault: %s created, then its reply lost (%d)", operation_id, fault.status)
+            return json_response(_fault_body(fault.status), fault.status)
         data = {"operationId": operation_id, "subscriptionId": operation_id,
                 "statistics": [s.item(verbose) for s in subscription.statistics.values()]}
         return self._reply(request, data, errors)
@@ -151,7 +172,7 @@ class StatisticsApi:
 
     async def peek(self, request: web.Request) -> web.Response:
         """GET /subscriptions/{id}/statistic-values: current values of (some of) its statistics."""
-        refused = self._gate(request)
+        refused = self._gate(request, "peek")
         if refused:
             return refused
         verbose = _verbose(request)
@@ -160,7 +181,10 @@ class StatisticsApi:
         subscription_id = request.match_info["id"]
         subscription = self.tenant.registry.by_id.get(subscription_id)
         if subscription is None:
-            return fail(request, 404, f"subscription {subscription_id} not found")
+            status, code = self.tenant.faults.lost_peek  # see POST /simulator/lost-peek
+            message = f"subscription {subscription_id} not found"
+            logger.info("statistics API %s %s -> %d code %d: %s", request.method, request.path, status, code, message)
+            return json_response(envelope(request.path, code, message), status)
         wanted = statistic_ids(request.query.getall("statisticIds", []))
         ids = wanted if wanted is not None else list(subscription.statistics)
         found = [subscription.statistics[i] for i in ids if i in subscription.statistics]

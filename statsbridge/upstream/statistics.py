@@ -151,11 +151,15 @@ class StatisticsClient:
         return f"<StatisticsClient {self._base}>"
 
     async def create_subscription(self, statistics: Sequence[dict], *, operation_id: str | None = None,
-                                  verbose: str = "INFO") -> StatisticsResult:
+                                  verbose: str = "INFO", attempts: int | None = None) -> StatisticsResult:
         """``POST /subscriptions``: subscribe ``statistics`` (each {statisticId, objectId, objectType,
-        name | definition}); ``data.subscriptionId`` equals the operation id."""
+        name | definition}); ``data.subscriptionId`` equals the operation id.
+
+        ``attempts=1`` leaves transient failures to the caller: a create whose reply was lost
+        may exist upstream, and retrying it under the same operation id is refused by tenants
+        as a duplicate (``statsbridge.subscribing`` deletes it and retries under a new id)."""
         body = {"operationId": operation_id or str(uuid.uuid4()), "data": {"statistics": list(statistics)}}
-        return await self._call("POST", "/subscriptions", params={"verbose": verbose}, json=body)
+        return await self._call("POST", "/subscriptions", params={"verbose": verbose}, json=body, attempts=attempts)
 
     async def subscribe(self, statistics: Sequence[dict], *, chunk_size: int | None = None,
                         verbose: str = "INFO") -> SubscriptionBatch:
@@ -202,7 +206,8 @@ class StatisticsClient:
                                 params={"objectId": object_id, "objectType": object_type})
 
     async def _call(self, method: str, path: str, *, params: dict | None = None,
-                    json: dict | None = None) -> StatisticsResult:
+                    json: dict | None = None, attempts: int | None = None) -> StatisticsResult:
+        attempts = attempts or self._attempts
         failures = 0
         reauthenticated = False
         full_path = BASE_PATH + path
@@ -212,7 +217,7 @@ class StatisticsClient:
                 status, body = await self._request(method, path, token, params, json)
             except TransientError as error:
                 failures += 1
-                if failures >= self._attempts:
+                if failures >= attempts:
                     raise
                 delay = self._backoff.delay(failures)
                 logger.warning("%s %s failed (%s); retry %d in %.1f s", method, full_path, error, failures, delay)

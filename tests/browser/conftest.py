@@ -66,6 +66,14 @@ class Simulator:
         """Add synthetic updates spread over the live statistics (0 stops)."""
         self._call("POST", "/simulator/load", {"updates_per_second": updates_per_second})
 
+    def block_notifications(self) -> None:
+        """Every CometD request fails from now on, as behind a proxy that kills long-polls."""
+        self._call("POST", "/simulator/fail", {"scope": "notifications", "status": 503, "count": "forever"})
+
+    def clear_faults(self) -> None:
+        """Disarm every armed fault."""
+        self._call("POST", "/simulator/clear-faults", {})
+
     def catalog(self) -> dict:
         """The simulator's objects, group membership and statistics."""
         return self._call("GET", "/simulator/catalog")
@@ -145,6 +153,8 @@ def stack(simulator, tmp_path_factory, stack_env):
         "DATABASE_URL": f"sqlite:///{home / 'db.sqlite3'}",
         "GENESYS_API_URL": simulator.url,
         "BRIDGE_EMBEDDED": "true",
+        # Degraded mode polls every second here (5 s by default), so its test is short.
+        "BRIDGE_POLL_SECONDS": "1",
         "LOG_LEVEL": "WARNING",
         **stack_env,
     }

@@ -444,3 +444,26 @@ def test_a_group_tile_drills_down_by_keyboard_to_that_groups_agents_live(page, s
 
     wait_for(compare, 10, "not every agent's state matched the simulator's truth", interval=0.2)
     assert page.page_errors == []
+
+
+BANNER_TEXT = "() => document.querySelector('#connection-banner .banner-text').textContent"
+
+
+def test_blocked_notifications_show_polling_with_fresh_tiles_then_live_again(page, stack):
+    simulator = stack["simulator"]
+    open_dashboard(page, stack, "overview")
+    simulator.block_notifications()
+    try:
+        wait_for(lambda: page.evaluate(BANNER) == "polling", 20, "the banner never said POLLING")
+        assert page.evaluate(BANNER_TEXT) == "POLLING · every 1 s"
+        wait_for(lambda: all_in_state(page, "fresh"), 15, "tiles did not turn fresh while polling")
+        before = {t["key"]: t["asOf"] for t in tiles(page)}
+        moved = wait_for(lambda: [t for t in tiles(page) if t["state"] == "fresh" and t["asOf"] != before[t["key"]]],
+                         10, "no polled tile moved on")
+        assert moved and page.evaluate(BANNER) == "polling"
+        readme_screenshot(page, "polling.png")
+    finally:
+        simulator.clear_faults()
+    wait_for(lambda: page.evaluate(BANNER) == "live", 45, "the banner never said live again")
+    wait_for(lambda: all_in_state(page, "fresh"), 10, "tiles not fresh after streaming again")
+    assert page.page_errors == []

@@ -104,6 +104,9 @@ def test_the_browser_module_backs_off_with_a_cap_and_resyncs_on_gaps():
         m.upstreamProblem({{upstream: "connected", service: "UNAVAILABLE", bridge: "up"}}),
         m.upstreamProblem({{upstream: "connected", service: "AVAILABLE", bridge: "down"}}),
         m.upstreamProblem({{upstream: "reconnecting", service: "AVAILABLE", bridge: "up"}}),
+        m.upstreamProblem({{upstream: "polling", service: "AVAILABLE", bridge: "up", poll_seconds: 5}}),
+        m.pollingText([{{upstream: "connected"}}, {{upstream: "polling", poll_seconds: 5}}]),
+        m.pollingText([{{upstream: "connected"}}]),
       ];
       console.log(JSON.stringify({{delays, low, high, seq, night, problems}}));
     """
@@ -114,7 +117,7 @@ def test_the_browser_module_backs_off_with_a_cap_and_resyncs_on_gaps():
     assert 6400 <= got["low"] <= got["high"] <= 9600
     assert got["seq"] == ["ignore", "apply", "resync", "ignore", "apply", "apply"]
     assert got["night"] == [True, True, False, True, False, False]
-    assert got["problems"] == ["", "down", "down", "reconnecting"]
+    assert got["problems"] == ["", "down", "down", "reconnecting", "", "POLLING · every 5 s", ""]
 
 
 def test_the_browser_module_thins_live_series_into_the_same_slots_as_the_server():

@@ -134,6 +134,21 @@ def test_ops_summary_ages():
     assert summary["refused"] == [("sbad", "unknown object")]
 
 
+def test_the_ops_page_shows_polling_and_what_is_retried(client, demo):
+    status = live_status()
+    status.update(connection=events.connection(upstream="polling", service="AVAILABLE", bridge="up", poll_seconds=5.0),
+                  mode="polling", poll_seconds=5.0, polling_since=events.now_ms() - 12_000,
+                  retrying={"sfail": "Internal Server Error"}, lost=2)
+    values.write(status=status)
+    client.force_login(User.objects.get(username=demo.username))
+    html = client.get("/ops/").content.decode()
+    assert 'data-field="upstream">polling' in html
+    assert re.search(r'data-field="mode">POLLING every 5 s for 1[234] s', html)
+    assert 'data-field="lost">2' in html and "sfail" in html and "Internal Server Error" in html
+    summary = ops_summary(status, status["connection"], events.now_ms() / 1000)
+    assert (summary["mode"], summary["poll_seconds"], summary["retrying"]) == ("polling", 5.0, [("sfail", "Internal Server Error")])
+
+
 def test_plotly_is_served_locally(client):
     response = client.get("/vendor/plotly.min.js")
     assert response.status_code == 200 and response["Content-Type"] == "text/javascript"

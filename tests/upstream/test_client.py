@@ -1,5 +1,6 @@
 """BayeuxClient (the aiohttp transport) against a scripted Bayeux server on 127.0.0.1."""
 
+import asyncio
 import logging
 import time
 
@@ -434,3 +435,22 @@ async def test_a_bug_stops_the_client_loudly_instead_of_killing_the_task_silentl
     await events.task
     assert events.of(Fatal)[0].reason == "internal error: RuntimeError"
     assert "Bayeux client crashed" in caplog.text
+
+
+async def test_retry_now_cuts_a_long_backoff_short(make_client):
+    # Nothing listens on port 9: every attempt fails, and the backoff is a minute long
+    # (the first failure is retried at once, the next ones back off).
+    client, events = make_client("http://127.0.0.1:9/cometd", backoff=Backoff(base=60.0, cap=60.0))
+    await wait_for(lambda: client.stats.errors >= 2, message="two attempts failed")
+    await wait_for(lambda: [e for e in events.of(StateChanged) if e.state is ConnectionState.BACKING_OFF and e.delay],
+                   message="a long backoff under way")
+    failed = client.stats.errors
+    started = time.monotonic()
+    client.retry_now()
+    await wait_for(lambda: client.stats.errors == failed + 1, timeout=5, message="the next attempt went out at once")
+    assert time.monotonic() - started < 5
+    await asyncio.sleep(0.2)
+    assert client.stats.errors == failed + 1, "one attempt, then the backoff again"
+    started = time.monotonic()
+    await client.disconnect()
+    assert time.monotonic() - started < 2, "a backoff never delays a disconnect"

@@ -103,6 +103,7 @@ class BayeuxClient:
         self._protocol = BayeuxProtocol(channels=channels, backoff=backoff, max_messages=max_messages)
         self._buffer = EventBuffer(buffer_size)
         self._wakeup = asyncio.Event()
+        self._retry_now = asyncio.Event()  # cuts a backoff wait short (see retry_now)
         self._task: asyncio.Task | None = None
         self._closed = False
         self._state = ConnectionState.DISCONNECTED
@@ -156,6 +157,22 @@ class BayeuxClient:
         self._closed = True
         self._wakeup.set()
 
+    def retry_now(self) -> None:
+        """End a backoff wait under way at once (the application knows the network is back,
+        e.g. REST answers again): the next attempt goes out now instead of after the backoff."""
+        self._retry_now.set()
+
+    async def _back_off(self, delay: float) -> None:
+        # A retry_now() that came after the failure but before this wait still counts.
+        # (asyncio.wait, not wait_for: Python 3.11's wait_for can swallow a cancellation
+        # that meets the event, and disconnect() would then wait out a whole backoff.)
+        waiter = asyncio.ensure_future(self._retry_now.wait())
+        try:
+            await asyncio.wait([waiter], timeout=delay)
+        finally:
+            waiter.cancel()
+        self._retry_now.clear()
+
     async def __aenter__(self) -> "BayeuxClient":
         self.start()
         return self
@@ -185,7 +202,7 @@ class BayeuxClient:
                 if decision.failed:
                     self._set_state(ConnectionState.BACKING_OFF, decision.reason, decision.delay)
                 if decision.delay > 0:
-                    await asyncio.sleep(decision.delay)
+                    await self._back_off(decision.delay)
                 if decision.action is Action.HANDSHAKE:
                     decision = await self._handshake(decision.reason)
                 else:
@@ -369,6 +386,7 @@ class BayeuxClient:
             self._reconnects += 1
         self._ever_connected = True
         self._outage_logged = False
+        self._retry_now.clear()  # asked for while connected: there is nothing to cut short
         logger.info("Bayeux %s: %s", self.url, reason)
         self._set_state(ConnectionState.CONNECTED, reason)
 
