@@ -210,6 +210,7 @@ AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = dt.timedelta(minutes=env_float("LOGIN_COOLOFF_MINUTES", 15.0))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # no banner on every start (commands print their own first line)
 AXES_LOCKOUT_CALLABLE = "dashboard.security.locked_out"
 # Wall-token guessing: an address refused WALL_TOKEN_MAX_REFUSALS times within
 # WALL_TOKEN_REFUSAL_WINDOW_SECONDS gets 429 for every wall link until the window ends.

@@ -188,6 +188,8 @@ def admin_form_problems(item: dict, refused: list) -> list[str]:
     twin is left out: an import reuses existing statistics."""
     from statsbridge.admin import StatisticForm
 
+    if not isinstance(item, dict):
+        return []  # already refused as "expected an object"
     checked = [name for name in ("object_type", "object_id") if name in item and name not in refused]
     if not checked:
         return []

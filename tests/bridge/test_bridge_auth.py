@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import os
 import time
 
 import pytest
@@ -75,7 +76,8 @@ async def test_a_bad_api_key_is_reported_on_readyz_and_the_ops_page_without_the_
         ready, reason, _ = readiness(status)
         assert not ready and reason.startswith("upstream is down: the API key was rejected")
         client = AsyncClient()
-        readyz = await client.get("/readyz")
+        # The reason is for operators: /readyz shows it with the metrics token (tests/settings.py).
+        readyz = await client.get("/readyz", headers={"authorization": f"Bearer {os.environ['METRICS_TOKEN']}"})
         body = readyz.json()
         assert readyz.status_code == 503 and "GENESYS_API_KEY" in body["reason"] and body["config_error"]
         await database_sync_to_async(client.force_login)(admin_user)
