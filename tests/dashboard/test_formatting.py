@@ -22,6 +22,10 @@ def wire(kind, number, text=""):
     return {"kind": kind, "value": number, "text": text, "state": "fresh"}
 
 
+def agent(details):
+    return {"kind": "agent_state", "value": None, "text": "", "state": "fresh", "agent": details}
+
+
 # (value, widget format, expected text)
 DISPLAY_CASES = [
     # The issue's case: 1234.56 reads the same on an auto and a number widget.
@@ -79,10 +83,10 @@ DISPLAY_CASES = [
     (None, "auto", "?"),
     ({}, "number", "?"),
     # Agent states: the one table's words; an unlisted state as it came; none: "?".
-    ({"kind": "agent_state", "value": None, "text": "", "agent": {"state": "AfterCallWork"}}, "auto", "After-call work"),
-    ({"kind": "agent_state", "value": None, "text": "", "agent": {"state": "NotReady"}}, "number", "Not ready"),
-    ({"kind": "agent_state", "value": None, "text": "", "agent": {"state": "Dialing"}}, "auto", "Dialing"),
-    ({"kind": "agent_state", "value": None, "text": "", "agent": {}}, "auto", "?"),
+    (agent({"state": "AfterCallWork"}), "auto", "After-call work"),
+    (agent({"state": "NotReady"}), "number", "Not ready"),
+    (agent({"state": "Dialing"}), "auto", "Dialing"),
+    (agent({}), "auto", "?"),
     ({"kind": "agent_state", "value": None, "text": ""}, "auto", "?"),
 ]
 STATE_CASES = ["Ready", "AfterCallWork", "Dialing", "", None]
@@ -107,7 +111,10 @@ def browser_texts():
     """)
 
 
-@pytest.mark.parametrize("index", range(len(DISPLAY_CASES)), ids=[f"{c[0] and c[0].get('value')!r}-{c[1]}" for c in DISPLAY_CASES])
+CASE_IDS = [f"{case[0] and case[0].get('value')!r}-{case[1]}" for case in DISPLAY_CASES]
+
+
+@pytest.mark.parametrize("index", range(len(DISPLAY_CASES)), ids=CASE_IDS)
 def test_python_and_the_page_script_show_the_same_text(index, browser_texts):
     value, fmt, expected = DISPLAY_CASES[index]
     python = formatting.display_text(value, fmt, names.AGENT_STATES)
