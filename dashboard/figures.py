@@ -11,8 +11,8 @@ import datetime as dt
 import zoneinfo
 
 from dashboard import names, thresholds
-from dashboard.formatting import display_text, interval_label, numeric
 from statsbridge import events
+from statsbridge.formatting import display_text, interval_label, numeric
 
 # Label, colour and icon per agent state: one table for every board (dashboard/names.py).
 AGENT_STATES = names.AGENT_STATES
@@ -79,7 +79,7 @@ def tile(spec: dict, stat: dict, value: dict | None, previous_level: str = thres
     level = thresholds.level(
         number, limits["warning"], limits["critical"], limits["direction"], limits["hysteresis"], previous_level
     )
-    text = display_text(value, spec["format"])
+    text = display_text(value, spec["format"], names.AGENT_STATES)
     cue = thresholds.cue(level, limits["direction"])
     as_of = (value or {}).get("timestamp") or (value or {}).get("received")
     drilldown = spec.get("drilldown")

@@ -16,6 +16,8 @@ import io
 import unicodedata
 from dataclasses import dataclass
 
+from statsbridge import formatting
+
 # The DisplayName object type under which a statistic *name* gets its display name.
 STATISTIC = "Statistic"
 
@@ -27,7 +29,7 @@ AGENT_STATES = {
     "NotReady": {"label": "Not ready", "color": "#D55E00", "icon": "☕"},
     "LoggedOut": {"label": "Logged out", "color": "#56657a", "icon": "○"},
 }
-UNKNOWN_AGENT_STATE = {"label": "Unknown", "color": "#999999", "icon": "?"}
+UNKNOWN_AGENT_STATE = {"label": formatting.UNKNOWN_STATE_LABEL, "color": "#999999", "icon": "?"}
 
 CSV_COLUMNS = ("object_type", "object_id", "display_name")
 MAX_ID_LENGTH = 255
@@ -38,10 +40,8 @@ MAX_CSV_BYTES = 2_000_000
 
 def agent_state_label(state: str | None) -> str:
     """What people read for an agent state ("AfterCallWork" → "After-call work"); an
-    unlisted state as it came, a missing one as "Unknown" (dashboard.js ``stateLabel``)."""
-    if not state:
-        return UNKNOWN_AGENT_STATE["label"]
-    return AGENT_STATES.get(state, {}).get("label") or state
+    unlisted state as it came, a missing one as "Unknown" (the one rule: ``formatting.state_label``)."""
+    return formatting.state_label(state, AGENT_STATES)
 
 
 def lower_first(text: str) -> str:

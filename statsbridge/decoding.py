@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from statsbridge import events
 from statsbridge.definitions import PERCENT_CATEGORIES, TIME_CATEGORIES
+from statsbridge.formatting import kind_text
 
 log = logging.getLogger(__name__)
 
@@ -89,37 +90,6 @@ def decoder(name: str, *, keys: tuple | None = None) -> Callable[[Decoder], Deco
         return function
 
     return register
-
-
-# ---------------------------------------------------------------- text formatting
-
-
-def format_number(value: float) -> str:
-    """Whole numbers without decimals, others with up to two."""
-    if float(value).is_integer():
-        return f"{int(value):,}"
-    return f"{value:,.2f}".rstrip("0").rstrip(".")
-
-
-def format_duration(seconds: float) -> str:
-    """Seconds as M:SS, or H:MM:SS from an hour up."""
-    total = int(round(seconds))
-    sign = "-" if total < 0 else ""
-    total = abs(total)
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{sign}{hours}:{minutes:02d}:{secs:02d}"
-    return f"{sign}{minutes}:{secs:02d}"
-
-
-def format_percentage(value: float) -> str:
-    """A share of 100 with at most one decimal."""
-    text = f"{value:.1f}".rstrip("0").rstrip(".")
-    return f"{text}%"
-
-
-FORMATTERS = {NUMBER: format_number, DURATION: format_duration, PERCENTAGE: format_percentage}
 
 
 # ---------------------------------------------------------------- shape helpers
@@ -465,7 +435,7 @@ def _to_value(decoded: Decoded, stamp: int | None, received: int, state: str) ->
             received=received,
             agent=decoded.agent,
         )
-    text = decoded.text or FORMATTERS[decoded.kind](decoded.value)
+    text = decoded.text or kind_text(decoded.kind, decoded.value)  # one rule set (statsbridge.formatting)
     return events.value(
         kind=decoded.kind, value=decoded.value, text=text, state=state, timestamp=stamp, received=received
     )

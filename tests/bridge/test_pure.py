@@ -7,7 +7,8 @@ from django.core.exceptions import ValidationError
 
 from statsbridge import events
 from statsbridge.bridge import fetched_is_superseded
-from statsbridge.decoding import Decoding, Hint, format_duration, hint_for
+from statsbridge.decoding import Decoding, Hint, hint_for
+from statsbridge.formatting import duration_text
 from statsbridge.definitions import definition_errors, validate_definition
 from statsbridge.fanout import plan_frames
 from statsbridge.models import Statistic
@@ -88,7 +89,7 @@ def decode(raw, name="", category="", decoding=None):
     [
         ({"value": 5}, "CallsWaiting", "", "number", 5, "5"),
         (12, "CallsWaiting", "", "number", 12, "12"),
-        ({"value": 93.25}, "ServiceLevel", "", "percentage", 93.25, "93.2%"),
+        ({"value": 93.25}, "ServiceLevel", "", "percentage", 93.25, "93.3%"),  # half away from zero, as dashboard.js
         ({"value": 75}, "LongestWaitTime", "", "duration", 75, "1:15"),
         ({"intValue": 3725, "stringValue": "3725", "tag": -1, "intervalLength": 0}, "", "TotalTime", "duration", 3725, "1:02:05"),
         ({"stringValue": "42"}, "Anything", "", "number", 42, "42"),
@@ -159,7 +160,7 @@ def test_hints_and_duration_formatting():
     assert hint_for("k", "", {"category": "ServiceFactor"}).numeric_kind == "percentage"
     assert hint_for("k", "CallsWaiting", None).numeric_kind == "number"
     assert hint_for("k", "AverageSpeedOfAnswer", None).numeric_kind == "duration"
-    assert format_duration(-5) == "-0:05" and format_duration(3600) == "1:00:00"
+    assert duration_text(-5) == "-0:05" and duration_text(3600) == "1:00:00"
 
 
 # ------------------------------------------------------------------ frames

@@ -172,7 +172,7 @@ def test_queue_table_has_a_row_per_queue_and_a_column_per_statistic():
     table = rendered["table"]
     assert table["columns"] == ["CallsWaiting", "ServiceLevel"]
     assert [row["label"] for row in table["rows"]] == ["Q1", "Q2"]
-    assert [cell and cell["text"] for cell in table["rows"][0]["cells"]] == ["2", "90.0%"]
+    assert [cell and cell["text"] for cell in table["rows"][0]["cells"]] == ["2", "90%"], "a percentage shows at most one decimal, as the bridge words it"
     assert table["rows"][1]["cells"][1] is None
 
 

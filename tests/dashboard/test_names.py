@@ -13,9 +13,9 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
-from dashboard import figures, formatting, names
+from dashboard import figures, names
 from dashboard.models import DisplayName, Widget, WidgetStatistic
-from statsbridge import events, values
+from statsbridge import events, formatting, values
 from statsbridge.models import OBJECT_TYPES, Statistic
 from tests.dashboard.test_drilldown import attribute, tile_tag
 from tests.dashboard.test_views import live_status
@@ -59,7 +59,7 @@ def test_one_table_words_every_agent_state():
         "Ready", "Talking", "After-call work", "Not ready", "Logged out"]
     assert names.agent_state_label("Dialing") == "Dialing" and names.agent_state_label(None) == "Unknown"
     value = {"kind": "agent_state", "value": None, "state": "fresh", "agent": {"state": "AfterCallWork"}}
-    assert formatting.display_text(value) == "After-call work"
+    assert formatting.display_text(value, "auto", names.AGENT_STATES) == "After-call work"
     spec = {"statistics": [{"name": "CurrentAgentState"}] * 2}
     tiles = [figures.tile({"warning": None, "critical": None, "direction": "above", "hysteresis": 0, "format": "auto",
                            "unit": ""}, {"key": k, "label": k}, {**value, "agent": {"state": s}})
@@ -81,7 +81,7 @@ def test_the_browser_module_words_states_from_the_same_table():
     out = subprocess.run(["node", "--input-type=module", "-e", script], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
     got = json.loads(out.stdout)
-    expected = [formatting.display_text({"kind": "agent_state", "agent": {"state": s}}) for s in cases]
+    expected = [formatting.display_text({"kind": "agent_state", "agent": {"state": s}}, "auto", names.AGENT_STATES) for s in cases]
     assert got["texts"] == expected == ["After-call work", "Not ready", "Dialing", "?"]
     assert got["labels"] == [names.agent_state_label(s) for s in cases]
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard import figures, formatting, thresholds
+from dashboard import figures, thresholds
+from statsbridge import formatting
 
 ROOT = Path(__file__).resolve().parents[2]
 
