@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from dashboard.seeding import demo_names
 from statsbridge.decoding import agent_state_name
-from tests.browser.conftest import ARTIFACTS, BANNER, WALL_SECONDS, evaluate_settled, login, own_tab, wait_for
+from tests.browser.conftest import ARTIFACTS, BANNER, WALL_SECONDS, evaluate_settled, login, own_tab, readme_screenshot, wait_for
 
 pytestmark = pytest.mark.browser
 
