@@ -135,7 +135,7 @@ async def test_two_web_processes_two_bridges_and_a_takeover():
         await asyncio.to_thread(first.wait, 10)
         # Ready and holding subscriptions: a heartbeat can pair the counts read just before
         # the first subscription with the connection as it is just after (AVAILABLE).
-        body = await eventually(
+        await eventually(
             lambda: _ready_from(ready(ports[0]), f"{second.pid}"), 5.0,
             "standby bridge took over within 5 s",
         )
