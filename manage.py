@@ -5,7 +5,7 @@ import sys
 
 
 def main():
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactboard.settings")
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

@@ -7,7 +7,7 @@ made, and nothing else.
 
 Environment: ``BENCH_KEEP_LOGS=DIR`` keeps every process's log in ``DIR/<stack>/``;
 ``BENCH_SETTINGS_MODULE=module`` runs the Django processes with a candidate settings
-module (one that imports ``dashboard.settings`` and changes it) instead of the default.
+module (one that imports ``contactboard.settings`` and changes it) instead of the default.
 """
 
 import asyncio
@@ -119,8 +119,8 @@ class Stack:
         """Environment of every Django process of this stack."""
         env = {
             # BENCH_SETTINGS_MODULE measures a candidate configuration (a module that
-            # imports dashboard.settings and changes it) against the default.
-            "DJANGO_SETTINGS_MODULE": os.environ.get("BENCH_SETTINGS_MODULE", "dashboard.settings"),
+            # imports contactboard.settings and changes it) against the default.
+            "DJANGO_SETTINGS_MODULE": os.environ.get("BENCH_SETTINGS_MODULE", "contactboard.settings"),
             "SECRET_KEY": "bench-secret-key-not-secret-0123456789abcdefghijklmnop",
             "DEBUG": "false",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",

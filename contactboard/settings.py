@@ -61,7 +61,7 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-ROOT_URLCONF = "dashboard.urls"
+ROOT_URLCONF = "contactboard.urls"
 
 TEMPLATES = [
     {
@@ -80,7 +80,7 @@ TEMPLATES = [
 ]
 
 WSGI_APPLICATION = None
-ASGI_APPLICATION = "dashboard.asgi.application"
+ASGI_APPLICATION = "contactboard.asgi.application"
 
 DATABASES = {
     "default": dj_database_url.parse(

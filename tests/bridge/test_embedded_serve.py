@@ -27,7 +27,7 @@ def simulator_config():
 async def test_serve_runs_the_bridge_in_its_loop_and_stops_cleanly(simulator, tmp_path):
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+        "DJANGO_SETTINGS_MODULE": "contactboard.settings",
         "SECRET_KEY": "embedded-test-" + uuid.uuid4().hex,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "REDIS_URL": "",

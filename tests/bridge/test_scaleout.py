@@ -39,7 +39,7 @@ class Deployment:
         self.redis_db = 9
         self.env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+            "DJANGO_SETTINGS_MODULE": "contactboard.settings",
             "SECRET_KEY": "scaleout-test-key-" + run,
             "DATABASE_URL": f"postgres://{os.environ.get('USER', 'root')}@127.0.0.1:5432/{self.database}",
             "REDIS_URL": f"redis://127.0.0.1:6379/{self.redis_db}",

@@ -147,7 +147,7 @@ def stack(simulator, tmp_path_factory, stack_env):
     home = tmp_path_factory.mktemp("stack")
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+        "DJANGO_SETTINGS_MODULE": "contactboard.settings",
         "SECRET_KEY": "browser-test-secret-key-0123456789abcdef0123456789",
         "DEBUG": "false",
         "DATABASE_URL": f"sqlite:///{home / 'db.sqlite3'}",

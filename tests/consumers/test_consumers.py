@@ -12,7 +12,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser, Group, User
 from redis.exceptions import RedisError
 
-from dashboard.asgi import application
+from contactboard.asgi import application
 from dashboard.models import Dashboard, Display, DisplayItem, Widget, WidgetStatistic
 from dashboard.routing import websocket_urlpatterns
 from statsbridge import events, values

@@ -29,7 +29,7 @@ def fetch(url: str, data: bytes | None = None, headers: dict | None = None) -> t
 
 def start_demo(database: Path) -> tuple[subprocess.Popen, list[str]]:
     """``manage.py demo`` on free ports and this SQLite file; its output lines collect in the list."""
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "dashboard.settings", "DEBUG": "true",
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "contactboard.settings", "DEBUG": "true",
            "DATABASE_URL": f"sqlite:///{database}", "LOG_LEVEL": "WARNING"}
     env.pop("REDIS_URL", None)
     env.pop("SECRET_KEY", None)

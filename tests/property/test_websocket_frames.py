@@ -16,7 +16,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dashboard.asgi import application
+from contactboard.asgi import application
 from dashboard.models import Dashboard, Display, DisplayItem
 from statsbridge import events
 

@@ -207,7 +207,7 @@ class Stack:
         run = uuid.uuid4().hex[:8]
         self.env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+            "DJANGO_SETTINGS_MODULE": "contactboard.settings",
             "SECRET_KEY": f"reliability-{run}-0123456789abcdef0123456789abcdef",
             "DEBUG": "false",
             "GENESYS_API_URL": self.proxy.url,

@@ -36,7 +36,7 @@ def test_an_idle_receive_on_the_redis_channel_layer_keeps_waiting(tmp_path):
     redis = PrivateRedis(tmp_path)
     redis.start()
     try:
-        env = {"DJANGO_SETTINGS_MODULE": "dashboard.settings", "SECRET_KEY": "idle-receive-test-key-0123456789abcdef",
+        env = {"DJANGO_SETTINGS_MODULE": "contactboard.settings", "SECRET_KEY": "idle-receive-test-key-0123456789abcdef",
                "REDIS_URL": redis.url, "PATH": "/usr/bin:/bin"}
         done = subprocess.run([sys.executable, "-c", IDLE_RECEIVE], cwd=ROOT, env=env, capture_output=True, text=True,
                               timeout=60)

@@ -43,7 +43,7 @@ class Served:
 @contextlib.contextmanager
 def serving(directory: Path, statistics: int = 5, **extra_env: str):
     """Migrate, seed (a staff user ``bench`` with a session, one dashboard and its wall) and serve."""
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "dashboard.settings", "DEBUG": "false",
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "contactboard.settings", "DEBUG": "false",
            "SECRET_KEY": "security-test-" + uuid.uuid4().hex, "ALLOWED_HOSTS": "127.0.0.1",
            "DATABASE_URL": f"sqlite:///{directory / 'db.sqlite3'}", "REDIS_URL": "", "BRIDGE_EMBEDDED": "false",
            **extra_env}

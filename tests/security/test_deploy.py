@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def production_env(tmp_path, **extra) -> dict:
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("GENESYS_", "SECURE_", "DATABASE_", "REDIS_", "DEBUG", "ALLOWED_HOSTS"))}
-    env.update(DJANGO_SETTINGS_MODULE="dashboard.settings", SECRET_KEY=secrets.token_urlsafe(50), DEBUG="false",
+    env.update(DJANGO_SETTINGS_MODULE="contactboard.settings", SECRET_KEY=secrets.token_urlsafe(50), DEBUG="false",
                SECURE_SSL="true", ALLOWED_HOSTS="dash.example.com", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
     env.update(extra)
     return env

@@ -12,7 +12,7 @@ from django.contrib.auth.models import Permission, User
 from django.test import Client, override_settings
 from django.urls import clear_url_caches
 
-from dashboard.asgi import application
+from contactboard.asgi import application
 from dashboard.models import Dashboard, Display, Widget
 from dashboard.security import origin_allowed
 from dashboard.transfer import DashboardImportError, export_dashboards, import_dashboards
@@ -158,11 +158,11 @@ def test_an_import_file_over_the_limit_is_refused_with_a_clear_problem(demo):
 def test_password_reset_exists_only_with_a_mail_server(db, email_host, status):
     import importlib
 
-    import dashboard.urls
+    import contactboard.urls
 
     with override_settings(EMAIL_HOST=email_host):
-        importlib.reload(dashboard.urls)
+        importlib.reload(contactboard.urls)
         clear_url_caches()
         assert Client().get("/accounts/password_reset/").status_code == status
-    importlib.reload(dashboard.urls)
+    importlib.reload(contactboard.urls)
     clear_url_caches()

@@ -8,7 +8,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import Group, User
 from django.test import Client
 
-from dashboard.asgi import application
+from contactboard.asgi import application
 from dashboard.models import Dashboard
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -76,7 +76,7 @@ async def wall_socket_code(path: str, address: str | None) -> int | None:
     """The close code a wall socket from ``address`` gets (None: accepted)."""
     from channels.testing import WebsocketCommunicator
 
-    from dashboard.asgi import application
+    from contactboard.asgi import application
 
     communicator = WebsocketCommunicator(application, path, headers=[(b"host", b"127.0.0.1:8000"),
                                                                     (b"origin", b"http://127.0.0.1:8000")])
