@@ -81,6 +81,9 @@ TEMPLATES = [
 
 WSGI_APPLICATION = None
 ASGI_APPLICATION = "contactboard.asgi.application"
+# What the bridge subscribes and which dashboards show each statistic: the bridge reads
+# it through this callable (statsbridge.wanted.load_routes), never the dashboards' models.
+BRIDGE_ROUTES_SOURCE = "dashboard.wanted.bridge_routes"
 
 DATABASES = {
     "default": dj_database_url.parse(

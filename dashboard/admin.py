@@ -206,7 +206,7 @@ class DisplayAdmin(admin.ModelAdmin):
     def issue_new_token(self, request, queryset):
         for display in queryset:
             token = display.issue_token()
-            # Saving tells open walls (statsbridge.signals) to re-check their token: old ones close.
+            # Saving tells open walls (dashboard.signals) to re-check their token: old ones close.
             display.save(update_fields=["token_hash", "revoked"])
             self._show_token(request, display, token)
 

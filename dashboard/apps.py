@@ -6,7 +6,9 @@ class DashboardConfig(AppConfig):
     verbose_name = "Dashboards"
 
     def ready(self):
-        """Open desk sockets re-check their access when it changes (dashboard.access)."""
-        from dashboard import access
+        """Connect the signals: admin edits reach the bridge and open sockets (dashboard.signals),
+        and open desk sockets re-check their access when it changes (dashboard.access)."""
+        from dashboard import access, signals
 
+        signals.connect()
         access.connect()

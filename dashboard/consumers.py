@@ -23,13 +23,13 @@ from django.http.cookie import parse_cookie
 from django.utils import timezone
 
 from dashboard import access, security
+from dashboard.wanted import dashboard_keys
 from dashboard.models import Dashboard, Display
 from statsbridge import events, metrics, values
 from statsbridge.conf import bridge_setting
 from statsbridge.fanout import dashboard_group, display_group
 from statsbridge.sockets import SeqFilter, TokenBucket, parse_client_frame
 from statsbridge.watch import watcher
-from statsbridge.wanted import dashboard_keys
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ class DashboardKeysCache:
     """Statistic keys per dashboard, read from the database once per configuration version.
 
     Every admin edit of widgets, statistics or dashboards bumps the shared version
-    (``statsbridge.signals``), which empties this cache; without edits a snapshot
+    (``dashboard.signals``), which empties this cache; without edits a snapshot
     needs no database query. The version is read before the database, so keys read
     across an edit are filed under the older version and dropped on the next call.
     """

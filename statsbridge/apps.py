@@ -4,8 +4,3 @@ from django.apps import AppConfig
 class StatsbridgeConfig(AppConfig):
     name = "statsbridge"
     verbose_name = "Statistics bridge"
-
-    def ready(self):
-        from statsbridge import signals
-
-        signals.connect()

@@ -6,9 +6,10 @@ service for one statistic's value right now (get-statistic-ex).
 Walls: ``display_changed`` makes every open socket of a display re-check its token
 (closing when revoked or re-issued) and follow its playlist; ``reload_display``
 sends the wall a ``reload`` frame. The bridge: ``config_changed`` makes it re-read
-the wanted statistics within ``CONFIG_POLL_SECONDS``. Model signals (see
-``statsbridge.signals``) call these after every commit, so admin edits need nothing
-more; call them yourself after bulk ``update()``s, which send no signals.
+the wanted statistics within ``CONFIG_POLL_SECONDS``. The model signals of the app that
+shows the statistics (``dashboard.signals``) call these after every commit, so admin
+edits need nothing more; call them yourself after bulk ``update()``s, which send no
+signals.
 """
 
 from asgiref.sync import async_to_sync

@@ -1,10 +1,18 @@
 """What the bridge must subscribe, where each value goes, and how to get there.
 
-``load_routes`` reads the widgets' statistics from the database; ``plan_changes`` is
-the pure diff between what is wanted and what is held upstream.
+``load_routes`` asks the project for what is wanted: ``settings.BRIDGE_ROUTES_SOURCE``
+names (by dotted path) a callable returning ``Routes``, usually made with
+``build_routes``. The bridge reads no app's models itself, so the apps that show
+statistics depend on it and never the other way round. ``plan_changes`` is the pure
+diff between what is wanted and what is held upstream.
 """
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 from statsbridge.decoding import Hint, hint_for
 
@@ -41,33 +49,24 @@ def descriptor(key: str, object_type: str, object_id: str, name: str, definition
     return item
 
 
-def load_routes() -> Routes:
-    """Read every statistic used by a widget, and the dashboards showing it."""
-    from dashboard.models import Dashboard, WidgetStatistic
-
-    rows = WidgetStatistic.objects.values_list(
-        "statistic__key",
-        "statistic__object_type",
-        "statistic__object_id",
-        "statistic__name",
-        "statistic__definition",
-        "widget__dashboard_id",
-    )
+def build_routes(rows: Iterable[tuple], slugs: Mapping[int, str]) -> Routes:
+    """Routes from ``(key, object_type, object_id, name, definition, dashboard id)`` rows
+    (one per statistic a dashboard shows) and the slug of every dashboard by id."""
     wanted: dict[str, Wanted] = {}
     by_key: dict[str, set] = {}
     for key, object_type, object_id, name, definition, dashboard_id in rows:
         if key not in wanted:
             wanted[key] = Wanted(key, descriptor(key, object_type, object_id, name, definition), hint_for(key, name, definition))
         by_key.setdefault(key, set()).add(dashboard_id)
-    slugs = dict(Dashboard.objects.values_list("pk", "slug"))
-    return Routes(wanted=wanted, dashboards_by_key={k: frozenset(v) for k, v in by_key.items()}, slugs=slugs)
+    return Routes(wanted=wanted, dashboards_by_key={k: frozenset(v) for k, v in by_key.items()}, slugs=dict(slugs))
 
 
-def dashboard_keys(dashboard_id: int) -> list[str]:
-    """Statistic keys shown on one dashboard, straight from the database."""
-    from dashboard.models import WidgetStatistic
-
-    return sorted(set(WidgetStatistic.objects.filter(widget__dashboard_id=dashboard_id).values_list("statistic__key", flat=True)))
+def load_routes() -> Routes:
+    """Every statistic wanted now and the dashboards showing it, from ``settings.BRIDGE_ROUTES_SOURCE``."""
+    source = getattr(settings, "BRIDGE_ROUTES_SOURCE", "")
+    if not source:
+        raise ImproperlyConfigured("BRIDGE_ROUTES_SOURCE must name the callable that says what the bridge subscribes")
+    return import_string(source)()
 
 
 @dataclass(frozen=True)

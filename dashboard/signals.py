@@ -1,9 +1,10 @@
-"""Model signals that keep the live parts in step with admin edits.
+"""Model signals that tell the bridge and the open sockets about admin edits.
 
-Edits to statistics, widgets, their statistics and dashboards tell the bridge to
-re-read what is wanted; deleting a dashboard closes its desk sockets; edits to displays and their playlists make open wall sockets
-re-check their token and playlist. Both happen after the transaction commits, so
-what they re-read is what was saved.
+What the bridge subscribes is what the widgets show (``dashboard.wanted``), so edits to
+statistics, widgets, their statistics and dashboards tell it (``statsbridge.control``) to
+re-read what is wanted; deleting a dashboard closes its desk sockets; edits to displays
+and their playlists make open wall sockets re-check their token and playlist. Each is
+sent after the transaction commits, so what is re-read is what was saved.
 """
 
 from functools import partial
@@ -11,7 +12,9 @@ from functools import partial
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
+from dashboard.models import Dashboard, Display, DisplayItem, Widget, WidgetStatistic
 from statsbridge import control
+from statsbridge.models import Statistic
 
 
 def _config_changed(sender, **kwargs) -> None:
@@ -30,9 +33,6 @@ def _display_changed(sender, instance, **kwargs) -> None:
 
 def connect() -> None:
     """Connect the handlers (called once from the app config)."""
-    from dashboard.models import Dashboard, Display, DisplayItem, Widget, WidgetStatistic
-    from statsbridge.models import Statistic
-
     for model in (Statistic, Widget, WidgetStatistic, Dashboard):
         post_save.connect(_config_changed, sender=model, dispatch_uid=f"config-save-{model.__name__}")
         post_delete.connect(_config_changed, sender=model, dispatch_uid=f"config-delete-{model.__name__}")
@@ -45,7 +45,5 @@ def connect() -> None:
 
 
 def _display_changed_m2m(sender, instance, **kwargs) -> None:
-    from dashboard.models import Display
-
     if isinstance(instance, Display):
         transaction.on_commit(partial(control.display_changed, instance.pk))
