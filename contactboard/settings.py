@@ -206,6 +206,8 @@ REQUEST_BODY_LIMITS = {
     "DEFAULT": env_int("REQUEST_BODY_MAX_BYTES", 4 * 1024 * 1024),
     "IMPORT": env_int("IMPORT_BODY_MAX_BYTES", 32 * 1024 * 1024),
 }
+# Which page gets the larger limit, and for whom: the served daphne asks this callable.
+REQUEST_BODY_LIMITS_SOURCE = "dashboard.uploads.body_limits"
 # Login throttling (django-axes) on every login form, the desk's and the admin's: after
 # LOGIN_FAILURE_LIMIT wrong passwords for one user name from one address, that pair is
 # refused for LOGIN_COOLOFF_MINUTES (the lockout page says so; each failure is logged).

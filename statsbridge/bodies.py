@@ -8,14 +8,16 @@ declared length (``Content-Length``) or streamed length (chunked) exceeds the li
 its path: it answers ``413`` at once, then reads and drops whatever the client still
 sends for a short while (so the client sees the answer rather than a reset) and closes.
 
-Limits (``settings.REQUEST_BODY_LIMITS``): ``default`` for every path, and a larger one
-for the dashboard import page, granted only to an active staff session; a larger body
+Limits (``BodyLimits``, made by the project from ``settings.REQUEST_BODY_LIMITS``, see
+``statsbridge.serve.body_limits``): ``default`` for every path, and a larger one for one
+upload page, granted only to the sessions its ``is_staff`` check accepts; a larger body
 from anyone else is refused before the application sees it.
 """
 
 import asyncio
 import io
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
@@ -29,13 +31,23 @@ RESPONSE_413 = (
 )
 
 
+def nobody(cookie_header: bytes | None) -> bool:
+    """Grant the larger limit to no session."""
+    return False
+
+
 @dataclass(frozen=True)
 class BodyLimits:
-    """The largest body in bytes: ``default`` anywhere, ``import_`` on ``import_path`` for staff."""
+    """The largest body in bytes: ``default`` anywhere, ``import_`` on ``import_path`` for staff.
+
+    ``is_staff`` says whether a ``Cookie`` header carries a session allowed the larger
+    limit; it runs in a thread (``database_sync_to_async``), so it may query the database.
+    """
 
     default: int
     import_: int
     import_path: str
+    is_staff: Callable[[bytes | None], bool] = nobody
 
     def for_path(self, target: bytes | None) -> int:
         """The limit for a request target (path and query) as the client sent it."""
@@ -47,16 +59,7 @@ class BodyLimits:
         return received > self.default
 
 
-def staff_session(cookie_header: bytes | None) -> bool:
-    """Whether a ``Cookie`` header carries the session of an active staff user (sync: DB)."""
-    from dashboard.consumers import socket_user
-
-    headers = [(b"cookie", cookie_header)] if cookie_header else []
-    user = socket_user({"headers": headers})
-    return bool(user.is_active and user.is_staff)
-
-
-def bounded_request(base: type, limits: BodyLimits, is_staff=staff_session) -> type:
+def bounded_request(base: type, limits: BodyLimits) -> type:
     """daphne's request class ``base`` refusing bodies over ``limits`` with a 413."""
     from channels.db import database_sync_to_async  # closes stale DB connections around the call
     from twisted.internet import defer, reactor
@@ -94,7 +97,7 @@ def bounded_request(base: type, limits: BodyLimits, is_staff=staff_session) -> t
         async def _process_for_staff(self):
             cookie = self.requestHeaders.getRawHeaders(b"cookie", [None])[0]
             try:
-                allowed = await database_sync_to_async(is_staff)(cookie)
+                allowed = await database_sync_to_async(limits.is_staff)(cookie)
             except Exception:  # no database: nobody gets the larger limit
                 log.exception("could not check the session of a large upload")
                 allowed = False

@@ -45,15 +45,13 @@ def inbound_limit_only(protocol: type) -> type:
 
 
 def body_limits():
-    """The request body limits of ``settings.REQUEST_BODY_LIMITS`` (see ``statsbridge.bodies``)."""
+    """The request body limits (``statsbridge.bodies.BodyLimits``) from the callable that
+    ``settings.REQUEST_BODY_LIMITS_SOURCE`` names: the project knows which page takes a
+    larger body, and from whom."""
     from django.conf import settings
-    from django.urls import reverse
+    from django.utils.module_loading import import_string
 
-    from statsbridge.bodies import BodyLimits
-
-    configured = settings.REQUEST_BODY_LIMITS
-    return BodyLimits(default=configured["DEFAULT"], import_=configured["IMPORT"],
-                      import_path=reverse("admin:dashboard_dashboard_import"))
+    return import_string(settings.REQUEST_BODY_LIMITS_SOURCE)()
 
 
 def serve(
@@ -76,7 +74,8 @@ def serve(
     from django.conf import settings
     from twisted.internet import defer, reactor
 
-    from dashboard.asgi import application
+    from django.utils.module_loading import import_string
+
     from statsbridge import bodies
     from statsbridge.conf import bridge_setting
     from statsbridge.host import BridgeHost
@@ -87,7 +86,7 @@ def serve(
     # refused by daphne itself (autobahn drops the connection) so a hostile client cannot make us buffer
     # megabytes. Our own frames are exempt: see inbound_limit_only.
     server = Server(
-        application,
+        import_string(settings.ASGI_APPLICATION),
         endpoints=[endpoint(host, port)],
         signal_handlers=True,
         verbosity=0,
