@@ -38,6 +38,11 @@ FORBIDDEN = 4403
 GONE = 4404
 TOO_MANY = 4429  # this address guessed too many wall tokens: the wall retries later
 SERVER_ERROR = 1011
+TELEMETRY_MIN_SECONDS = 5.0
+# How long after a socket ended frames sent to it may still arrive through Redis (the
+# process's queue is read continuously; under load it lags by a second or so).
+LATE_FRAMES_SECONDS = 10.0
+
 _last_snapshot_failure_log = [0.0]
 
 
@@ -47,10 +52,6 @@ def log_snapshot_failure(error: Exception) -> None:
         _last_snapshot_failure_log[0] = time.monotonic()
         log.warning("could not send fresh snapshots (%s); closing the sockets so pages show STALE",
                     type(error).__name__)
-TELEMETRY_MIN_SECONDS = 5.0
-# How long after a socket ended frames sent to it may still arrive through Redis (the
-# process's queue is read continuously; under load it lags by a second or so).
-LATE_FRAMES_SECONDS = 10.0
 
 
 def viewable_dashboard(slug: str, user) -> Dashboard | None:
@@ -63,11 +64,9 @@ def viewable_dashboard(slug: str, user) -> Dashboard | None:
 
 def socket_user(scope: dict):
     """Who opened a socket: the scope's user if an outer layer set one (tests do), else the
-    user of its session cookie, checked as Django checks a request's (AnonymousUser if none).
-
-    Done once at connect instead of by channels' session and auth middleware, whose three
-    layers each kept a copy of the scope, a lazy session and user for the socket's life.
-    """
+    user of its session cookie, checked as Django checks a request's (AnonymousUser if none)."""
+    # Read once here rather than by channels' session and auth middleware, whose layers
+    # would each keep the scope, a lazy session and a user for the socket's whole life.
     if "user" in scope:
         return scope["user"]
     cookies = {}
@@ -166,13 +165,13 @@ class DashboardKeysCache:
 cached_dashboard_keys = DashboardKeysCache()
 
 
+# The in-memory layer hands every viewer of a dashboard the same frame object
+# (statsbridge.fanout.SharedFrame): encode it once, not once per socket.
 class EncodedFrames:
     """The JSON text of recently sent frames, by frame object.
 
-    The in-memory layer hands every viewer of a dashboard the same frame object
-    (``statsbridge.fanout.SharedFrame``); encoding it once instead of once per socket
-    took a fifth of a 1,000-socket web process. Entries hold their frame, so an id is
-    never reused while cached; frames from channels_redis are new objects and miss.
+    Entries hold their frame, so an id is never reused while cached; frames from
+    channels_redis are new objects and miss.
     """
 
     def __init__(self, size: int = 256):
@@ -222,14 +221,10 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     left = False  # set once the socket has ended: it follows nothing any more
 
     async def __call__(self, scope, receive, send):
-        """Run the socket; however it ends, stop following the bridge and leave the groups.
-
-        channels calls ``disconnect`` only when the client goes. When the channel-layer
-        receive fails instead (Redis restarting), the consumer ends with that exception
-        and ``disconnect`` never runs: its watcher listener then kept the dead consumer
-        alive, and each later bridge change joined its channel to the groups again, where
-        channels_redis buffered every frame for it, in a queue nobody reads, for good.
-        """
+        """Run the socket; however it ends, stop following the bridge and leave the groups."""
+        # channels calls disconnect() only when the client goes, not when a channel-layer
+        # receive fails (Redis restarting); a socket that never left would stay a watcher
+        # listener and a group member whose frames queue up unread.
         try:
             await super().__call__(scope, receive, send)
         finally:
@@ -237,14 +232,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             self.forget_buffered_frames()
 
     def forget_buffered_frames(self) -> None:
-        """Drop the queue channels_redis keeps for this socket's channel, once nothing reads it.
-
-        channels_redis deletes a channel's queue only when a receive empties it; a consumer
-        cancelled while it held the layer's receive lock (any idle socket may), or sent frames
-        that arrive after it stopped receiving, leaves its queue behind for the process's life
-        (channels_redis issue #384). Frames sent to its groups before it left them can still
-        be on their way through Redis: the queue they make is dropped a little later.
-        """
+        """Drop the queue channels_redis keeps for this socket's channel, now and again once
+        frames sent before it left its groups have had time to arrive."""
+        # channels_redis deletes a queue only when a receive empties it (its issue #384): a
+        # consumer cancelled mid-receive, or frames arriving after its last receive, would
+        # leave the queue for the process's life.
         buffers = getattr(getattr(self, "channel_layer", None), "receive_buffer", None)
         channel = getattr(self, "channel_name", None)
         if buffers is None or not channel:
@@ -293,13 +285,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         return [dashboard_group(dashboard_id) for dashboard_id in getattr(self, "dashboards", {})]
 
     async def leave_groups(self) -> None:
-        """Leave every group joined, each attempted even if one fails, and a failed leave once more.
-
-        After a Redis restart the first command on each pooled connection fails (the server
-        closed it) and the retry gets a fresh connection; a channel left in a group is sent
-        every frame, which channels_redis buffers for good. When Redis is really down, the
-        retry fails as fast, and the groups are lost with its data or expire.
-        """
+        """Leave every group joined, each attempted even if one fails, and a failed leave once more."""
+        # After a Redis restart the first command on each pooled connection fails and the
+        # retry gets a fresh one; a channel left in a group would be sent every frame, kept
+        # for good. When Redis is really down the retry fails as fast, and the groups go
+        # with its data or expire.
         for group in self.groups_joined():
             for _ in range(2):
                 try:
