@@ -72,9 +72,8 @@ def serve(
     import daphne.server  # noqa: F401  Installs the asyncio reactor before Twisted's default one.
     from daphne.server import Server
     from django.conf import settings
-    from twisted.internet import defer, reactor
-
     from django.utils.module_loading import import_string
+    from twisted.internet import defer, reactor
 
     from statsbridge import bodies
     from statsbridge.conf import bridge_setting
