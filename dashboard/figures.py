@@ -132,7 +132,7 @@ def local_ms(ms: int, time_zone: str) -> int:
     """The wall-clock time of epoch-ms ``ms`` in a time zone, as epoch-ms of that reading in UTC.
 
     Plotly date axes show numbers as UTC times; numbers, unlike date strings, are not
-    re-parsed on every redraw of a live chart (dashboard.js ``localMs`` mirrors this).
+    re-parsed on every redraw of a live chart (``localMs`` in static/dashboard/figures.js mirrors this).
     """
     moment = dt.datetime.fromtimestamp(ms / 1000, tz=zoneinfo.ZoneInfo(time_zone))
     return int(ms + moment.utcoffset().total_seconds() * 1000)
@@ -175,7 +175,7 @@ def _series(spec: dict, points: list, time_zone: str, now_ms: int, live: bool) -
 
 
 def widget_state(states: list[str]) -> str:
-    """A widget's state: the worst of its values' (dashboard.js ``widgetState`` mirrors it).
+    """A widget's state: the worst of its values' (``widgetState`` in static/dashboard/tiles.js mirrors it).
 
     STALE outranks NO DATA: a stale number looks like a real one, a missing one already
     shows "?"; a widget with nothing to show is "unknown".

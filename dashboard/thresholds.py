@@ -1,4 +1,4 @@
-"""Threshold levels with hysteresis: pure, mirrored by ``levelFor`` in dashboard.js.
+"""Threshold levels with hysteresis: pure, mirrored by ``levelFor`` in static/dashboard/thresholds.js.
 
 A value enters a worse level as soon as it reaches that level's threshold, but leaves a
 level it is already in only after moving ``hysteresis`` back past the threshold, so a

@@ -1,4 +1,4 @@
-"""The one set of display rules for statistic values; ``static/dashboard/dashboard.js`` mirrors it.
+"""The one set of display rules for statistic values; ``static/dashboard/formatting.js`` mirrors it.
 
 The bridge words every value it publishes with these rules (the wire Value's ``text``,
 what an ``auto`` widget shows) and the dashboard words a value under a widget's chosen
@@ -21,7 +21,7 @@ The rules, and why:
 - **Percentages** (a share of 100): at most one decimal, rounded as numbers are, with
   "%" ("87.3%", "100%"). 99.95 shows "100%": a rounding to one decimal, as a report shows.
 - **Agent states**: the label of the state in the table the dashboard hands in (the
-  same table dashboard.js gets in its config), else the state name as it came; an
+  same table the page script gets in its config), else the state name as it came; an
   agent value without a state shows "?".
 - Anything without a number (unknown, missing, not finite) shows "?", never 0.
 """
@@ -56,7 +56,7 @@ def numeric(value: dict | None) -> float | None:
 
 
 def decimal_text(number: float, places: int) -> str:
-    """``number`` grouped by thousands with at most ``places`` decimals (dashboard.js ``decimalText``)."""
+    """``number`` grouped by thousands with at most ``places`` decimals (formatting.js ``decimalText``)."""
     with localcontext() as context:
         context.prec = _PRECISION
         rounded = Decimal(repr(float(number))).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
@@ -67,7 +67,7 @@ def decimal_text(number: float, places: int) -> str:
 
 
 def duration_text(seconds: float) -> str:
-    """Seconds truncated to whole seconds, as m:ss or h:mm:ss (dashboard.js ``durationText``)."""
+    """Seconds truncated to whole seconds, as m:ss or h:mm:ss (formatting.js ``durationText``)."""
     total = int(abs(seconds))
     sign = "-" if seconds < 0 and total else ""
     hours, rest = divmod(total, 3600)
@@ -90,14 +90,14 @@ def kind_text(kind: str, number: float) -> str:
 
 
 def state_label(state: str | None, agent_states: dict | None = None) -> str:
-    """What people read for an agent state, from ``agent_states`` (dashboard.js ``stateLabel``)."""
+    """What people read for an agent state, from ``agent_states`` (formatting.js ``stateLabel``)."""
     if not state:
         return UNKNOWN_STATE_LABEL
     return ((agent_states or {}).get(state) or {}).get("label") or state
 
 
 def display_text(value: dict | None, fmt: str = "auto", agent_states: dict | None = None) -> str:
-    """Return what a tile shows for a wire value under a widget's format (dashboard.js ``displayText``)."""
+    """Return what a tile shows for a wire value under a widget's format (formatting.js ``displayText``)."""
     if not value or value.get("kind") == "unknown":
         return UNKNOWN_TEXT
     if value.get("kind") == "agent_state":

@@ -115,7 +115,7 @@ def test_memory_and_dom_stay_flat_under_a_stream_of_updates(page, stack):
     try:
         page.wait_for_timeout(3000)  # warm-up: caches, JIT, first redraws (a measured window, not a wait for a condition)
         before = page.evaluate(measure)
-        followed = page.evaluate("() => window.dashboardPage.seqs.size")
+        followed = page.evaluate("() => window.dashboardPage.link.seqs.size")
         page.wait_for_timeout(12000)
         after = page.evaluate(measure)
     finally:

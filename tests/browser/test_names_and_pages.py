@@ -80,8 +80,8 @@ SET_CELL = """([key, sequence]) => {
   const cell = document.querySelector(`table.queues td[data-statistic="${key}"]`);
   return sequence.map((value) => {
     const now = Date.now();
-    page.values.set(key, { kind: "number", value, text: "", state: "fresh", timestamp: now, received: now });
-    page.pending.add(key);
+    page.store.values.set(key, { kind: "number", value, text: "", state: "fresh", timestamp: now, received: now });
+    page.store.pending.add(key);
     page.flush();
     const style = getComputedStyle(cell);
     return { threshold: cell.dataset.threshold, cue: cell.querySelector('.cue-text').textContent,

@@ -249,7 +249,7 @@ def test_desk_dashboards_on_a_phone_are_one_column_with_nothing_cut_and_no_sidew
 
 def now_local(page) -> float:
     """The page's "now" as plotted (the demo dashboards are in UTC)."""
-    return page.evaluate("() => Date.now() + window.dashboardPage.clockOffset")
+    return page.evaluate("() => window.dashboardPage.serverClock.now()")
 
 
 def test_trends_are_steps_held_up_to_now(page, stack):

@@ -1,6 +1,6 @@
 """A wall reloads itself before a long-running TV tab degrades, and at no other time.
 
-Two reasons make a wall reload on its own (dashboard.js ``Wall.checkSchedule``): its
+Two reasons make a wall reload on its own (wall.js ``Wall.checkSchedule``): its
 display's quiet hour, once the page has been up for more than an hour, and the memory
 watchdog, when the JS heap passes the wall's limit after the page's first minute. Both
 are driven here for real in Debian's Chromium: the heap with real allocations (in real
@@ -37,8 +37,8 @@ NEW_DOCUMENT = "() => window.sameDocument === undefined"
 CONFIG = "() => JSON.parse(document.getElementById('dash-config').textContent)"
 HEAP_MB = "() => { gc(); return performance.memory.usedJSHeapSize / 1048576; }"
 CHUNK_MB = 8  # one packed array of 2**20 doubles
-GRACE_MS = 60_000  # dashboard.js MEMORY_GRACE_MS: the watchdog ignores a page's first minute
-OFFSET = "() => window.dashboardPage ? window.dashboardPage.clockOffset : null"
+GRACE_MS = 60_000  # wall.js MEMORY_GRACE_MS: the watchdog ignores a page's first minute
+OFFSET = "() => window.dashboardPage ? window.dashboardPage.serverClock.offset : null"
 UPTIME = "() => window.dashboardPage ? Date.now() - window.dashboardPage.startedAt : null"
 PLANT_NIGHT = "() => { if (document.body) document.body.dataset.night = 'checked?'; }"
 NIGHT = "() => document.body ? document.body.dataset.night : null"
