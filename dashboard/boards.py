@@ -9,15 +9,17 @@ from django.urls import reverse
 from dashboard import figures
 from dashboard.models import Dashboard, DisplayName, Widget, WidgetStatistic
 
-_JS = Path(settings.BASE_DIR) / "static" / "dashboard" / "dashboard.js"
-_CSS = Path(settings.BASE_DIR) / "static" / "dashboard" / "dashboard.css"
+_PAGE_CODE = Path(settings.BASE_DIR) / "static" / "dashboard"
 
 
 def page_version() -> str:
-    """A short fingerprint of the page code; walls report it in their telemetry."""
+    """A short fingerprint of the page code; walls report it in their telemetry.
+
+    Every module and style sheet counts: a change to any one of them is a new version.
+    """
     digest = hashlib.sha256()
-    for path in (_JS, _CSS):
-        digest.update(path.read_bytes())
+    for path in sorted([*_PAGE_CODE.glob("*.js"), *_PAGE_CODE.glob("*.css")]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:12]
 
 
