@@ -21,6 +21,7 @@ from aiohttp import web
 
 from .auth_api import BASE, user_details
 from .codes import CodeStore
+from .config import SimulatorConfig
 from .faults import reason
 from .gateway import check
 from .http_util import bearer_token, json_response, same_secret
@@ -69,9 +70,8 @@ class TenantUser:
         return [{"name": name, "privileges": list(privileges)} for name, privileges in self.authorities]
 
 
-def tenant_users(tenant: Tenant) -> dict[str, TenantUser]:
-    """Who can sign in: the configured supervisor and the demo team lead, by user name."""
-    config = tenant.config
+def tenant_users(config: SimulatorConfig) -> dict[str, TenantUser]:
+    """Who can sign in: the configured supervisor and the demo team lead, by user name (lower case)."""
     users = [
         TenantUser(config.username, config.password, "Sam", "Supervisor", (("ROLE_SUPERVISOR", ("STATISTICS_READ",)),)),
         TenantUser(TEAM_LEAD, TEAM_LEAD_PASSWORD, "Tove", "Lind", (("ROLE_TEAM_LEAD", ("STATISTICS_READ",)),)),
@@ -84,7 +84,7 @@ class SignIn:
 
     def __init__(self, tenant: Tenant) -> None:
         self.tenant = tenant
-        self.users = tenant_users(tenant)
+        self.users = tenant_users(tenant.config)
         self.codes = CodeStore()
 
     def user(self, username: Optional[str]) -> Optional[TenantUser]:

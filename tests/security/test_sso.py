@@ -279,3 +279,20 @@ def test_authorize_url_and_state():
     assert sso.new_state() != sso.new_state()
     assert sso.state_matches("abc", "abc") and not sso.state_matches("abc", "abd")
     assert not sso.state_matches("", "") and not sso.state_matches(None, None) and not sso.state_matches("a", None)
+
+
+def test_the_demo_maps_the_simulators_users(demo, catalog):
+    from dashboard.seeding import seed_demo
+    from dashboard.sso import claims_from
+    from statsbridge.simulator.authorize import cloud_user_details, tenant_users
+
+    users = tenant_users(fast_config())
+    supervisor, lead = (sso_views.sign_in_user(claims_from(cloud_user_details(u)))[0] for u in users.values())
+    every = {d.slug for d in demo.dashboards}
+    assert {d.slug for d in Dashboard.objects.all() if d.can_view(supervisor)} == every
+    lead_sees = {d.slug for d in Dashboard.objects.all() if d.can_view(lead)}
+    assert lead_sees == every - {"overview", "queues"} and "agents" in lead_sees and len(lead_sees) > 1
+    # An edit in the admin stays across a restart of the demo.
+    GenesysAccessRule.objects.get(value="ROLE_TEAM_LEAD").groups.clear()
+    seed_demo(catalog)
+    assert not GenesysAccessRule.objects.get(value="ROLE_TEAM_LEAD").groups.exists()
