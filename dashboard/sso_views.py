@@ -118,10 +118,10 @@ def callback(request):
         sso_client.sign_out(token)  # not kept: end it at the tenant now
         return _refuse(request, refusal, "not granted here")
     login(request, user, backend=BACKEND)  # a new session key: nothing of the old session is trusted
-    if settings.GENESYS_SSO["SIGN_OUT"]:
-        request.session[TOKEN_KEY] = token
+    if settings.GENESYS_SSO["SIGN_OUT"] and not settings.SESSION_ENGINE.endswith("signed_cookies"):
+        request.session[TOKEN_KEY] = token  # kept server-side only: a cookie session would hand it to the browser
     else:
-        sso_client.sign_out(token)
+        sso_client.sign_out(token)  # not needed after sign-in
     log.info("Genesys sign-in: user %s signed in", user.pk)
     return redirect(flow.get("next") or settings.LOGIN_REDIRECT_URL)
 

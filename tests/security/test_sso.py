@@ -206,6 +206,20 @@ def test_an_unreachable_tenant_is_refused(tenant, mapping, settings):
     assert not User.objects.exists()
 
 
+def test_a_failing_tenant_is_refused(tenant, mapping):
+    import json
+    import urllib.request
+
+    client = Client()
+    answer = at_tenant(tenant, start(client))
+    arm = urllib.request.Request(tenant.url.rstrip("/") + "/simulator/fail", method="POST",
+                                 data=json.dumps({"scope": "auth", "status": 503, "count": 1}).encode(),
+                                 headers={"x-simulator-key": "demo-control-key", "content-type": "application/json"})
+    urllib.request.urlopen(arm, timeout=10).close()
+    refused_with(back(client, answer), sso_views.UNREACHABLE)
+    assert not User.objects.exists()
+
+
 def test_someone_the_mapping_grants_nothing_is_refused_and_not_made(tenant):
     client = Client()
     refused_with(back(client, at_tenant(tenant, start(client))), sso_views.NOT_GRANTED)
@@ -296,3 +310,11 @@ def test_the_demo_maps_the_simulators_users(demo, catalog):
     GenesysAccessRule.objects.get(value="ROLE_TEAM_LEAD").groups.clear()
     seed_demo(catalog)
     assert not GenesysAccessRule.objects.get(value="ROLE_TEAM_LEAD").groups.exists()
+
+
+def test_a_cookie_session_never_carries_the_token(tenant, mapping, settings):
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+    client = Client()
+    page = back(client, at_tenant(tenant, start(client)))
+    assert page.status_code == 200 and SESSION_KEY in client.session
+    assert sso_views.TOKEN_KEY not in client.session
