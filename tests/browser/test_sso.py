@@ -12,7 +12,7 @@ import pytest
 
 from dashboard.sso_views import DENIED
 from statsbridge.simulator.authorize import TEAM_LEAD, TEAM_LEAD_PASSWORD
-from tests.browser.conftest import BANNER, wait_for
+from tests.browser.conftest import ARTIFACTS, BANNER, wait_for
 
 pytestmark = pytest.mark.browser
 BOARD_LINK = re.compile(r"^/d/([^/]+)/$")
@@ -59,6 +59,8 @@ def test_declining_at_the_tenant_ends_on_the_login_page(page, stack):
     to_tenant_form(page, base, simulator.url, "/d/agents/")
     page.click("button[value=deny]")
     page.wait_for_url(re.compile(re.escape(base) + r"/accounts/login/"))
-    assert DENIED in page.locator("ul.messages").inner_text()
+    assert page.locator("form.login [role=alert]").inner_text() == DENIED
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "sso_declined.png"))
     assert page.locator("text=Sign in with Genesys").count() == 1
     assert page.goto(f"{base}/").url.startswith(f"{base}/accounts/login/"), "nobody signed in"
