@@ -165,6 +165,21 @@ def test_a_callback_from_another_browser_is_refused(tenant, mapping):
     assert not User.objects.exists()
 
 
+def test_a_sign_in_that_took_too_long_is_refused(tenant, mapping, settings):
+    settings.GENESYS_SSO = {**settings.GENESYS_SSO, "FLOW_SECONDS": -1}
+    client = Client()
+    refused_with(back(client, at_tenant(tenant, start(client))), sso_views.STATE_REFUSED)
+    assert not User.objects.exists()
+
+
+def test_a_tenant_error_or_a_missing_code_is_refused(tenant, mapping):
+    for answer in ({"error": "server_error"}, {}):
+        client = Client()
+        state = start(client)["state"]
+        refused_with(back(client, {**answer, "state": state}), sso_views.UNREACHABLE)
+    assert not User.objects.exists()
+
+
 def test_a_reused_code_is_refused(tenant, mapping):
     first = Client()
     answer = at_tenant(tenant, start(first))
