@@ -268,6 +268,24 @@ GENESYS = {
     "PASSWORD": env_str("GENESYS_PASSWORD", ""),
 }
 
+# Sign in with Genesys (the reference's Authorization Code grant), beside local accounts;
+# off unless GENESYS_SSO=true. See README.md and docs/upstream.md.
+GENESYS_SSO = {
+    "ENABLED": env_bool("GENESYS_SSO", False),
+    # Where browsers sign in (…/auth/v3/oauth/authorize); empty: GENESYS_API_URL.
+    "AUTH_URL": env_str("GENESYS_SSO_AUTH_URL", "").rstrip("/"),
+    "CLIENT_ID": env_str("GENESYS_SSO_CLIENT_ID", GENESYS["CLIENT_ID"]),
+    "CLIENT_SECRET": env_str("GENESYS_SSO_CLIENT_SECRET", GENESYS["CLIENT_SECRET"]),
+    # The exact redirect URI registered with the tenant (https://board.example.com/accounts/genesys/callback/);
+    # empty: this site's callback URL as the browser reached it (fine for the demo, set it in production).
+    "REDIRECT_URI": env_str("GENESYS_SSO_REDIRECT_URI", ""),
+    # Logging out here also ends the sign-in's token at the tenant (/sign-out).
+    "SIGN_OUT": env_bool("GENESYS_SSO_SIGN_OUT", True),
+    "TIMEOUT_SECONDS": env_float("GENESYS_SSO_TIMEOUT_SECONDS", 10.0),
+    # How long a started sign-in may take before its state is no longer accepted.
+    "FLOW_SECONDS": env_int("GENESYS_SSO_FLOW_SECONDS", 600),
+}
+
 # The bridge (see statsbridge/).
 BRIDGE = {
     # Run the bridge inside the web process (embedded default). Set false when a

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.contrib.auth import urls as auth_urls
 from django.urls import include, path
 
+from dashboard import sso_views
 from statsbridge import views as bridge_views
 
 # Password reset mails a link: without a mail server (EMAIL_HOST) its pages are not served.
@@ -12,6 +13,10 @@ account_urls = [p for p in auth_urls.urlpatterns if settings.EMAIL_HOST or not p
 
 urlpatterns = [
     path("", include("dashboard.urls")),
+    # The login page offers "Sign in with Genesys" when GENESYS_SSO is on (dashboard.sso_views).
+    path("accounts/login/", sso_views.LoginView.as_view(), name="login"),
+    path("accounts/genesys/login/", sso_views.start, name="genesys-login"),
+    path("accounts/genesys/callback/", sso_views.callback, name="genesys-callback"),
     path("accounts/", include(account_urls)),
     path("admin/", admin.site.urls),
     path("metrics", bridge_views.metrics_view, name="metrics"),

@@ -18,7 +18,9 @@ from django.views.decorators.http import require_POST
 
 from dashboard import boards, names
 from dashboard.cost import cost_preview
-from dashboard.models import Dashboard, Display, DisplayItem, DisplayName, Widget, WidgetStatistic
+from dashboard.models import (
+    Dashboard, Display, DisplayItem, DisplayName, GenesysAccessRule, GenesysIdentity, Widget, WidgetStatistic,
+)
 from dashboard.transfer import (
     DashboardImportError, UnreadableFile, export_dashboards, import_dashboards, incoming_links, read_document,
 )
@@ -326,3 +328,34 @@ class DisplayNameAdmin(admin.ModelAdmin):
         context = {**self.admin_site.each_context(request), "title": "Import display names", "problems": problems,
                    "opts": self.model._meta, "object_types": (*OBJECT_TYPES, names.STATISTIC)}
         return render(request, "admin/dashboard/displayname/import.html", context, status=400 if problems else 200)
+
+
+# -- Sign in with Genesys (dashboard.sso_views) --
+
+
+@admin.register(GenesysAccessRule)
+class GenesysAccessRuleAdmin(admin.ModelAdmin):
+    """The mapping from what Genesys says about a user to their groups and permissions here."""
+
+    list_display = ("__str__", "granted_groups")
+    list_filter = ("kind",)
+    search_fields = ("value",)
+    filter_horizontal = ("groups", "permissions")
+
+    @admin.display(description="groups")
+    def granted_groups(self, rule):
+        """The groups the rule gives, by name."""
+        return ", ".join(g.name for g in rule.groups.all()) or "-"
+
+
+@admin.register(GenesysIdentity)
+class GenesysIdentityAdmin(admin.ModelAdmin):
+    """Who signs in through Genesys and what the tenant last said (read only: the tenant decides)."""
+
+    list_display = ("subject", "user", "last_sign_in")
+    search_fields = ("subject", "user__username")
+    readonly_fields = ("user", "subject", "claims", "last_sign_in")
+
+    def has_add_permission(self, request):
+        """Made by signing in, not by hand."""
+        return False

@@ -358,3 +358,47 @@ class DisplayName(models.Model):
             cls.objects.bulk_update(renamed, ["display_name", "updated"], batch_size=500)
         counts["added"], counts["renamed"] = len(added), len(renamed)
         return counts
+
+
+class GenesysAccessRule(models.Model):
+    """One line of the mapping from what the tenant's ``/userinfo`` says about a user signing
+    in through Genesys to the groups (and so dashboards) and permissions they get here.
+    Applied at every sign-in, and to every such user when the mapping changes."""
+
+    KIND_CHOICES = [
+        ("user", "User name (username, loginName or cmeUserName)"),
+        ("authority", "Authority (role name, e.g. ROLE_SUPERVISOR)"),
+        ("privilege", "Privilege of any authority"),
+    ]
+
+    kind = models.CharField(max_length=16, choices=KIND_CHOICES)
+    value = models.CharField(max_length=200, help_text="Matched exactly, ignoring upper and lower case.")
+    groups = models.ManyToManyField("auth.Group", blank=True, related_name="genesys_rules",
+                                    help_text="Groups given to users this rule matches (their dashboards follow).")
+    permissions = models.ManyToManyField("auth.Permission", blank=True, related_name="genesys_rules",
+                                         help_text="Permissions given to users this rule matches.")
+
+    class Meta:
+        ordering = ["kind", "value"]
+        unique_together = [("kind", "value")]
+        verbose_name = "Genesys sign-in rule"
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display().split(' (')[0]} = {self.value}"
+
+
+class GenesysIdentity(models.Model):
+    """A local user who signs in through Genesys, and what ``/userinfo`` last said about them
+    (names and roles only: never a token)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="genesys_identity")
+    subject = models.CharField(max_length=150, unique=True, help_text="The tenant's system-wide unique user name.")
+    claims = models.JSONField(default=dict)
+    last_sign_in = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "Genesys identity"
+        verbose_name_plural = "Genesys identities"
+
+    def __str__(self) -> str:
+        return self.subject

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils.crypto import salted_hmac
 from django.utils.text import slugify
 
-from dashboard import names
+from dashboard import names, sso_demo
 from dashboard.models import Dashboard, DisplayName, Display, DisplayItem, Widget, WidgetStatistic, hash_token
 from statsbridge.models import Statistic, statistic_key
 
@@ -337,5 +337,6 @@ def seed_demo(catalog: dict, *, seconds_per_dashboard: int = 20, reset: bool = F
     ]
     token = wall_token or demo_wall_token()
     display = _demo_display([dashboards[0], dashboards[2]], seconds_per_dashboard, token)
+    sso_demo.seed_sign_in(dashboards)  # who signing in through the simulator may see (issue 19)
     created = [d.slug for d in dashboards if d.slug not in kept]
     return DemoSeed(dashboards, display, token, DEMO_USERNAME, DEMO_PASSWORD, created)

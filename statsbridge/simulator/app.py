@@ -8,6 +8,7 @@ from typing import Optional
 from aiohttp import web
 
 from .auth_api import AuthApi
+from .authorize import AuthorizeApi  # sign-in (issue 19)
 from .config import SimulatorConfig
 from .control_api import ControlApi
 from .notifications_api import NotificationsApi
@@ -26,6 +27,8 @@ def create_app(config: SimulatorConfig) -> web.Application:
     app = web.Application(middlewares=[control.guard], client_max_size=16 * 1024 * 1024)
     app[TENANT] = tenant
     statistics = StatisticsApi(tenant)
+    # Sign-in (issue 19): registered first, so its /oauth/authorize and /userinfo answer.
+    app.add_routes(AuthorizeApi(tenant).routes())
     app.add_routes(AuthApi(tenant).routes() + NotificationsApi(tenant).routes() + statistics.routes()
                    + control.routes())
     app.router.add_route("*", STATISTICS_BASE + "/{tail:.*}", statistics.not_found)

@@ -137,7 +137,8 @@ class AuthApi:
             if grant is None:
                 return _oauth_error(400, "invalid_grant", "Invalid refresh token")
         elif grant_type == "authorization_code":
-            username = tokens.redeem_code(str(form.get("code", "")), client_id, str(form.get("redirect_uri", "")))
+            from .authorize import authorization_code_grant  # sign-in (issue 19); imported here: it imports this module
+            username = authorization_code_grant(self.tenant, form, client_id)
             if username is None:
                 return _oauth_error(400, "invalid_grant", "Invalid authorization code")
             grant = tokens.issue(client_id, username)

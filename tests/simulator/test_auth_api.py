@@ -49,8 +49,10 @@ async def test_refresh_grant_rotates_and_old_refresh_token_dies(client: Client):
 
 
 async def test_authorization_code_flow(client: Client):
-    response = await client.http.get(client.url + "/auth/v3/oauth/authorize", allow_redirects=False, params={
-        "response_type": "code", "client_id": "demo-client", "redirect_uri": "http://app.test/cb", "state": "xyz"})
+    # The user signs in at the form /oauth/authorize shows (issue 19), then is redirected.
+    response = await client.http.post(client.url + "/auth/v3/oauth/authorize", allow_redirects=False, data={
+        "response_type": "code", "client_id": "demo-client", "redirect_uri": "http://app.test/cb", "state": "xyz",
+        "username": "demo\\supervisor", "password": "demo-password", "action": "sign-in"})
     assert response.status == 302
     location = urlsplit(response.headers["Location"])
     query = parse_qs(location.query)

@@ -2,8 +2,9 @@
 
 Starts the simulated Genesys tenant, points the bridge at it, migrates, seeds what is
 missing of three dashboards and a wall display from the simulator's catalogue (a restart
-keeps the data and the wall link, so open walls reconnect), then serves HTTP and
-WebSockets with the bridge embedded, printing where everything is.
+keeps the data and the wall link, so open walls reconnect), turns on Sign in with Genesys
+through the simulator's form, then serves HTTP and WebSockets with the bridge embedded,
+printing where everything is.
 """
 
 from django.conf import settings
@@ -13,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from dashboard.seeding import CatalogError, fetch_catalog, seed_demo
 from statsbridge.serve import serve
 from statsbridge.simulator import SimulatorConfig, SimulatorThread
+from statsbridge.simulator.authorize import TEAM_LEAD, TEAM_LEAD_PASSWORD
 
 
 class Command(BaseCommand):
@@ -46,6 +48,8 @@ class Command(BaseCommand):
             raise CommandError(f"The simulator cannot listen on port {sim_port}: {error.strerror}.") from None
         # The embedded bridge reads settings.GENESYS when it starts: aim it at the simulator.
         genesys["API_URL"] = simulator.url.rstrip("/")
+        # Sign in with Genesys through the simulator's form, beside the local demo login.
+        settings.GENESYS_SSO["ENABLED"] = True
         call_command("migrate", interactive=False, verbosity=0)
         try:
             seeded = seed_demo(fetch_catalog(simulator.url, control_key), seconds_per_dashboard=wall_seconds, reset=reset)
@@ -63,6 +67,8 @@ class Command(BaseCommand):
                 f"seeded:      {', '.join(seeded.created) or 'nothing new'}"
                 f"{' (kept the rest from the last run)' if len(seeded.created) < len(seeded.dashboards) else ''}",
                 f"login:       {seeded.username} / {seeded.password}",
+                f"  or \"Sign in with Genesys\": {config.username} / {config.password} (every board), "
+                f"{TEAM_LEAD} / {TEAM_LEAD_PASSWORD} (the agent boards)",
                 f"operations:  {base}/ops/   admin: {base}/admin/",
                 f"simulator:   {simulator.url.rstrip('/')}/  control key: {control_key}",
                 f"  pull the plug: curl -X POST -H 'x-simulator-key: {control_key}' "
