@@ -5,7 +5,6 @@ import shutil
 import subprocess
 from collections import Counter
 from pathlib import Path
-from typing import Optional
 
 from bench.common import REPO
 
@@ -35,7 +34,7 @@ def summarise(collapsed: str, top: int = TOP) -> str:
     return "\n".join(lines)
 
 
-async def profile_process(pid: int, seconds: float, out: Path) -> Optional[str]:
+async def profile_process(pid: int, seconds: float, out: Path) -> str | None:
     """Sample ``pid`` with py-spy for ``seconds``; return the summary (None if py-spy is missing)."""
     spy = shutil.which("py-spy") or str(REPO / ".venv" / "bin" / "py-spy")
     if not Path(spy).exists():
@@ -45,7 +44,7 @@ async def profile_process(pid: int, seconds: float, out: Path) -> Optional[str]:
         "--nonblocking", "--output", str(out), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         _, error = await asyncio.wait_for(process.communicate(), seconds + 30)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         process.kill()
         return "py-spy did not finish in time"
     if process.returncode != 0 or not out.exists():

@@ -27,7 +27,7 @@ CONNECT_ATTEMPTS = 3
 class ClientView:
     """What one client currently shows: the state of each statistic, and how many are not fresh."""
 
-    __slots__ = ("states", "not_fresh")
+    __slots__ = ("not_fresh", "states")
 
     def __init__(self):
         self.states: dict = {}
@@ -161,7 +161,7 @@ async def main_async(args) -> None:
             write(report, swarm)
             try:
                 await asyncio.wait_for(stop.wait(), REPORT_INTERVAL)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         for task in tasks:
             task.cancel()

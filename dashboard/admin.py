@@ -20,7 +20,12 @@ from dashboard import boards, names
 from dashboard.cost import cost_preview
 from dashboard.models import Dashboard, Display, DisplayItem, DisplayName, Widget, WidgetStatistic
 from dashboard.transfer import (
-    DashboardImportError, UnreadableFile, export_dashboards, import_dashboards, incoming_links, read_document,
+    DashboardImportError,
+    UnreadableFile,
+    export_dashboards,
+    import_dashboards,
+    incoming_links,
+    read_document,
 )
 from statsbridge import control
 from statsbridge.models import OBJECT_TYPES, Statistic

@@ -32,16 +32,6 @@ from statsbridge.fanout import CONTROL_GROUP, Fanout
 from statsbridge.notifications import SERVICE_CHANNEL, UPDATES_CHANNEL, service_state, statistic_items
 from statsbridge.polling import ChannelHealth
 from statsbridge.rates import UpdateRates
-from statsbridge.upstream.auth import Credentials, TokenProvider
-from statsbridge.upstream.bayeux import (
-    ConnectionState,
-    Fatal,
-    Message,
-    MessagesLost,
-    SessionEstablished,
-    StateChanged,
-)
-from statsbridge.upstream.bayeux.client import BayeuxClient
 from statsbridge.subscribing import (
     REFUSED,
     TRANSIENT,
@@ -53,6 +43,16 @@ from statsbridge.subscribing import (
     classify_create,
     refusal_messages,
 )
+from statsbridge.upstream.auth import Credentials, TokenProvider
+from statsbridge.upstream.bayeux import (
+    ConnectionState,
+    Fatal,
+    Message,
+    MessagesLost,
+    SessionEstablished,
+    StateChanged,
+)
+from statsbridge.upstream.bayeux.client import BayeuxClient
 from statsbridge.upstream.errors import ConfigurationError, StatisticsApiError, TransientError, UpstreamError
 from statsbridge.upstream.http import Backoff, create_session
 from statsbridge.upstream.statistics import StatisticsClient
@@ -206,7 +206,7 @@ class Bridge:
             log.log(level, "upstream link stopped; starting a new one in %.1f s", delay)
             try:
                 await asyncio.wait_for(stop.wait(), delay)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     # ------------------------------------------------------------ events (never block)
@@ -394,7 +394,7 @@ class Bridge:
             delay = self.book.next_due(time.monotonic()) if self._can_subscribe() else None
             try:
                 await asyncio.wait_for(self._work.wait(), delay)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             self._work.clear()
             if self._can_subscribe():

@@ -369,7 +369,7 @@ class Fanout:
             if wait > 0:
                 try:
                     await asyncio.wait_for(self._history_wake.wait(), wait / 1000)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
             self._history_wake.clear()
             now = self._clock()

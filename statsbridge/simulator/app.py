@@ -3,7 +3,6 @@
 import asyncio
 import logging
 import threading
-from typing import Optional
 
 from aiohttp import web
 
@@ -83,8 +82,8 @@ class SimulatorThread:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="genesys-simulator", daemon=True)
         self._started = threading.Event()
-        self._running: Optional[RunningSimulator] = None
-        self._error: Optional[BaseException] = None
+        self._running: RunningSimulator | None = None
+        self._error: BaseException | None = None
 
     @property
     def url(self) -> str:

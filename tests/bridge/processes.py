@@ -53,7 +53,7 @@ class RemoteBrowser:
                 while not stop.is_set():
                     try:
                         message = await ws.receive(timeout=0.2)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         continue
                     if message.type != aiohttp.WSMsgType.TEXT:
                         return
@@ -80,9 +80,8 @@ def same_fresh_values(browsers, keys) -> bool:
 
 
 async def get_json(url: str, headers=None):
-    async with aiohttp.ClientSession(headers=headers) as session:
-        async with session.get(url) as response:
-            return response.status, await response.json()
+    async with aiohttp.ClientSession(headers=headers) as session, session.get(url) as response:
+        return response.status, await response.json()
 
 
 def seed_command(objects) -> list[str]:

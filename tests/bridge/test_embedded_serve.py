@@ -12,8 +12,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.fixtures_simulator import fast_config
 from tests.bridge.processes import RemoteBrowser, free_port, get_json, same_fresh_values, seed_command
+from tests.fixtures_simulator import fast_config
 from tests.live import eventually
 
 ROOT = Path(__file__).resolve().parents[2]

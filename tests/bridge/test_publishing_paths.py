@@ -18,8 +18,8 @@ from statsbridge.bridge import Bridge
 from statsbridge.decoding import hint_for
 from statsbridge.fanout import FRAME_MESSAGE, Fanout, continued_seqs, dashboard_group, due_dashboards, next_due_in
 from statsbridge.models import StatisticSample
-from statsbridge.watch import bridge_seems_up
 from statsbridge.wanted import Routes, Wanted
+from statsbridge.watch import bridge_seems_up
 from tests.waiting import eventually
 
 TICK = 1.0
@@ -48,7 +48,7 @@ async def next_batch(layer, channel: str, timeout: float) -> tuple[dict, float]:
             raise AssertionError(f"no batch on {channel} within {timeout} s")
         try:
             message = await asyncio.wait_for(layer.receive(channel), left)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise AssertionError(f"no batch on {channel} within {timeout} s") from None
         if message["type"] == FRAME_MESSAGE and message["frame"]["type"] == "batch":
             return message["frame"], time.monotonic()

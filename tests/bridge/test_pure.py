@@ -8,9 +8,9 @@ from django.core.exceptions import ValidationError
 from statsbridge import events
 from statsbridge.bridge import fetched_is_superseded
 from statsbridge.decoding import Decoding, Hint, hint_for
-from statsbridge.formatting import duration_text
 from statsbridge.definitions import definition_errors, validate_definition
 from statsbridge.fanout import plan_frames
+from statsbridge.formatting import duration_text
 from statsbridge.models import Statistic
 from statsbridge.notifications import service_state, statistic_items
 from statsbridge.simulator import catalog

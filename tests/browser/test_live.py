@@ -324,7 +324,7 @@ def test_a_night_schedule_set_in_the_admin_dims_the_open_wall(page, browser, sta
             wall.goto(base + stack["wall_path"])
             wait_for(lambda: evaluate_settled(wall, BANNER) == "live", 10, "the wall never went live")
             assert wall.evaluate("() => document.body.dataset.night") == ""
-            now = dt.datetime.now(dt.timezone.utc)  # the demo dashboards' time zone
+            now = dt.datetime.now(dt.UTC)  # the demo dashboards' time zone
             login(page, base, stack["username"], stack["password"], "/admin/dashboard/display/")
             page.click("text=Floor wall (demo)")
             page.fill("#id_night_start", (now - dt.timedelta(hours=1)).strftime("%H:%M"))

@@ -296,8 +296,8 @@ def test_logging_out_lands_on_the_products_page_with_its_own_login(client, demo)
 
 
 def test_a_columns_own_thresholds_survive_export_and_import(demo):
-    from dashboard.transfer import DashboardImportError, export_dashboards, import_dashboards
     from dashboard.models import Dashboard
+    from dashboard.transfer import DashboardImportError, export_dashboards, import_dashboards
     document = export_dashboards(Dashboard.objects.filter(slug="queues"))
     table = next(w for w in document["dashboards"][0]["widgets"] if w["type"] == "queue_table")
     assert table["statistics"][2]["thresholds"] == {"warning": 80, "critical": 60, "direction": "below", "hysteresis": 2}
@@ -326,6 +326,7 @@ def test_an_expired_form_is_a_page_with_a_way_back(db):
 def test_importing_names_asks_open_walls_to_reload(admin_client, demo, django_capture_on_commit_callbacks):
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
+
     from statsbridge.fanout import display_group
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()

@@ -98,7 +98,7 @@ def test_a_wall_opens_with_its_token_and_is_refused_once_revoked(client, demo):
 
 def test_history_shows_what_was_recorded_at_that_time(client, demo):
     key = waiting_key()
-    ten = dt.datetime(2026, 11, 29, 10, 0, tzinfo=dt.timezone.utc)
+    ten = dt.datetime(2026, 11, 29, 10, 0, tzinfo=dt.UTC)
     history.record({key: number(3)}, int(ten.timestamp() * 1000))
     history.record({key: number(9)}, int((ten + dt.timedelta(minutes=5)).timestamp() * 1000))
     client.force_login(User.objects.get(username=demo.username))

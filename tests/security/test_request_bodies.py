@@ -58,7 +58,7 @@ async def upload(port: int, path: str, total: int, *, chunked: bool = False, coo
         try:
             rest = await asyncio.wait_for(reader.read(), 30)
             closed = True
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             rest, closed = b"", False
     finally:
         sender.cancel()

@@ -5,7 +5,8 @@ import json
 import urllib.error
 import urllib.request
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from statsbridge.simulator.bayeux import SessionHub
 

@@ -297,7 +297,7 @@ class BayeuxClient:
                     status = response.status
                     if status in (200, 403):
                         body = await self._read_limited(response)
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+            except (TimeoutError, aiohttp.ClientError, OSError) as error:
                 raise _TransportFailure(_describe(error)) from None
             if status == 401:
                 if self._tokens is None:
