@@ -68,7 +68,7 @@ async def start_simulator(config: SimulatorConfig) -> RunningSimulator:
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port)
     await site.start()
-    host, port = runner.addresses[0][:2]
+    _host, port = runner.addresses[0][:2]
     url = f"http://{config.host}:{port}"
     logger.info("Genesys simulator listening on %s", url)
     return RunningSimulator(config, runner, url)

@@ -142,7 +142,7 @@ async def bridge(simulator):
 
 async def test_lifecycle_against_the_simulator(simulator, bridge):
     control = Control(simulator)
-    user, dashboard, widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
+    user, _dashboard, widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
 
     # Exactly the configured statistics are subscribed, in batches of 3.
     truth = await eventually(
@@ -208,7 +208,7 @@ async def test_lifecycle_against_the_simulator(simulator, bridge):
 
 async def test_shutdown_releases_subscriptions_and_a_restart_resubscribes(simulator):
     control = Control(simulator)
-    user, dashboard, widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
+    user, _dashboard, _widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
     host = BridgeHost(genesys_for(simulator), lease=LocalLease())
     stop = asyncio.Event()
     task = asyncio.create_task(host.run(stop))
@@ -254,7 +254,7 @@ async def test_after_the_store_lost_its_data_the_bridge_writes_its_subscription_
 
 async def test_revoked_tokens_are_recovered_and_values_keep_flowing(simulator, bridge):
     control = Control(simulator)
-    user, dashboard, widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
+    user, _dashboard, _widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
     await eventually(lambda: _truth_with(control, set(keys)), 10, "subscribed")
     browser = await open_desk(user)
     await _until_equal(browser, control, keys, "live values")

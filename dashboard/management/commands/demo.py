@@ -54,7 +54,7 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
 
         def announce(addresses):
-            bound_host, bound_port = addresses[0]
+            _bound_host, bound_port = addresses[0]
             base = f"http://{host if host not in ('0.0.0.0', '::') else '127.0.0.1'}:{bound_port}"
             lines = [
                 f"listening on {base}/",
