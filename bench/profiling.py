@@ -56,7 +56,7 @@ def summarise_cpu_profile(profile: dict, top: int = TOP) -> str:
     """Top functions by self time of a Chrome DevTools ``Profiler.stop`` profile (idle excluded)."""
     by_id = {node["id"]: node for node in profile.get("nodes", [])}
     own: Counter = Counter()
-    for node_id, delta in zip(profile.get("samples", []), profile.get("timeDeltas", [])):
+    for node_id, delta in zip(profile.get("samples", []), profile.get("timeDeltas", []), strict=True):
         frame = by_id.get(node_id, {}).get("callFrame", {})
         name = frame.get("functionName") or "(anonymous)"
         url = frame.get("url", "").rsplit("/", 1)[-1]

@@ -285,7 +285,7 @@ def ops_summary(status: dict | None, connection: dict, now_s: float) -> dict:
         "updates_total": updates.get("total"),
         "update_rates": [
             {"window": window_label(seconds), "rate": rate}
-            for seconds, rate in zip(updates.get("windows") or [], updates.get("rates") or [])
+            for seconds, rate in zip(updates.get("windows") or [], updates.get("rates") or [], strict=True)
         ],
     }
 
