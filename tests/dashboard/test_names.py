@@ -311,8 +311,8 @@ def test_a_columns_own_thresholds_survive_export_and_import(demo):
         import_dashboards(document, replace=True)
     assert caught.value.problems == [
         "dashboards[0].widgets[0].statistics[2].thresholds.warning: must be a number",
-        "dashboards[0].widgets[0].statistics[3].thresholds: When higher is worse, the warning level must be below "
-        "the critical level."]
+        ("dashboards[0].widgets[0].statistics[3].thresholds: When higher is worse, the warning level must be below "
+         "the critical level.")]
 
 
 def test_an_expired_form_is_a_page_with_a_way_back(db):

@@ -109,7 +109,7 @@ async def test_partial_success_reports_the_bad_items(upstream):
     up = upstream()
     await up.events.wait_sessions(1)
     result = await up.rest.create_subscription(
-        agent_states(["agent001"]) + [{"statisticId": "bad", "objectId": "nobody", "objectType": "Agent",
+        [*agent_states(["agent001"]), {"statisticId": "bad", "objectId": "nobody", "objectType": "Agent",
                                        "name": "CurrentAgentState"}])
     assert result.partial
     assert [s["statisticId"] for s in result.data["statistics"]] == ["state-agent001"]

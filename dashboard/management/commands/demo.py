@@ -60,13 +60,13 @@ class Command(BaseCommand):
                 f"listening on {base}/",
                 f"dashboards:  {base}/d/{seeded.dashboards[0].slug}/  (all: {base}/)",
                 f"wall:        {base}/wall/{seeded.wall_token}/  (the same link after a restart)",
-                f"seeded:      {', '.join(seeded.created) or 'nothing new'}"
-                f"{' (kept the rest from the last run)' if len(seeded.created) < len(seeded.dashboards) else ''}",
+                (f"seeded:      {', '.join(seeded.created) or 'nothing new'}"
+                 f"{' (kept the rest from the last run)' if len(seeded.created) < len(seeded.dashboards) else ''}"),
                 f"login:       {seeded.username} / {seeded.password}",
                 f"operations:  {base}/ops/   admin: {base}/admin/",
                 f"simulator:   {simulator.url.rstrip('/')}/  control key: {control_key}",
-                f"  pull the plug: curl -X POST -H 'x-simulator-key: {control_key}' "
-                f"-d '{{\"state\": \"UNAVAILABLE\"}}' {simulator.url.rstrip('/')}/simulator/service",
+                (f"  pull the plug: curl -X POST -H 'x-simulator-key: {control_key}' "
+                 f"-d '{{\"state\": \"UNAVAILABLE\"}}' {simulator.url.rstrip('/')}/simulator/service"),
             ]
             self.stdout.write("\n".join(lines))
             self.stdout.flush()
