@@ -10,6 +10,7 @@ rewritten every ``REPORT_INTERVAL`` seconds and on SIGTERM.
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -159,10 +160,8 @@ async def main_async(args) -> None:
                  for i, target in enumerate(targets[:args.clients])]
         while not stop.is_set():
             write(report, swarm)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), REPORT_INTERVAL)
-            except TimeoutError:
-                pass
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -21,6 +21,7 @@ calls (a server expires a client that stops polling).
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -204,10 +205,8 @@ class Bridge:
             # A refused login stops every new link the same way: say it once, not every minute.
             level = logging.DEBUG if failures > 1 and self.current_config_error() else logging.WARNING
             log.log(level, "upstream link stopped; starting a new one in %.1f s", delay)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
-            except TimeoutError:
-                pass
 
     # ------------------------------------------------------------ events (never block)
 
@@ -392,10 +391,8 @@ class Bridge:
         """
         while not stop.is_set():
             delay = self.book.next_due(time.monotonic()) if self._can_subscribe() else None
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._work.wait(), delay)
-            except TimeoutError:
-                pass
             self._work.clear()
             if self._can_subscribe():
                 await self._do_work()
