@@ -117,7 +117,7 @@ async def test_two_web_processes_two_bridges_and_a_takeover():
             return body if status == 200 else None
 
         for port in ports:
-            await eventually(lambda: ready(port), 30, f"web process on {port} ready")
+            await eventually(lambda port=port: ready(port), 30, f"web process on {port} ready")
         browsers = [RemoteBrowser(port, seeded["session"]) for port in ports]
         tasks = [asyncio.create_task(b.run(stop)) for b in browsers]
         await eventually(lambda: same_fresh_values(browsers, keys), 30, "both web processes show the same fresh values")

@@ -294,14 +294,14 @@ def test_after_unavailable_every_widget_type_says_stale_and_its_chart_admits_it(
         tabs[name].goto(base + path)
     try:
         for name, tab in tabs.items():
-            wait_for(lambda: tab.evaluate("() => [...document.querySelectorAll('section.widget')]"
-                                          ".every((w) => w.dataset.state === 'fresh')"), 10, f"{name} never turned fresh")
+            wait_for(lambda tab=tab: tab.evaluate("() => [...document.querySelectorAll('section.widget')]"
+                                                  ".every((w) => w.dataset.state === 'fresh')"), 10, f"{name} never turned fresh")
         show_board(tabs["wall"], "overview")
         simulator.service("UNAVAILABLE")
         try:
             seen_types = set()
             for name, tab in tabs.items():
-                figures = wait_for(lambda: (lambda got: got if got and all(f["state"] == "stale" and f["mark"] for f in got) else None)(
+                figures = wait_for(lambda tab=tab: (lambda got: got if got and all(f["state"] == "stale" and f["mark"] for f in got) else None)(
                     evaluate_settled(tab, FIGURES)), 5, f"not every widget of {name} said STALE")
                 for figure in figures:
                     seen_types.add(figure["type"])
@@ -311,7 +311,7 @@ def test_after_unavailable_every_widget_type_says_stale_and_its_chart_admits_it(
                     if figure["filter"] is not None:
                         assert "grayscale(1)" in figure["filter"], f"{figure['id']} keeps its colours: {figure['filter']}"
                 # Charts lose their threshold colours and lines break.
-                shown = wait_for(lambda: (lambda got: got if all(
+                shown = wait_for(lambda tab=tab: (lambda got: got if all(
                     (f["type"] != "bar" or all(c == NEUTRAL for c in f["traces"][0]["colors"]))
                     and (f["type"] != "gauge" or f["traces"][0]["bar"] == NEUTRAL)
                     and (f["type"] != "kpi" or f["traces"][0]["line"] == NEUTRAL)
@@ -328,8 +328,8 @@ def test_after_unavailable_every_widget_type_says_stale_and_its_chart_admits_it(
         finally:
             simulator.service("AVAILABLE")
         for name, tab in tabs.items():
-            wait_for(lambda: tab.evaluate("() => [...document.querySelectorAll('section.widget')]"
-                                          ".every((w) => w.dataset.state === 'fresh')"), 10, f"{name} did not turn fresh again")
+            wait_for(lambda tab=tab: tab.evaluate("() => [...document.querySelectorAll('section.widget')]"
+                                                  ".every((w) => w.dataset.state === 'fresh')"), 10, f"{name} did not turn fresh again")
         wait_for(lambda: all(f["word"] == "LIVE" and not f["mark"] for f in page.evaluate(FIGURES)), 5,
                  "the overview still says STALE")
         assert errors == [], errors

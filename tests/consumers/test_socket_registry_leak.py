@@ -99,7 +99,7 @@ async def test_closed_sockets_leave_no_queue_in_the_redis_layer(redis_layer):
         [listener] = consumer_listeners()
         channels.append(listener.__self__.channel_name)
         await communicator.disconnect()
-        await eventually(lambda: communicator.future.done(), 10, "the consumer ends")
+        await eventually(lambda communicator=communicator: communicator.future.done(), 10, "the consumer ends")
     assert [channel for channel in channels if channel in layer.receive_buffer] == []
 
 
