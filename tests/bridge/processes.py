@@ -48,23 +48,25 @@ class RemoteBrowser:
 
     async def run(self, stop: asyncio.Event) -> None:
         headers = {"Origin": f"http://127.0.0.1:{self.port}", "Cookie": f"sessionid={self.session_key}"}
-        async with aiohttp.ClientSession() as session:
-            async with session.ws_connect(f"ws://127.0.0.1:{self.port}/ws/dashboards/floor/", headers=headers) as ws:
-                while not stop.is_set():
-                    try:
-                        message = await ws.receive(timeout=0.2)
-                    except TimeoutError:
-                        continue
-                    if message.type != aiohttp.WSMsgType.TEXT:
-                        return
-                    frame = json.loads(message.data)
-                    events.validate_frame(frame)
-                    self.frames += 1
-                    if "values" in frame:
-                        self.values.update(frame["values"])
-                    if "connection" in frame:
-                        self.connection = frame["connection"]
-                        self.saw_bridge_down |= self.connection["bridge"] == "down"
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(f"ws://127.0.0.1:{self.port}/ws/dashboards/floor/", headers=headers) as ws,
+        ):
+            while not stop.is_set():
+                try:
+                    message = await ws.receive(timeout=0.2)
+                except TimeoutError:
+                    continue
+                if message.type != aiohttp.WSMsgType.TEXT:
+                    return
+                frame = json.loads(message.data)
+                events.validate_frame(frame)
+                self.frames += 1
+                if "values" in frame:
+                    self.values.update(frame["values"])
+                if "connection" in frame:
+                    self.connection = frame["connection"]
+                    self.saw_bridge_down |= self.connection["bridge"] == "down"
 
 
 def same_fresh_values(browsers, keys) -> bool:

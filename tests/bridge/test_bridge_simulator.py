@@ -53,10 +53,12 @@ class Control:
         self.headers = {"x-simulator-key": simulator.config.control_key}
 
     async def call(self, method, path, body=None):
-        async with aiohttp.ClientSession(headers=self.headers) as session:
-            async with session.request(method, self.url + path, json=body) as response:
-                assert response.status == 200, await response.text()
-                return await response.json()
+        async with (
+            aiohttp.ClientSession(headers=self.headers) as session,
+            session.request(method, self.url + path, json=body) as response,
+        ):
+            assert response.status == 200, await response.text()
+            return await response.json()
 
     async def state(self):
         return await self.call("GET", "/state")
