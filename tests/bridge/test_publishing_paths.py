@@ -9,6 +9,7 @@ import msgpack
 import pytest
 from channels.layers import get_channel_layer
 from django.core.cache import cache
+from django.db import Error as DatabaseBackendError
 from django.db import connection
 
 from dashboard.models import Dashboard
@@ -313,7 +314,9 @@ async def test_the_runner_keeps_its_connection_and_replaces_a_broken_one():
     try:
         first = await runner(raw_connection)
         assert await runner(raw_connection) is first, "a new database connection was opened per call"
-        with pytest.raises(Exception):
+        # Which error a closed connection raises depends on the backend (ProgrammingError on
+        # SQLite, InterfaceError or OperationalError on PostgreSQL); all are django.db.Error.
+        with pytest.raises(DatabaseBackendError):
             await runner(break_connection)
         replaced = await runner(raw_connection)
         assert replaced is not None and replaced is not first
