@@ -49,7 +49,7 @@ class Proc:
         self.name = name
         self.log_path = log_dir / f"{name}.log"
         log_dir.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "wb")
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 (the child writes to it until stop() closes it)
         full_env = {**os.environ, **(env or {})}
         self.popen = subprocess.Popen(args, cwd=cwd, env=full_env, stdout=self._log, stderr=subprocess.STDOUT,
                                       start_new_session=True)

@@ -46,10 +46,11 @@ async def test_serve_runs_the_bridge_in_its_loop_and_stops_cleanly(simulator, tm
     out, _ = await seeding.communicate()
     seeded = json.loads(out.decode().strip().splitlines()[-1])
     port = free_port()
-    log = open(tmp_path / "serve.log", "w")
-    server = await asyncio.create_subprocess_exec(
-        python, "manage.py", "serve", "--port", str(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
+    # The child gets its own copy of the descriptor, so ours can close once it has started.
+    with open(tmp_path / "serve.log", "w") as log:  # noqa: ASYNC230 (a local file: opening it does not wait on anything)
+        server = await asyncio.create_subprocess_exec(
+            python, "manage.py", "serve", "--port", str(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     control = {"x-simulator-key": simulator.config.control_key}
     stop = asyncio.Event()
     try:

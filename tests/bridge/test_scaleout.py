@@ -69,8 +69,10 @@ class Deployment:
         return json.loads(seeded.stdout.strip().splitlines()[-1])
 
     def start(self, name: str, *args: str) -> subprocess.Popen:
-        log = open(self.logs / f"{name}.log", "w")
-        process = subprocess.Popen([PYTHON, "manage.py", *args], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        # The child gets its own copy of the descriptor, so ours can close once it has started.
+        with open(self.logs / f"{name}.log", "w") as log:
+            process = subprocess.Popen([PYTHON, "manage.py", *args], cwd=ROOT, env=self.env, stdout=log,
+                                       stderr=subprocess.STDOUT)
         self.processes[name] = process
         return process
 
