@@ -37,7 +37,7 @@ def summarise(collapsed: str, top: int = TOP) -> str:
 async def profile_process(pid: int, seconds: float, out: Path) -> str | None:
     """Sample ``pid`` with py-spy for ``seconds``; return the summary (None if py-spy is missing)."""
     spy = shutil.which("py-spy") or str(REPO / ".venv" / "bin" / "py-spy")
-    if not Path(spy).exists():
+    if not await asyncio.to_thread(Path(spy).exists):
         return None
     process = await asyncio.create_subprocess_exec(
         spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200", "--format", "raw",
@@ -47,9 +47,10 @@ async def profile_process(pid: int, seconds: float, out: Path) -> str | None:
     except TimeoutError:
         process.kill()
         return "py-spy did not finish in time"
-    if process.returncode != 0 or not out.exists():
+    if process.returncode != 0 or not await asyncio.to_thread(out.exists):
         return f"py-spy failed: {error.decode(errors='replace')[-500:]}"
-    return summarise(out.read_text())
+    # The raw profile can be large: read it off the event loop, which may be running the benchmark.
+    return summarise(await asyncio.to_thread(out.read_text))
 
 
 def summarise_cpu_profile(profile: dict, top: int = TOP) -> str:

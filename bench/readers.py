@@ -163,7 +163,7 @@ async def run_aiocometd(api: str, statistics: list, counter: Counter, credential
 
 async def main_async(args) -> None:
     """Run one reader until SIGTERM."""
-    statistics = json.loads(Path(args.stats).read_text())
+    statistics = json.loads(await asyncio.to_thread(Path(args.stats).read_text))
     credentials = json.loads(os.environ["BENCH_CREDENTIALS"])
     counter = Counter(Path(args.report))
     reporter = asyncio.create_task(counter.report_forever())

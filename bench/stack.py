@@ -22,6 +22,7 @@ from pathlib import Path
 
 import aiohttp
 
+from bench.common import REPO
 from bench.procs import PYTHON, BenchError, Proc, free_port, port_open, wait_until
 from bench.workload import agents_for, plan_statistics
 
@@ -226,7 +227,7 @@ def prometheus_value(text: str, name: str) -> float:
 
 async def _run(args: list, env: dict, what: str) -> None:
     """Run a short command to completion; raise with its output if it fails."""
-    process = await asyncio.create_subprocess_exec(*args, env=env, cwd=Path(__file__).resolve().parent.parent,
+    process = await asyncio.create_subprocess_exec(*args, env=env, cwd=REPO,
                                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         output, _ = await asyncio.wait_for(process.communicate(), 300)

@@ -145,7 +145,7 @@ def write(path: Path, swarm: Swarm) -> None:
 
 async def main_async(args) -> None:
     """Run the clients until SIGTERM."""
-    targets = json.loads(Path(args.targets).read_text())
+    targets = json.loads(await asyncio.to_thread(Path(args.targets).read_text))
     swarm = Swarm()
     report = Path(args.report)
     cookies = {"sessionid": args.session} if args.session else {}
