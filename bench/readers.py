@@ -102,7 +102,8 @@ async def run_bare(api: str, statistics: list, counter: Counter, credentials: di
         auth = {"Authorization": f"Bearer {token}"}
 
         async def exchange(messages: list) -> list:
-            async with session.post(url, data=json.dumps(messages), headers={**auth, "Content-Type": "application/json"}) as response:
+            headers = {**auth, "Content-Type": "application/json"}
+            async with session.post(url, data=json.dumps(messages), headers=headers) as response:
                 return json.loads(await response.read())
 
         reply = await exchange([{"channel": "/meta/handshake", "version": "1.0", "minimumVersion": "1.0",

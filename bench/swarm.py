@@ -48,8 +48,8 @@ async def start_swarm(stack: Stack, web, clients: int, name: str = "clients", *,
     targets_path.write_text(json.dumps(targets))
     report = stack.dir / f"{name}.report.json"
     urls = [arg for w in webs for arg in ("--url", f"ws://127.0.0.1:{w.port}")]
-    args = [PYTHON, "-m", "bench.wsclients", *urls, "--targets", str(targets_path), "--clients", str(clients), "--session", stack.seed["session"],
-            "--report", str(report)]
+    args = [PYTHON, "-m", "bench.wsclients", *urls, "--targets", str(targets_path), "--clients", str(clients),
+            "--session", stack.seed["session"], "--report", str(report)]
     if walls:
         args.append("--walls")
     proc = stack.spawn(name, args)

@@ -92,7 +92,8 @@ class DashboardAdmin(admin.ModelAdmin):
                         problems = error.problems
                     else:
                         kept = f" {incoming_links(created)}" if replace else ""
-                        self.message_user(request, f"Imported {len(created)} dashboard(s): {', '.join(d.slug for d in created)}.{kept}")
+                        slugs = ", ".join(d.slug for d in created)
+                        self.message_user(request, f"Imported {len(created)} dashboard(s): {slugs}.{kept}")
                         return HttpResponseRedirect(reverse("admin:dashboard_dashboard_changelist"))
         context = {**self.admin_site.each_context(request), "title": "Import dashboards", "problems": problems,
                    "opts": self.model._meta}

@@ -107,7 +107,7 @@ def history_page(request, slug: str):
     context = {
         "dashboard": dashboard,
         "board": board,
-        "at": at.astimezone(zone).replace(tzinfo=None).isoformat(timespec="minutes") if at else now_local.isoformat(timespec="minutes"),
+        "at": (at.astimezone(zone).replace(tzinfo=None) if at else now_local).isoformat(timespec="minutes"),
         "error": error,
         "figures": {str(w["spec"]["id"]): w["figure"] for w in board["widgets"] if w["figure"]} if board else {},
     }

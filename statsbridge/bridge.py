@@ -251,7 +251,8 @@ class Bridge:
         if wanted is None:
             return
         state = "fresh" if self.service != "UNAVAILABLE" else "stale"
-        decoded = self.decoding.decode(item.get("value"), wanted.hint, timestamp=item.get("timestamp"), received=received, state=state)
+        decoded = self.decoding.decode(item.get("value"), wanted.hint, timestamp=item.get("timestamp"), received=received,
+                                       state=state)
         if decoded["kind"] == "unknown":
             metrics.decode_unknown.inc()
         self.fanout.offer(key, decoded)

@@ -74,9 +74,10 @@ def same_fresh_values(browsers, keys) -> bool:
     for key in keys:
         if key not in first or first[key]["state"] != "fresh":
             return False
+        shown = (first[key]["value"], first[key]["timestamp"], first[key].get("agent"))
         for other in browsers[1:]:
             mine = other.values.get(key)
-            if not mine or (mine["value"], mine["timestamp"], mine.get("agent")) != (first[key]["value"], first[key]["timestamp"], first[key].get("agent")):
+            if not mine or (mine["value"], mine["timestamp"], mine.get("agent")) != shown:
                 return False
     return True
 

@@ -123,8 +123,10 @@ def equal_to_truth(browser_values, truth, keys):
         items = truth.get(key)
         if not shown or not items or shown["state"] != "fresh":
             return False
-        expected = decoding.decode(items[0]["value"], Hint(key=key, name=items[0]["name"] or ""), timestamp=items[0]["timestamp"], received=0)
-        if shown["kind"] != expected["kind"] or shown["value"] != expected["value"] or shown.get("agent") != expected.get("agent"):
+        expected = decoding.decode(items[0]["value"], Hint(key=key, name=items[0]["name"] or ""),
+                                   timestamp=items[0]["timestamp"], received=0)
+        if (shown["kind"] != expected["kind"] or shown["value"] != expected["value"]
+                or shown.get("agent") != expected.get("agent")):
             return False
         if shown["timestamp"] != expected["timestamp"]:
             return False
@@ -157,7 +159,8 @@ async def test_lifecycle_against_the_simulator(simulator, bridge):
     await browser.until(lambda b: b.connection and b.connection["service"] == "AVAILABLE", 5, "live connection")
     await _until_equal(browser, control, keys, "values equal to the simulator's truth")
     agent_value = browser.values[keys[4]]
-    assert agent_value["kind"] == "agent_state" and agent_value["agent"]["state"] in ("Ready", "NotReady", "Talking", "AfterCallWork", "LoggedOut")
+    assert agent_value["kind"] == "agent_state" and agent_value["agent"]["state"] in (
+        "Ready", "NotReady", "Talking", "AfterCallWork", "LoggedOut")
     assert browser.values[keys[1]]["kind"] == "percentage" and browser.values[keys[2]]["kind"] == "duration"
 
     # UNAVAILABLE: every value stale, and the dashboard told, within 2 s.
@@ -221,7 +224,8 @@ async def test_shutdown_releases_subscriptions_and_a_restart_resubscribes(simula
     await asyncio.wait_for(task, 20)
     state = await control.state()
     assert state["subscriptions"] == 0 and state["sessions"] == 0
-    await browser.until(lambda b: b.connection["bridge"] == "down" and all(b.values[k]["state"] == "stale" for k in keys), 10, "down")
+    await browser.until(lambda b: b.connection["bridge"] == "down" and all(b.values[k]["state"] == "stale" for k in keys),
+                        10, "down")
     # A new bridge (a restart) subscribes again and the screen turns fresh by itself.
     stop = asyncio.Event()
     task = asyncio.create_task(BridgeHost(genesys_for(simulator), lease=LocalLease()).run(stop))

@@ -42,7 +42,8 @@ async def test_serve_runs_the_bridge_in_its_loop_and_stops_cleanly(simulator, tm
     python = sys.executable
     migrate = await asyncio.create_subprocess_exec(python, "manage.py", "migrate", "-v0", cwd=ROOT, env=env)
     assert await migrate.wait() == 0
-    seeding = await asyncio.create_subprocess_exec(python, *seed_command(simulator.tenant.model.objects()), cwd=ROOT, env=env, stdout=subprocess.PIPE)
+    seeding = await asyncio.create_subprocess_exec(python, *seed_command(simulator.tenant.model.objects()), cwd=ROOT, env=env,
+                                                   stdout=subprocess.PIPE)
     out, _ = await seeding.communicate()
     seeded = json.loads(out.decode().strip().splitlines()[-1])
     port = free_port()

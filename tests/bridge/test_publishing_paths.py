@@ -24,7 +24,8 @@ from statsbridge.watch import bridge_seems_up
 from tests.waiting import eventually
 
 TICK = 1.0
-GENESYS = {"API_URL": "http://127.0.0.1:9", "API_KEY": "k", "CLIENT_ID": "c", "CLIENT_SECRET": "s", "USERNAME": "u", "PASSWORD": "p"}
+GENESYS = {"API_URL": "http://127.0.0.1:9", "API_KEY": "k", "CLIENT_ID": "c", "CLIENT_SECRET": "s", "USERNAME": "u",
+           "PASSWORD": "p"}
 
 
 def fresh(number):
@@ -37,7 +38,8 @@ def routes_of(dashboards: dict[int, list[str]]) -> Routes:
         for key in keys:
             by_key.setdefault(key, set()).add(dashboard_id)
     wanted = {k: Wanted(k, {"statisticId": k}, hint_for(k, "CallsWaiting", None)) for k in by_key}
-    return Routes(wanted=wanted, dashboards_by_key={k: frozenset(v) for k, v in by_key.items()}, slugs={d: f"d{d}" for d in dashboards})
+    return Routes(wanted=wanted, dashboards_by_key={k: frozenset(v) for k, v in by_key.items()},
+                  slugs={d: f"d{d}" for d in dashboards})
 
 
 async def next_batch(layer, channel: str, timeout: float) -> tuple[dict, float]:

@@ -81,7 +81,8 @@ def test_the_browser_module_words_states_from_the_same_table():
     out = subprocess.run(["node", "--input-type=module", "-e", script], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
     got = json.loads(out.stdout)
-    expected = [formatting.display_text({"kind": "agent_state", "agent": {"state": s}}, "auto", names.AGENT_STATES) for s in cases]
+    expected = [formatting.display_text({"kind": "agent_state", "agent": {"state": s}}, "auto", names.AGENT_STATES)
+                for s in cases]
     assert got["texts"] == expected == ["After-call work", "Not ready", "Dialing", "?"]
     assert got["labels"] == [names.agent_state_label(s) for s in cases]
 
@@ -167,7 +168,8 @@ def test_the_admin_imports_a_csv_and_lists_each_bad_line(admin_client):
     response = admin_client.post("/admin/dashboard/displayname/import/", {"file": bad})
     assert response.status_code == 400
     text = html_lib.unescape(response.content.decode())
-    assert "line 3: unknown object type &#x27;Queu&#x27;" in response.content.decode() or "line 3: unknown object type 'Queu'" in text
+    assert ("line 3: unknown object type &#x27;Queu&#x27;" in response.content.decode()
+            or "line 3: unknown object type 'Queu'" in text)
     assert "line 4: the display name is empty" in text and "Nothing was imported." in text
     assert not DisplayName.objects.exists()
     good = io.BytesIO(GOOD_CSV.encode())
