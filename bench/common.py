@@ -15,7 +15,6 @@ import shlex
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO / "bench" / "results"
@@ -32,7 +31,7 @@ class Target:
     op: str
     bound: float
 
-    def met(self, ratio: Optional[float]) -> Optional[bool]:
+    def met(self, ratio: float | None) -> bool | None:
         """Whether ``ratio`` meets the target (None when there is no ratio)."""
         if ratio is None or not math.isfinite(ratio):
             return None
@@ -43,7 +42,7 @@ class Target:
         return f"{'≥' if self.op == AT_LEAST else '≤'} {self.bound:g}×"
 
 
-def ratio(value: Optional[float], reference: Optional[float]) -> Optional[float]:
+def ratio(value: float | None, reference: float | None) -> float | None:
     """``value / reference``, or None when either is missing or the reference is zero."""
     if value is None or reference is None or reference == 0:
         return None
@@ -55,13 +54,13 @@ class Figure:
     """One measured figure, its reference (a peer or a limit) and the ratio between them."""
 
     name: str
-    value: Optional[float]
+    value: float | None
     unit: str
     reference: str
-    reference_value: Optional[float]
-    target: Optional[Target] = None
-    ratio: Optional[float] = None
-    met: Optional[bool] = None
+    reference_value: float | None
+    target: Target | None = None
+    ratio: float | None = None
+    met: bool | None = None
 
     def __post_init__(self) -> None:
         self.ratio = ratio(self.value, self.reference_value)
@@ -79,8 +78,8 @@ class Result:
     figures: list = field(default_factory=list)
     counts: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
-    profile: Optional[str] = None
-    error: Optional[str] = None
+    profile: str | None = None
+    error: str | None = None
     started: str = ""
     seconds: float = 0.0
     machine: dict = field(default_factory=dict)
@@ -156,7 +155,7 @@ def machine() -> dict:
 
 def now_iso() -> str:
     """Current UTC time, to the second."""
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat()
 
 
 def command_line(name: str, ctx: Context) -> str:

@@ -10,8 +10,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Awaitable, Callable, Optional
 
 from bench.common import REPO
 
@@ -45,11 +45,11 @@ def rss_bytes(pid: int) -> int:
 class Proc:
     """A child process whose output goes to a log file, stopped with SIGTERM then SIGKILL."""
 
-    def __init__(self, name: str, args: list, *, env: Optional[dict] = None, log_dir: Path, cwd: Path = REPO):
+    def __init__(self, name: str, args: list, *, env: dict | None = None, log_dir: Path, cwd: Path = REPO):
         self.name = name
         self.log_path = log_dir / f"{name}.log"
         log_dir.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "wb")
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 (the child writes to it until stop() closes it)
         full_env = {**os.environ, **(env or {})}
         self.popen = subprocess.Popen(args, cwd=cwd, env=full_env, stdout=self._log, stderr=subprocess.STDOUT,
                                       start_new_session=True)
@@ -97,7 +97,7 @@ class Proc:
 
 
 async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float, what: str,
-                     interval: float = 0.05, check: Optional[Callable[[], None]] = None) -> float:
+                     interval: float = 0.05, check: Callable[[], None] | None = None) -> float:
     """Poll ``predicate`` until true; return seconds taken, or raise naming ``what``."""
     start = time.monotonic()
     deadline = start + timeout

@@ -5,7 +5,6 @@ import shutil
 import subprocess
 from collections import Counter
 from pathlib import Path
-from typing import Optional
 
 from bench.common import REPO
 
@@ -35,29 +34,30 @@ def summarise(collapsed: str, top: int = TOP) -> str:
     return "\n".join(lines)
 
 
-async def profile_process(pid: int, seconds: float, out: Path) -> Optional[str]:
+async def profile_process(pid: int, seconds: float, out: Path) -> str | None:
     """Sample ``pid`` with py-spy for ``seconds``; return the summary (None if py-spy is missing)."""
     spy = shutil.which("py-spy") or str(REPO / ".venv" / "bin" / "py-spy")
-    if not Path(spy).exists():
+    if not await asyncio.to_thread(Path(spy).exists):
         return None
     process = await asyncio.create_subprocess_exec(
         spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200", "--format", "raw",
         "--nonblocking", "--output", str(out), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         _, error = await asyncio.wait_for(process.communicate(), seconds + 30)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         process.kill()
         return "py-spy did not finish in time"
-    if process.returncode != 0 or not out.exists():
+    if process.returncode != 0 or not await asyncio.to_thread(out.exists):
         return f"py-spy failed: {error.decode(errors='replace')[-500:]}"
-    return summarise(out.read_text())
+    # The raw profile can be large: read it off the event loop, which may be running the benchmark.
+    return summarise(await asyncio.to_thread(out.read_text))
 
 
 def summarise_cpu_profile(profile: dict, top: int = TOP) -> str:
     """Top functions by self time of a Chrome DevTools ``Profiler.stop`` profile (idle excluded)."""
     by_id = {node["id"]: node for node in profile.get("nodes", [])}
     own: Counter = Counter()
-    for node_id, delta in zip(profile.get("samples", []), profile.get("timeDeltas", [])):
+    for node_id, delta in zip(profile.get("samples", []), profile.get("timeDeltas", []), strict=True):
         frame = by_id.get(node_id, {}).get("callFrame", {})
         name = frame.get("functionName") or "(anonymous)"
         url = frame.get("url", "").rsplit("/", 1)[-1]

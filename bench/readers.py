@@ -102,7 +102,8 @@ async def run_bare(api: str, statistics: list, counter: Counter, credentials: di
         auth = {"Authorization": f"Bearer {token}"}
 
         async def exchange(messages: list) -> list:
-            async with session.post(url, data=json.dumps(messages), headers={**auth, "Content-Type": "application/json"}) as response:
+            headers = {**auth, "Content-Type": "application/json"}
+            async with session.post(url, data=json.dumps(messages), headers=headers) as response:
                 return json.loads(await response.read())
 
         reply = await exchange([{"channel": "/meta/handshake", "version": "1.0", "minimumVersion": "1.0",
@@ -163,7 +164,7 @@ async def run_aiocometd(api: str, statistics: list, counter: Counter, credential
 
 async def main_async(args) -> None:
     """Run one reader until SIGTERM."""
-    statistics = json.loads(Path(args.stats).read_text())
+    statistics = json.loads(await asyncio.to_thread(Path(args.stats).read_text))
     credentials = json.loads(os.environ["BENCH_CREDENTIALS"])
     counter = Counter(Path(args.report))
     reporter = asyncio.create_task(counter.report_forever())

@@ -60,9 +60,9 @@ def render_result(result: dict) -> str:
         "",
         f"- Command: `{result['command']}` ({result['mode']} mode, {result.get('seconds', 0):.0f} s)",
         f"- Date: {result.get('started', '?')}",
-        f"- Machine: {machine.get('nproc', '?')} cores ({machine.get('cpu', '?')}), "
-        f"{machine.get('memory_gb', '?')} GB RAM, Python {machine.get('python', '?')}, "
-        f"load average {machine.get('load_average_1m', '?')} at the start",
+        (f"- Machine: {machine.get('nproc', '?')} cores ({machine.get('cpu', '?')}), "
+         f"{machine.get('memory_gb', '?')} GB RAM, Python {machine.get('python', '?')}, "
+         f"load average {machine.get('load_average_1m', '?')} at the start"),
         "",
     ]
     if result.get("error"):

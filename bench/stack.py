@@ -19,10 +19,10 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import aiohttp
 
+from bench.common import REPO
 from bench.procs import PYTHON, BenchError, Proc, free_port, port_open, wait_until
 from bench.workload import agents_for, plan_statistics
 
@@ -51,7 +51,7 @@ class Web:
 class Stack:
     """Processes and data of one benchmark run; use as ``async with Stack(...) as stack``."""
 
-    def __init__(self, name: str, *, redis: bool = False, postgres: bool = False, keep_logs: Optional[Path] = None):
+    def __init__(self, name: str, *, redis: bool = False, postgres: bool = False, keep_logs: Path | None = None):
         self.name = name
         self.redis = redis
         self.postgres = postgres
@@ -60,11 +60,11 @@ class Stack:
                                        if os.environ.get("BENCH_KEEP_LOGS") else None)
         self.procs: list = []
         self.sim_port = 0
-        self.sim_proc: Optional[Proc] = None
+        self.sim_proc: Proc | None = None
         self.seed: dict = {}
         self.prefix = f"bench{uuid.uuid4().hex[:8]}"
         self.database = f"bench_{self.prefix}"
-        self._http: Optional[aiohttp.ClientSession] = None
+        self._http: aiohttp.ClientSession | None = None
         self._db_created = False
         self.redis_url = ""
 
@@ -91,7 +91,7 @@ class Stack:
 
     # -- processes ----------------------------------------------------------
 
-    def spawn(self, name: str, args: list, env: Optional[dict] = None) -> Proc:
+    def spawn(self, name: str, args: list, env: dict | None = None) -> Proc:
         """Start a child process logged to this stack's folder; it is stopped on exit."""
         proc = Proc(name, args, env=env, log_dir=self.dir)
         self.procs.append(proc)
@@ -154,8 +154,8 @@ class Stack:
         self.seed["planned"] = planned
         return self.seed
 
-    async def start_web(self, name: str = "web", *, bridge: bool = True, module: Optional[list] = None,
-                        env: Optional[dict] = None) -> Web:
+    async def start_web(self, name: str = "web", *, bridge: bool = True, module: list | None = None,
+                        env: dict | None = None) -> Web:
         """Start daphne (``manage.py serve``, or ``module`` args with ``--port``) and wait until it listens."""
         port = free_port()
         args = [PYTHON, *(module or ["manage.py", "serve", "--bridge" if bridge else "--no-bridge"]),
@@ -164,7 +164,7 @@ class Stack:
         await wait_until(lambda: port_open(port), STARTUP_SECONDS, f"{name} to listen", check=proc.check_alive)
         return Web(proc, port)
 
-    async def start_runbridge(self, name: str = "bridge", env: Optional[dict] = None) -> tuple:
+    async def start_runbridge(self, name: str = "bridge", env: dict | None = None) -> tuple:
         """Start ``manage.py runbridge`` with its /metrics; returns ``(proc, metrics port)``."""
         port = free_port()
         proc = self.spawn(name, [PYTHON, "manage.py", "runbridge", "--metrics-port", str(port)],
@@ -227,11 +227,11 @@ def prometheus_value(text: str, name: str) -> float:
 
 async def _run(args: list, env: dict, what: str) -> None:
     """Run a short command to completion; raise with its output if it fails."""
-    process = await asyncio.create_subprocess_exec(*args, env=env, cwd=Path(__file__).resolve().parent.parent,
+    process = await asyncio.create_subprocess_exec(*args, env=env, cwd=REPO,
                                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         output, _ = await asyncio.wait_for(process.communicate(), 300)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         process.kill()
         raise BenchError(f"{what} took longer than 300 s") from None
     if process.returncode != 0:

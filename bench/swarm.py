@@ -3,7 +3,6 @@
 import json
 import math
 from collections import Counter
-from typing import Optional
 
 from bench.procs import PYTHON, BenchError, Proc, wait_until
 from bench.stack import Stack
@@ -36,7 +35,7 @@ class SwarmHandle:
 
 
 async def start_swarm(stack: Stack, web, clients: int, name: str = "clients", *,
-                      walls: bool = False, dashboards: Optional[list] = None) -> SwarmHandle:
+                      walls: bool = False, dashboards: list | None = None) -> SwarmHandle:
     """Start ``clients`` WebSocket clients spread round-robin over the seeded dashboards.
 
     ``web`` is one :class:`Web` or a list of them (clients alternate between servers).
@@ -49,8 +48,8 @@ async def start_swarm(stack: Stack, web, clients: int, name: str = "clients", *,
     targets_path.write_text(json.dumps(targets))
     report = stack.dir / f"{name}.report.json"
     urls = [arg for w in webs for arg in ("--url", f"ws://127.0.0.1:{w.port}")]
-    args = [PYTHON, "-m", "bench.wsclients", *urls, "--targets", str(targets_path), "--clients", str(clients), "--session", stack.seed["session"],
-            "--report", str(report)]
+    args = [PYTHON, "-m", "bench.wsclients", *urls, "--targets", str(targets_path), "--clients", str(clients),
+            "--session", stack.seed["session"], "--report", str(report)]
     if walls:
         args.append("--walls")
     proc = stack.spawn(name, args)
@@ -67,7 +66,7 @@ def histogram_percentiles(counts: Counter, fractions=(0.5, 0.95, 0.99)) -> dict:
     total = sum(counts.values())
     result = {"count": total, "max": max(counts) if counts else None}
     if not total:
-        return {**result, **{f: None for f in fractions}}
+        return {**result, **dict.fromkeys(fractions)}
     ordered = sorted(counts.items())
     for fraction in fractions:
         rank, seen = max(1, math.ceil(fraction * total)), 0

@@ -1,4 +1,5 @@
-"""``python -m bench.webproc --mode coalesced|naive|idle --rate R --report FILE --port P``: a web process with a synthetic publisher.
+"""``python -m bench.webproc --mode coalesced|naive|idle --rate R --report FILE --port P``: a web process with a
+synthetic publisher.
 
 daphne serves the project's ASGI application (``statsbridge.serve.serve``, no bridge);
 in the same event loop a publisher offers ``R`` synthetic statistic updates per

@@ -10,6 +10,7 @@ rewritten every ``REPORT_INTERVAL`` seconds and on SIGTERM.
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -27,7 +28,7 @@ CONNECT_ATTEMPTS = 3
 class ClientView:
     """What one client currently shows: the state of each statistic, and how many are not fresh."""
 
-    __slots__ = ("states", "not_fresh")
+    __slots__ = ("not_fresh", "states")
 
     def __init__(self):
         self.states: dict = {}
@@ -144,7 +145,7 @@ def write(path: Path, swarm: Swarm) -> None:
 
 async def main_async(args) -> None:
     """Run the clients until SIGTERM."""
-    targets = json.loads(Path(args.targets).read_text())
+    targets = json.loads(await asyncio.to_thread(Path(args.targets).read_text))
     swarm = Swarm()
     report = Path(args.report)
     cookies = {"sessionid": args.session} if args.session else {}
@@ -159,10 +160,8 @@ async def main_async(args) -> None:
                  for i, target in enumerate(targets[:args.clients])]
         while not stop.is_set():
             write(report, swarm)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), REPORT_INTERVAL)
-            except asyncio.TimeoutError:
-                pass
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

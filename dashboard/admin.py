@@ -19,10 +19,22 @@ from django.views.decorators.http import require_POST
 from dashboard import boards, names
 from dashboard.cost import cost_preview
 from dashboard.models import (
-    Dashboard, Display, DisplayItem, DisplayName, GenesysAccessRule, GenesysIdentity, Widget, WidgetStatistic,
+    Dashboard,
+    Display,
+    DisplayItem,
+    DisplayName,
+    GenesysAccessRule,
+    GenesysIdentity,
+    Widget,
+    WidgetStatistic,
 )
 from dashboard.transfer import (
-    DashboardImportError, UnreadableFile, export_dashboards, import_dashboards, incoming_links, read_document,
+    DashboardImportError,
+    UnreadableFile,
+    export_dashboards,
+    import_dashboards,
+    incoming_links,
+    read_document,
 )
 from statsbridge import control
 from statsbridge.models import OBJECT_TYPES, Statistic
@@ -89,7 +101,8 @@ class DashboardAdmin(admin.ModelAdmin):
                         problems = error.problems
                     else:
                         kept = f" {incoming_links(created)}" if replace else ""
-                        self.message_user(request, f"Imported {len(created)} dashboard(s): {', '.join(d.slug for d in created)}.{kept}")
+                        slugs = ", ".join(d.slug for d in created)
+                        self.message_user(request, f"Imported {len(created)} dashboard(s): {slugs}.{kept}")
                         return HttpResponseRedirect(reverse("admin:dashboard_dashboard_changelist"))
         context = {**self.admin_site.each_context(request), "title": "Import dashboards", "problems": problems,
                    "opts": self.model._meta}

@@ -23,8 +23,8 @@ from django.http.cookie import parse_cookie
 from django.utils import timezone
 
 from dashboard import access, security
-from dashboard.wanted import dashboard_keys
 from dashboard.models import Dashboard, Display
+from dashboard.wanted import dashboard_keys
 from statsbridge import events, metrics, values
 from statsbridge.conf import bridge_setting
 from statsbridge.fanout import dashboard_group, display_group

@@ -34,7 +34,7 @@ def history(keys, window_ms: int, until_ms: int | None = None) -> dict:
     keys = list(keys)
     if not keys or window_ms <= 0:
         return {}
-    until = dt.datetime.fromtimestamp(until_ms / 1000, tz=dt.timezone.utc) if until_ms is not None else None
+    until = dt.datetime.fromtimestamp(until_ms / 1000, tz=dt.UTC) if until_ms is not None else None
     recorded = samples.series(keys, window_ms / 60_000, now=until)
     return {
         key: [[point["t"], point["value"]] for point in points if point["value"] is not None]
@@ -45,7 +45,7 @@ def history(keys, window_ms: int, until_ms: int | None = None) -> dict:
 def values_at(keys, at_ms: int) -> dict:
     """What each statistic showed at ``at_ms``; unknown where nothing was recorded by then."""
     keys = list(keys)
-    when = dt.datetime.fromtimestamp(at_ms / 1000, tz=dt.timezone.utc)
+    when = dt.datetime.fromtimestamp(at_ms / 1000, tz=dt.UTC)
     recorded = samples.values_at(keys, when)
     return {key: recorded.get(key) or store.missing_value() for key in keys}
 

@@ -157,6 +157,10 @@ class WidgetStatistic(models.Model):
         ordering = ["position", "pk"]
         constraints = [models.UniqueConstraint(fields=["widget", "statistic"], name="unique_widget_statistic")]
 
+    def __str__(self) -> str:
+        # Ids, not names: the admin shows one of these per inline row, and a name would cost a query each.
+        return f"statistic {self.statistic_id} at position {self.position} of widget {self.widget_id}"
+
     def has_own_thresholds(self) -> bool:
         """True when any threshold is set on this statistic rather than taken from the widget."""
         return self.warning is not None or self.critical is not None or bool(self.direction) or self.hysteresis is not None
@@ -273,6 +277,10 @@ class DisplayItem(models.Model):
 
     class Meta:
         ordering = ["position", "pk"]
+
+    def __str__(self) -> str:
+        # Ids, not names: the admin shows one of these per inline row, and a name would cost a query each.
+        return f"dashboard {self.dashboard_id} at position {self.position} of display {self.display_id}"
 
 
 class DisplayName(models.Model):

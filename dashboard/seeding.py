@@ -22,7 +22,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.text import slugify
 
 from dashboard import names, sso_demo
-from dashboard.models import Dashboard, DisplayName, Display, DisplayItem, Widget, WidgetStatistic, hash_token
+from dashboard.models import Dashboard, Display, DisplayItem, DisplayName, Widget, WidgetStatistic, hash_token
 from statsbridge.models import Statistic, statistic_key
 
 DEMO_USERNAME = "demo"

@@ -33,7 +33,9 @@ BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 STATE_REFUSED = "The sign-in through Genesys could not be completed: it expired or was started elsewhere. Please try again."
 DENIED = "The sign-in through Genesys was cancelled."
-CODE_REFUSED = "Genesys did not accept this sign-in (it was already used, expired, or meant for another address). Please try again."
+CODE_REFUSED = (
+    "Genesys did not accept this sign-in (it was already used, expired, or meant for another address). Please try again."
+)
 UNREACHABLE = "Genesys cannot be reached right now. Please try again later, or log in with a local account."
 NOT_GRANTED = "Your Genesys account is not given any dashboards here. Ask {contact} for access."
 NAME_TAKEN = "A local account already uses your Genesys user name. Ask {contact} to sort it out."

@@ -306,7 +306,8 @@ def incoming_links(dashboards) -> str:
     ids = [d.pk for d in dashboards]
     drilldowns = Widget.objects.filter(drilldown__in=ids).exclude(dashboard__in=ids).count()
     playlist = DisplayItem.objects.filter(dashboard__in=ids).count()
-    return f"{drilldowns} drill-down(s) from other dashboards and {playlist} wall playlist entr{'y' if playlist == 1 else 'ies'} point at them."
+    entries = "entry" if playlist == 1 else "entries"
+    return f"{drilldowns} drill-down(s) from other dashboards and {playlist} wall playlist {entries} point at them."
 
 
 def _widget_items(document: dict):

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import plotly
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, user_passes_test
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
-from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
@@ -107,7 +107,7 @@ def history_page(request, slug: str):
     context = {
         "dashboard": dashboard,
         "board": board,
-        "at": at.astimezone(zone).replace(tzinfo=None).isoformat(timespec="minutes") if at else now_local.isoformat(timespec="minutes"),
+        "at": (at.astimezone(zone).replace(tzinfo=None) if at else now_local).isoformat(timespec="minutes"),
         "error": error,
         "figures": {str(w["spec"]["id"]): w["figure"] for w in board["widgets"] if w["figure"]} if board else {},
     }
@@ -228,7 +228,7 @@ def ops_action(request) -> None:
             messages.error(request, f"Peek of “{shown}” failed: {error}")
         else:
             stamp = value.get("timestamp")
-            when = dt.datetime.fromtimestamp(stamp / 1000, dt.timezone.utc).strftime("%H:%M:%S UTC") if stamp else "no timestamp"
+            when = dt.datetime.fromtimestamp(stamp / 1000, dt.UTC).strftime("%H:%M:%S UTC") if stamp else "no timestamp"
             messages.info(request, f"Peek of “{shown}”: {value['text'] or value['value']} ({value['kind']}, {when}).")
     else:
         messages.error(request, f"Unknown action {action!r}.")
@@ -285,7 +285,7 @@ def ops_summary(status: dict | None, connection: dict, now_s: float) -> dict:
         "updates_total": updates.get("total"),
         "update_rates": [
             {"window": window_label(seconds), "rate": rate}
-            for seconds, rate in zip(updates.get("windows") or [], updates.get("rates") or [])
+            for seconds, rate in zip(updates.get("windows") or [], updates.get("rates") or [], strict=True)
         ],
     }
 

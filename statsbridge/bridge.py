@@ -21,6 +21,7 @@ calls (a server expires a client that stops polling).
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -32,16 +33,6 @@ from statsbridge.fanout import CONTROL_GROUP, Fanout
 from statsbridge.notifications import SERVICE_CHANNEL, UPDATES_CHANNEL, service_state, statistic_items
 from statsbridge.polling import ChannelHealth
 from statsbridge.rates import UpdateRates
-from statsbridge.upstream.auth import Credentials, TokenProvider
-from statsbridge.upstream.bayeux import (
-    ConnectionState,
-    Fatal,
-    Message,
-    MessagesLost,
-    SessionEstablished,
-    StateChanged,
-)
-from statsbridge.upstream.bayeux.client import BayeuxClient
 from statsbridge.subscribing import (
     REFUSED,
     TRANSIENT,
@@ -53,6 +44,16 @@ from statsbridge.subscribing import (
     classify_create,
     refusal_messages,
 )
+from statsbridge.upstream.auth import Credentials, TokenProvider
+from statsbridge.upstream.bayeux import (
+    ConnectionState,
+    Fatal,
+    Message,
+    MessagesLost,
+    SessionEstablished,
+    StateChanged,
+)
+from statsbridge.upstream.bayeux.client import BayeuxClient
 from statsbridge.upstream.errors import ConfigurationError, StatisticsApiError, TransientError, UpstreamError
 from statsbridge.upstream.http import Backoff, create_session
 from statsbridge.upstream.statistics import StatisticsClient
@@ -204,10 +205,8 @@ class Bridge:
             # A refused login stops every new link the same way: say it once, not every minute.
             level = logging.DEBUG if failures > 1 and self.current_config_error() else logging.WARNING
             log.log(level, "upstream link stopped; starting a new one in %.1f s", delay)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
-            except asyncio.TimeoutError:
-                pass
 
     # ------------------------------------------------------------ events (never block)
 
@@ -252,7 +251,8 @@ class Bridge:
         if wanted is None:
             return
         state = "fresh" if self.service != "UNAVAILABLE" else "stale"
-        decoded = self.decoding.decode(item.get("value"), wanted.hint, timestamp=item.get("timestamp"), received=received, state=state)
+        decoded = self.decoding.decode(item.get("value"), wanted.hint, timestamp=item.get("timestamp"), received=received,
+                                       state=state)
         if decoded["kind"] == "unknown":
             metrics.decode_unknown.inc()
         self.fanout.offer(key, decoded)
@@ -392,10 +392,8 @@ class Bridge:
         """
         while not stop.is_set():
             delay = self.book.next_due(time.monotonic()) if self._can_subscribe() else None
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._work.wait(), delay)
-            except asyncio.TimeoutError:
-                pass
             self._work.clear()
             if self._can_subscribe():
                 await self._do_work()

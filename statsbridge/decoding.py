@@ -326,7 +326,7 @@ def decode_explicit_percentage(raw, hint: Hint) -> Decoded | None:
 _STAT_SERVER_FIELDS = _lower(("floatValue", "doubleValue", "intValue", "longValue", "value", "number", "count"))
 
 
-@decoder("stat_server_value", keys=_STAT_SERVER_FIELDS + ("stringValue",))
+@decoder("stat_server_value", keys=(*_STAT_SERVER_FIELDS, "stringValue"))
 def decode_stat_server_value(raw, hint: Hint) -> Decoded | None:
     """The Stat Server protocol's value: ``{"intValue"|"floatValue"|"value"|"number": n, ...}``.
 

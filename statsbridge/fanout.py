@@ -14,6 +14,7 @@ writes never make a live bridge look dead.
 """
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -367,10 +368,8 @@ class Fanout:
             if wait is None:
                 return
             if wait > 0:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._history_wake.wait(), wait / 1000)
-                except asyncio.TimeoutError:
-                    pass
             self._history_wake.clear()
             now = self._clock()
             due = self._throttle.take({}, now)

@@ -16,7 +16,7 @@ from statsbridge.models import StatisticSample
 
 
 def _at(ms: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc)
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
 
 
 def _ms(moment: dt.datetime) -> int:

@@ -72,7 +72,7 @@ class SharedStatusCollector:
         )
         if connection["bridge"] == "up":  # A gone bridge's last rate is not a rate now.
             updates = status.get("updates") or {}
-            for window, per_second in zip(updates.get("windows") or [], updates.get("rates") or []):
+            for window, per_second in zip(updates.get("windows") or [], updates.get("rates") or [], strict=True):
                 if per_second is not None:
                     rate.add_metric([str(window)], per_second)
         yield rate

@@ -49,16 +49,16 @@ class Statistic(models.Model):
         what = self.name or "custom"
         return self.label or f"{what} of {self.object_type} {self.object_id}"
 
+    def save(self, *args, **kwargs):
+        self.key = statistic_key(self.object_type, self.object_id, self.name, self.definition)
+        super().save(*args, **kwargs)
+
     def clean(self):
         """Exactly one of name and definition; a definition must be one Stat Server accepts."""
         if bool(self.name) == bool(self.definition):
             raise ValidationError("Give either a pre-configured statistic name or a custom definition, not both.")
         if self.definition:
             validate_definition(self.definition)
-
-    def save(self, *args, **kwargs):
-        self.key = statistic_key(self.object_type, self.object_id, self.name, self.definition)
-        super().save(*args, **kwargs)
 
 
 class StatisticSample(models.Model):

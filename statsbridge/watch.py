@@ -110,7 +110,7 @@ def watcher() -> BridgeWatcher:
     loop = asyncio.get_running_loop()
     found = _watchers.get(loop)
     if found is None:
-        for old in [l for l in _watchers if l.is_closed()]:
+        for old in [other for other in _watchers if other.is_closed()]:
             del _watchers[old]
         found = _watchers[loop] = BridgeWatcher()
     return found

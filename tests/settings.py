@@ -7,7 +7,7 @@ os.environ.setdefault("BRIDGE_EMBEDDED", "false")
 # /metrics and the details of /readyz need it (inherited by the servers tests start).
 os.environ.setdefault("METRICS_TOKEN", "test-metrics-token")
 
-from contactboard.settings import *  # noqa: E402,F401,F403
+from contactboard.settings import *  # noqa: F403
 
 # The bridge and test servers touch the database from other threads. SQLite's
 # in-memory test database is shared-cache, whose table locks fail at once instead of

@@ -12,7 +12,6 @@ documents, so tests can prove the client handles every one of them:
 """
 
 from dataclasses import dataclass
-from typing import Optional
 
 from .faults import FaultError, reason
 
@@ -95,13 +94,13 @@ class RefreshRefusals:
     """The armed refresh refusal, if any; each refresh grant consumes one."""
 
     def __init__(self) -> None:
-        self.armed: Optional[RefreshRefusal] = None
+        self.armed: RefreshRefusal | None = None
 
     def arm(self, refusal: RefreshRefusal) -> None:
         """Arm ``refusal``, replacing what was armed."""
         self.armed = refusal
 
-    def take(self) -> Optional[RefreshRefusal]:
+    def take(self) -> RefreshRefusal | None:
         """The refusal the current refresh grant gets, or None."""
         armed = self.armed
         if armed is None:
@@ -111,7 +110,7 @@ class RefreshRefusals:
             self.armed = None
         return armed
 
-    def pending(self) -> Optional[dict]:
+    def pending(self) -> dict | None:
         """What is still armed."""
         armed = self.armed
         return None if armed is None else {"status": armed.status, "form": armed.form, "count": armed.count}
@@ -127,7 +126,7 @@ class Refusals:
         """Arm ``refusal``, replacing what was armed for its method and path."""
         self._armed[(refusal.method, refusal.path)] = refusal
 
-    def take(self, method: str, path: str) -> Optional[Refusal]:
+    def take(self, method: str, path: str) -> Refusal | None:
         """The refusal the request ``method path`` gets, or None."""
         key = (method.upper(), path.rstrip("/") or "/")
         refusal = self._armed.get(key)

@@ -14,7 +14,6 @@ import html
 import logging
 import weakref
 from dataclasses import dataclass, field
-from typing import Optional
 from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
@@ -87,7 +86,7 @@ class SignIn:
         self.users = tenant_users(tenant.config)
         self.codes = CodeStore()
 
-    def user(self, username: Optional[str]) -> Optional[TenantUser]:
+    def user(self, username: str | None) -> TenantUser | None:
         """The user of this name (``tenant\\user``; a bare name is in the configured tenant)."""
         if not username:
             return None
@@ -95,7 +94,7 @@ class SignIn:
             username = f"{self.tenant.config.username.rpartition(chr(92))[0]}\\{username}"
         return self.users.get(username.lower())
 
-    def authenticate(self, username: Optional[str], password: Optional[str]) -> Optional[TenantUser]:
+    def authenticate(self, username: str | None, password: str | None) -> TenantUser | None:
         """The user when the password matches, else None."""
         user = self.user(username)
         if user is None:
@@ -115,7 +114,7 @@ def sign_in_for(tenant: Tenant) -> SignIn:
     return sign_in
 
 
-def authorization_code_grant(tenant: Tenant, form, client_id: str) -> Optional[str]:
+def authorization_code_grant(tenant: Tenant, form, client_id: str) -> str | None:
     """The token endpoint's ``authorization_code`` grant: the user name the code stands for,
     or None (unknown, used, expired, another client's, or another redirect URI's)."""
     return sign_in_for(tenant).codes.redeem(str(form.get("code", "")), client_id, str(form.get("redirect_uri", "")))
@@ -164,7 +163,7 @@ FORM = """<!doctype html>
 """
 
 
-def sign_in_form(client_id: str, redirect_uri: str, state: Optional[str], username: str = "",
+def sign_in_form(client_id: str, redirect_uri: str, state: str | None, username: str = "",
                  message: str = "") -> str:
     """The sign-in page; every value is escaped."""
     state_field = f'<input type="hidden" name="state" value="{html.escape(state)}">' if state is not None else ""
@@ -187,7 +186,7 @@ def cloud_user_details(user: TenantUser) -> dict:
     }
 
 
-def openid_user_info(user: Optional[TenantUser], grant: Grant) -> dict:
+def openid_user_info(user: TenantUser | None, grant: Grant) -> dict:
     """``GET /openid/userinfo``'s reply (OpenIdUserInfo)."""
     if user is None:  # an application's token: no person behind it
         return {"aud": grant.client_id, "authorities": [{"name": "ROLE_CLIENT", "privileges": ["STATISTICS_READ"]}],
@@ -224,7 +223,7 @@ class AuthorizeApi:
             web.get(f"{BASE}/openid/userinfo", self.openid_userinfo),
         ]
 
-    def _client_refusal(self, params) -> Optional[web.Response]:
+    def _client_refusal(self, params) -> web.Response | None:
         if params.get("response_type") != "code":
             return _request_error("response_type must be code (the Authorization Code grant)")
         if params.get("client_id") != self.tenant.config.client_id:
@@ -261,7 +260,7 @@ class AuthorizeApi:
         logger.info("authorize: %s signed in; code issued", user.username)
         raise web.HTTPFound(with_query(redirect_uri, {"code": code, **echo}))
 
-    def _grant(self, request: web.Request) -> Optional[Grant]:
+    def _grant(self, request: web.Request) -> Grant | None:
         token = bearer_token(request)
         return self.tenant.tokens.lookup(token) if token else None
 

@@ -11,7 +11,8 @@ import asyncio
 import secrets
 import time
 from collections import deque
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 UPDATES_CHANNEL = "/statistics/v3/updates"
 SERVICE_CHANNEL = "/statistics/v3/service"
@@ -25,8 +26,18 @@ _CLOSED = "closed"
 class Session:
     """One Bayeux client: its id, HTTP session cookie, channels and message queue."""
 
-    __slots__ = ("client_id", "cookie", "browser_id", "channels", "queue", "dropped", "waiter",
-                 "last_seen", "connected", "closed")
+    __slots__ = (
+        "browser_id",
+        "channels",
+        "client_id",
+        "closed",
+        "connected",
+        "cookie",
+        "dropped",
+        "last_seen",
+        "queue",
+        "waiter",
+    )
 
     def __init__(self, browser_id: str, now: float) -> None:
         self.client_id = secrets.token_hex(12)
@@ -35,7 +46,7 @@ class Session:
         self.channels: set = set()
         self.queue: deque = deque()
         self.dropped = 0
-        self.waiter: Optional[asyncio.Future] = None
+        self.waiter: asyncio.Future | None = None
         self.last_seen = now
         self.connected = False
         self.closed = False
@@ -138,7 +149,7 @@ class SessionHub:
 
     # -- protocol ------------------------------------------------------------
 
-    async def process(self, messages: list, cookies: dict) -> tuple[list, Optional[Session]]:
+    async def process(self, messages: list, cookies: dict) -> tuple[list, Session | None]:
         """Answer one request's messages in order; returns the replies and any new session."""
         replies: list = []
         created = None
@@ -164,7 +175,7 @@ class SessionHub:
                 replies.append(_reply(message, successful=False, error="403::publish denied"))
         return replies, created
 
-    def _known(self, message: dict) -> Optional[Session]:
+    def _known(self, message: dict) -> Session | None:
         client_id = message.get("clientId")
         session = self.by_client_id.get(client_id) if isinstance(client_id, str) else None
         if session is not None:
@@ -174,7 +185,7 @@ class SessionHub:
     def _advice(self) -> dict:
         return {"reconnect": "retry", "interval": 0, "timeout": self.connect_timeout_ms}
 
-    def _handshake(self, message: dict, cookies: dict) -> tuple[dict, Optional[Session]]:
+    def _handshake(self, message: dict, cookies: dict) -> tuple[dict, Session | None]:
         types = message.get("supportedConnectionTypes", ["long-polling"])
         if not isinstance(types, list) or "long-polling" not in types:
             reply = _reply(message, successful=False, error="301::long-polling required",
@@ -233,8 +244,8 @@ class SessionHub:
         return _reply(message, successful=True, clientId=session.client_id)
 
 
-def notification(channel: str, name: str, payload: dict, nesting: str = "nested", ext: Optional[dict] = None,
-                 *, dialect: str = "reference", topic: Optional[str] = None) -> dict:
+def notification(channel: str, name: str, payload: dict, nesting: str = "nested", ext: dict | None = None,
+                 *, dialect: str = "reference", topic: str | None = None) -> dict:
     """A Bayeux data message on ``channel`` carrying one Statistics notification.
 
     The ``reference`` dialect is the reference's sample form: ``data`` is

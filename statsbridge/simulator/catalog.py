@@ -6,8 +6,8 @@ docs/simulator.md). Everything here is pure.
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 from . import model as m
 
@@ -58,7 +58,7 @@ class Resolved:
     mode: str
     frequency: float
     insensitivity: float
-    definition: Optional[dict]
+    definition: dict | None
 
 
 # -- value shapes ---------------------------------------------------------------
@@ -250,7 +250,7 @@ def resolve(descriptor: dict, has_object: Callable[[str, str], bool]) -> Resolve
     return _resolve_definition(definition, object_type, name)
 
 
-def _resolve_definition(definition, object_type: str, name: Optional[str]) -> Resolved:
+def _resolve_definition(definition, object_type: str, name: str | None) -> Resolved:
     if not isinstance(definition, dict):
         raise StatisticError("definition must be an object")
     unknown = sorted(set(definition) - DEFINITION_FIELDS)
@@ -294,7 +294,7 @@ def _number_field(definition: dict, key: str, default: float, positive: bool) ->
     return float(value)
 
 
-def _match(category: str, subject: Optional[str], mask: Optional[str], object_type: str) -> StatisticSpec:
+def _match(category: str, subject: str | None, mask: str | None, object_type: str) -> StatisticSpec:
     """The catalogued computation a definition describes, else ``NO_VALUE_YET``.
 
     A real Stat Server opens any well-formed definition; so does the simulator, and

@@ -7,8 +7,8 @@ single use). A failed exchange uses the code up too, so a code cannot be probed.
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 CODE_TTL_SECONDS = 60.0
 
@@ -38,7 +38,7 @@ class CodeStore:
         self._codes[code] = IssuedCode(client_id, redirect_uri, username, self._clock() + self.ttl_seconds)
         return code
 
-    def redeem(self, code: str, client_id: str, redirect_uri: str) -> Optional[str]:
+    def redeem(self, code: str, client_id: str, redirect_uri: str) -> str | None:
         """The username the code was issued for, or None when it is unknown, used, expired or
         presented by another client or with another redirect URI. Any attempt uses the code up."""
         issued = self._codes.pop(code, None)

@@ -14,7 +14,6 @@ proxy that kills long-polls does, without the request ever reaching the service.
 
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Optional
 
 SCOPES = ("statistics", "subscriptions", "peek", "auth", "notifications")
 ENVELOPE_SCOPES = ("statistics", "subscriptions", "peek")
@@ -33,9 +32,9 @@ class Fault:
 
     scope: str
     status: int
-    count: Optional[int]
-    code: Optional[int] = None
-    cut_after: Optional[float] = None
+    count: int | None
+    code: int | None = None
+    cut_after: float | None = None
     lost_reply: bool = False  # subscriptions: created all the same, then the error is answered
 
     def describe(self) -> dict:
@@ -119,7 +118,7 @@ class FaultInjector:
         # envelope status.code). The reference lists 200/500/503/504 for a peek, never 404.
         self.lost_peek: tuple[int, int] = (404, 404)
 
-    def armed(self, scope: str) -> Optional[Fault]:
+    def armed(self, scope: str) -> Fault | None:
         """The fault armed for ``scope`` (not consumed), or None."""
         return self._armed.get(scope)
 
@@ -132,7 +131,7 @@ class FaultInjector:
         fault = self.take_fault(scope)
         return None if fault is None else fault.status
 
-    def take_fault(self, scope: str) -> Optional[Fault]:
+    def take_fault(self, scope: str) -> Fault | None:
         """The fault the current request must meet (consumed), or None."""
         fault = self._armed.get(scope)
         if fault is None:
@@ -143,7 +142,7 @@ class FaultInjector:
                 del self._armed[scope]
         return fault
 
-    def clear(self, scope: Optional[str] = None) -> int:
+    def clear(self, scope: str | None = None) -> int:
         """Disarm ``scope`` (every scope when None); returns how many were armed."""
         if scope is None:
             count = len(self._armed)

@@ -1,7 +1,7 @@
 """What the API gateway checks before any tenant API runs: API key, token, armed refusals and faults."""
 
 import logging
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -18,7 +18,7 @@ def api_key_ok(request: web.Request, tenant: Tenant) -> bool:
 
 
 def check(request: web.Request, tenant: Tenant, scope: str,
-          fault_body: Callable[[int], dict], need_token: bool = True) -> Optional[web.Response]:
+          fault_body: Callable[[int], dict], need_token: bool = True) -> web.Response | None:
     """The error response the gateway answers with, or None to let the request through."""
     if not api_key_ok(request, tenant):
         logger.info("refused %s %s: missing or wrong x-api-key", request.method, request.path)
@@ -37,7 +37,7 @@ def check(request: web.Request, tenant: Tenant, scope: str,
 
 
 def injected(request: web.Request, tenant: Tenant, scope: str,
-             fault_body: Callable[[int], dict]) -> Optional[web.Response]:
+             fault_body: Callable[[int], dict]) -> web.Response | None:
     """The answer of a fault armed for ``scope`` (consumed), or None. A fault with a ``code``
     answers that ``status.code`` in the body (HTTP 200: the reference's generic error form)."""
     fault = tenant.faults.armed(scope)

@@ -3,7 +3,6 @@
 import hmac
 import json
 from http.cookies import CookieError, SimpleCookie
-from typing import Optional
 
 from aiohttp import web
 
@@ -17,12 +16,12 @@ def json_response(body, status: int = 200) -> web.Response:
                         content_type="application/json")
 
 
-def same_secret(given: Optional[str], expected: str) -> bool:
+def same_secret(given: str | None, expected: str) -> bool:
     """Constant-time comparison of a presented secret with the expected one."""
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
-def bearer_token(request: web.Request) -> Optional[str]:
+def bearer_token(request: web.Request) -> str | None:
     """The token of an ``Authorization: Bearer`` header, if any."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")

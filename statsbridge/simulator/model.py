@@ -11,7 +11,6 @@ import math
 import random
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Optional
 
 LOGGED_OUT = "LoggedOut"
 NOT_READY = "NotReady"
@@ -52,11 +51,11 @@ class Agent:
     place_id: str
     group_id: str
     state: str = LOGGED_OUT
-    reason: Optional[str] = None
+    reason: str | None = None
     state_since: float = 0.0
     next_change_at: float = math.inf
     ready_since: float = 0.0
-    call_queue: Optional[str] = None
+    call_queue: str | None = None
     call_started: float = 0.0
     calls_handled: int = 0
     handle_time: float = 0.0
@@ -156,7 +155,7 @@ class ContactCentre:
         else:
             self._enter_ready(agent)
 
-    def _enter(self, agent: Agent, state: str, duration: float, reason: Optional[str] = None) -> None:
+    def _enter(self, agent: Agent, state: str, duration: float, reason: str | None = None) -> None:
         agent.time_in[agent.state] = agent.time_in.get(agent.state, 0.0) + (self.now - agent.state_since)
         agent.state = state
         agent.reason = reason

@@ -1,7 +1,6 @@
 """The Statistics API (base /statistics/v3): subscriptions, peeks and one-off reads."""
 
 import logging
-from typing import Optional
 
 from aiohttp import web
 
@@ -16,7 +15,7 @@ logger = logging.getLogger("statsbridge.simulator")
 BASE = "/statistics/v3"
 
 
-def envelope(path: Optional[str], code: int = 0, message: str = "OK", data=None, errors=None) -> dict:
+def envelope(path: str | None, code: int = 0, message: str = "OK", data=None, errors=None) -> dict:
     """The Statistics API response envelope."""
     body: dict = {"status": {"code": code, "message": message}}
     if path is not None:
@@ -43,18 +42,18 @@ def _fault_body(status: int) -> dict:
     return envelope(None, status, reason(status))
 
 
-def _verbose(request: web.Request) -> Optional[bool]:
+def _verbose(request: web.Request) -> bool | None:
     value = request.query.get("verbose", "INFO").upper()
     return {"INFO": True, "OFF": False}.get(value)
 
 
-def statistic_ids(values: list) -> Optional[list]:
+def statistic_ids(values: list) -> list | None:
     """``statisticIds`` from either form (``a,b`` or repeated keys); None when absent."""
     ids = [part.strip() for value in values for part in value.split(",") if part.strip()]
     return ids or None
 
 
-def _statistics_list(body) -> Optional[list]:
+def _statistics_list(body) -> list | None:
     data = body.get("data") if isinstance(body, dict) else None
     statistics = data.get("statistics") if isinstance(data, dict) else None
     return statistics if isinstance(statistics, list) and statistics else None
@@ -76,7 +75,7 @@ class StatisticsApi:
             web.get(f"{BASE}/statistic-values/{{name}}", self.get_statistic_value),
         ]
 
-    def _gate(self, request: web.Request, scope: Optional[str] = None) -> Optional[web.Response]:
+    def _gate(self, request: web.Request, scope: str | None = None) -> web.Response | None:
         refused = check(request, self.tenant, "statistics", _fault_body)
         if refused is None and self.tenant.service_state == UNAVAILABLE:
             return fail(request, 503, "Statistics service is unavailable")
@@ -147,7 +146,7 @@ class StatisticsApi:
                 "statistics": [s.item(verbose) for s in subscription.statistics.values()]}
         return self._reply(request, data, errors)
 
-    def _open(self, subscription: Subscription, descriptor) -> Optional[dict]:
+    def _open(self, subscription: Subscription, descriptor) -> dict | None:
         if not isinstance(descriptor, dict):
             return item_error("each statistic must be an object")
         statistic_id = descriptor.get("statisticId")

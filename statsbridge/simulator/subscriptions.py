@@ -1,7 +1,7 @@
 """Statistic subscriptions, the statistics open in them, and when to notify (no I/O)."""
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from .catalog import Resolved
 
@@ -43,7 +43,7 @@ class Subscription:
     """A REST subscription; ``session`` is the Bayeux session its cookie named, if any."""
 
     subscription_id: str
-    session: Optional[Any]
+    session: Any | None
     verbose: bool
     statistics: dict = field(default_factory=dict)
 
@@ -70,7 +70,7 @@ def should_notify(stat: OpenStatistic, value: Any, now: float) -> bool:
     return abs(new - old) > stat.resolved.insensitivity
 
 
-def _scalar(value: Any) -> Optional[float]:
+def _scalar(value: Any) -> float | None:
     if isinstance(value, dict) and len(value) == 1:
         inner = value.get("value")
         if isinstance(inner, (int, float)) and not isinstance(inner, bool):
@@ -95,7 +95,7 @@ class SubscriptionRegistry:
         if subscription.session is not None:
             self._by_session.setdefault(subscription.session, set()).add(subscription.subscription_id)
 
-    def remove(self, subscription_id: str) -> Optional[Subscription]:
+    def remove(self, subscription_id: str) -> Subscription | None:
         """Drop one subscription; unknown ids are ignored."""
         subscription = self.by_id.pop(subscription_id, None)
         if subscription is None:

@@ -4,7 +4,6 @@ import asyncio
 import itertools
 import logging
 import time
-from typing import Optional
 
 from .arms import RefreshRefusals, Refusals
 from .bayeux import SERVICE_CHANNEL, UPDATES_CHANNEL, SessionHub, notification, service_topic
@@ -182,6 +181,6 @@ class Tenant:
                                                         ext=ext))
 
 
-def find_session(tenant: Tenant, cookie: Optional[str]):
+def find_session(tenant: Tenant, cookie: str | None):
     """The live session an HTTP session cookie names, if any."""
     return tenant.hub.by_cookie.get(cookie) if cookie else None

@@ -2,8 +2,8 @@
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
 
 
 @dataclass
@@ -11,9 +11,9 @@ class Grant:
     """One issued access token (and its refresh token, if any)."""
 
     access_token: str = field(repr=False)
-    refresh_token: Optional[str] = field(repr=False)
+    refresh_token: str | None = field(repr=False)
     client_id: str
-    username: Optional[str]
+    username: str | None
     expires_at: float
 
     @property
@@ -39,7 +39,7 @@ class TokenStore:
         self._by_refresh: dict[str, Grant] = {}
         self._codes: dict[str, _Code] = {}
 
-    def issue(self, client_id: str, username: Optional[str], with_refresh: bool = True) -> Grant:
+    def issue(self, client_id: str, username: str | None, with_refresh: bool = True) -> Grant:
         """Issue a fresh access token (plus a refresh token when ``with_refresh``)."""
         grant = Grant(
             access_token=secrets.token_urlsafe(24),
@@ -53,7 +53,7 @@ class TokenStore:
             self._by_refresh[grant.refresh_token] = grant
         return grant
 
-    def lookup(self, access_token: str) -> Optional[Grant]:
+    def lookup(self, access_token: str) -> Grant | None:
         """The live grant for ``access_token``, or None if unknown, revoked or expired."""
         grant = self._by_access.get(access_token)
         if grant is None:
@@ -63,7 +63,7 @@ class TokenStore:
             return None
         return grant
 
-    def refresh(self, refresh_token: str, client_id: str) -> Optional[Grant]:
+    def refresh(self, refresh_token: str, client_id: str) -> Grant | None:
         """Trade a refresh token (single use) for a new grant of the same principal."""
         old = self._by_refresh.get(refresh_token)
         if old is None or old.client_id != client_id:
@@ -77,7 +77,7 @@ class TokenStore:
         self._codes[code] = _Code(client_id, redirect_uri, username)
         return code
 
-    def redeem_code(self, code: str, client_id: str, redirect_uri: str) -> Optional[str]:
+    def redeem_code(self, code: str, client_id: str, redirect_uri: str) -> str | None:
         """The username the code was issued for; codes are single use and bound."""
         issued = self._codes.pop(code, None)
         if issued is None or issued.client_id != client_id or issued.redirect_uri != redirect_uri:

@@ -224,7 +224,7 @@ class TokenProvider:
                     body = await response.json(content_type=None)
                 except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
                     body = None
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+        except (TimeoutError, aiohttp.ClientError) as error:
             raise TransientError(f"token request failed: {type(error).__name__}") from None
         return _token_reply(status, body, grant=grant)
 

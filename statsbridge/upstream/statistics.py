@@ -249,7 +249,7 @@ class StatisticsClient:
                 except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
                     body = None
                 return response.status, body
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+        except (TimeoutError, aiohttp.ClientError) as error:
             raise TransientError(type(error).__name__) from None
 
 

@@ -90,8 +90,8 @@ def test_chromium_profile_summary_excludes_idle():
 
 
 def test_prometheus_value_sums_label_sets_and_names_missing_metrics():
-    text = '# HELP x\nccdash_updates_in_total 12.0\nccdash_fanout_messages_total{type="batch"} 3.0\n' \
-           'ccdash_fanout_messages_total{type="status"} 2.0\n'
+    text = ('# HELP x\nccdash_updates_in_total 12.0\nccdash_fanout_messages_total{type="batch"} 3.0\n'
+            'ccdash_fanout_messages_total{type="status"} 2.0\n')
     assert prometheus_value(text, "ccdash_updates_in_total") == 12.0
     assert prometheus_value(text, "ccdash_fanout_messages_total") == 5.0
     with pytest.raises(BenchError, match="ccdash_missing not exported"):

@@ -48,23 +48,25 @@ class RemoteBrowser:
 
     async def run(self, stop: asyncio.Event) -> None:
         headers = {"Origin": f"http://127.0.0.1:{self.port}", "Cookie": f"sessionid={self.session_key}"}
-        async with aiohttp.ClientSession() as session:
-            async with session.ws_connect(f"ws://127.0.0.1:{self.port}/ws/dashboards/floor/", headers=headers) as ws:
-                while not stop.is_set():
-                    try:
-                        message = await ws.receive(timeout=0.2)
-                    except asyncio.TimeoutError:
-                        continue
-                    if message.type != aiohttp.WSMsgType.TEXT:
-                        return
-                    frame = json.loads(message.data)
-                    events.validate_frame(frame)
-                    self.frames += 1
-                    if "values" in frame:
-                        self.values.update(frame["values"])
-                    if "connection" in frame:
-                        self.connection = frame["connection"]
-                        self.saw_bridge_down |= self.connection["bridge"] == "down"
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(f"ws://127.0.0.1:{self.port}/ws/dashboards/floor/", headers=headers) as ws,
+        ):
+            while not stop.is_set():
+                try:
+                    message = await ws.receive(timeout=0.2)
+                except TimeoutError:
+                    continue
+                if message.type != aiohttp.WSMsgType.TEXT:
+                    return
+                frame = json.loads(message.data)
+                events.validate_frame(frame)
+                self.frames += 1
+                if "values" in frame:
+                    self.values.update(frame["values"])
+                if "connection" in frame:
+                    self.connection = frame["connection"]
+                    self.saw_bridge_down |= self.connection["bridge"] == "down"
 
 
 def same_fresh_values(browsers, keys) -> bool:
@@ -72,17 +74,17 @@ def same_fresh_values(browsers, keys) -> bool:
     for key in keys:
         if key not in first or first[key]["state"] != "fresh":
             return False
+        shown = (first[key]["value"], first[key]["timestamp"], first[key].get("agent"))
         for other in browsers[1:]:
             mine = other.values.get(key)
-            if not mine or (mine["value"], mine["timestamp"], mine.get("agent")) != (first[key]["value"], first[key]["timestamp"], first[key].get("agent")):
+            if not mine or (mine["value"], mine["timestamp"], mine.get("agent")) != shown:
                 return False
     return True
 
 
 async def get_json(url: str, headers=None):
-    async with aiohttp.ClientSession(headers=headers) as session:
-        async with session.get(url) as response:
-            return response.status, await response.json()
+    async with aiohttp.ClientSession(headers=headers) as session, session.get(url) as response:
+        return response.status, await response.json()
 
 
 def seed_command(objects) -> list[str]:

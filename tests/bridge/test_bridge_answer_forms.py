@@ -55,7 +55,7 @@ async def once_each(control_api, keys):
 
 async def live_desk(simulator):
     control_api = Control(simulator)
-    user, _dashboard, widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
+    user, _dashboard, _widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
     await eventually(lambda: _truth_with(control_api, set(keys)), 10, "subscribed")
     browser = await open_desk(user)
     await _until_equal(browser, control_api, keys, "live")

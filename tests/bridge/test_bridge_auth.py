@@ -35,7 +35,7 @@ async def run_bridge(genesys):
 @pytest.mark.parametrize("status, form", [(401, "envelope"), (400, "oauth")])
 async def test_short_tokens_with_refresh_refused_keep_every_tile_fresh(simulator, status, form):
     control = Control(simulator)
-    user, dashboard, widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
+    user, _dashboard, _widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
     host, stop, task = await run_bridge(genesys_for(simulator))
     try:
         await eventually(lambda: _truth_with(control, set(keys)), 10, "subscribed")
@@ -67,7 +67,7 @@ async def test_a_bad_api_key_is_reported_on_readyz_and_the_ops_page_without_the_
     caplog.set_level(logging.DEBUG, logger="statsbridge")
     await database_sync_to_async(seed)(simulator.tenant.model.objects())
     wrong = "wrong-key-0123456789"
-    host, stop, task = await run_bridge({**genesys_for(simulator), "API_KEY": wrong})
+    _host, stop, task = await run_bridge({**genesys_for(simulator), "API_KEY": wrong})
     try:
         def refused():
             status = values.read_status()

@@ -44,7 +44,7 @@ def add_bad_statistics(widget):
 
 async def test_refused_statistics_are_reported_and_the_rest_flows(simulator, bridge):
     control_api = Control(simulator)
-    user, dashboard, widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
+    user, _dashboard, widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
     bad = await database_sync_to_async(add_bad_statistics)(widget)
     await eventually(lambda: _truth_with(control_api, set(keys)), 10, "good statistics subscribed")
 
@@ -63,7 +63,7 @@ async def test_refused_statistics_are_reported_and_the_rest_flows(simulator, bri
 
 async def test_updates_are_coalesced_to_one_batch_per_dashboard_per_tick(simulator, bridge):
     control_api = Control(simulator)
-    user, dashboard, widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
+    user, _dashboard, _widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
     await eventually(lambda: _truth_with(control_api, set(keys)), 10, "subscribed")
     browser = await open_desk(user)
     await _until_equal(browser, control_api, keys, "live")
@@ -92,7 +92,7 @@ async def test_updates_are_coalesced_to_one_batch_per_dashboard_per_tick(simulat
 
 async def test_operator_resubscribe_and_peek(simulator, bridge):
     control_api = Control(simulator)
-    user, dashboard, widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
+    _user, _dashboard, _widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
     before = await eventually(lambda: _truth_with(control_api, set(keys)), 10, "subscribed")
     await control.request_resubscribe_async()
 
@@ -130,7 +130,7 @@ def seed_second_dashboard():
 
 async def test_a_statistic_on_two_dashboards_is_subscribed_once_and_reaches_both(simulator, bridge):
     control_api = Control(simulator)
-    user, dashboard, widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
+    user, _dashboard, _widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
     await eventually(lambda: _truth_with(control_api, set(keys)), 10, "subscribed")
     shared = await database_sync_to_async(seed_second_dashboard)()
     browser = await open_desk(user, "other")
@@ -169,7 +169,7 @@ async def test_readyz_and_metrics_follow_the_bridge(simulator, bridge, client):
 
 async def test_a_broken_cometd_link_turns_values_stale_and_recovery_fresh(simulator, bridge):
     control_api = Control(simulator)
-    user, dashboard, widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
+    user, _dashboard, _widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
     await eventually(lambda: _truth_with(control_api, set(keys)), 10, "subscribed")
     browser = await open_desk(user)
     await _until_equal(browser, control_api, keys, "live")
@@ -191,7 +191,7 @@ async def test_lost_notifications_make_the_bridge_peek_every_subscription(simula
     from statsbridge.upstream.bayeux import MessagesLost
 
     control_api = Control(simulator)
-    user, dashboard, widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
+    _user, _dashboard, _widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
     await eventually(lambda: _truth_with(control_api, set(keys)), 10, "subscribed")
     latest = bridge.bridge.fanout.latest
     await eventually(lambda: all(k in latest for k in keys), 5, "values received")

@@ -53,10 +53,12 @@ class Control:
         self.headers = {"x-simulator-key": simulator.config.control_key}
 
     async def call(self, method, path, body=None):
-        async with aiohttp.ClientSession(headers=self.headers) as session:
-            async with session.request(method, self.url + path, json=body) as response:
-                assert response.status == 200, await response.text()
-                return await response.json()
+        async with (
+            aiohttp.ClientSession(headers=self.headers) as session,
+            session.request(method, self.url + path, json=body) as response,
+        ):
+            assert response.status == 200, await response.text()
+            return await response.json()
 
     async def state(self):
         return await self.call("GET", "/state")
@@ -121,8 +123,10 @@ def equal_to_truth(browser_values, truth, keys):
         items = truth.get(key)
         if not shown or not items or shown["state"] != "fresh":
             return False
-        expected = decoding.decode(items[0]["value"], Hint(key=key, name=items[0]["name"] or ""), timestamp=items[0]["timestamp"], received=0)
-        if shown["kind"] != expected["kind"] or shown["value"] != expected["value"] or shown.get("agent") != expected.get("agent"):
+        expected = decoding.decode(items[0]["value"], Hint(key=key, name=items[0]["name"] or ""),
+                                   timestamp=items[0]["timestamp"], received=0)
+        if (shown["kind"] != expected["kind"] or shown["value"] != expected["value"]
+                or shown.get("agent") != expected.get("agent")):
             return False
         if shown["timestamp"] != expected["timestamp"]:
             return False
@@ -142,7 +146,7 @@ async def bridge(simulator):
 
 async def test_lifecycle_against_the_simulator(simulator, bridge):
     control = Control(simulator)
-    user, dashboard, widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
+    user, _dashboard, widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
 
     # Exactly the configured statistics are subscribed, in batches of 3.
     truth = await eventually(
@@ -155,7 +159,8 @@ async def test_lifecycle_against_the_simulator(simulator, bridge):
     await browser.until(lambda b: b.connection and b.connection["service"] == "AVAILABLE", 5, "live connection")
     await _until_equal(browser, control, keys, "values equal to the simulator's truth")
     agent_value = browser.values[keys[4]]
-    assert agent_value["kind"] == "agent_state" and agent_value["agent"]["state"] in ("Ready", "NotReady", "Talking", "AfterCallWork", "LoggedOut")
+    assert agent_value["kind"] == "agent_state" and agent_value["agent"]["state"] in (
+        "Ready", "NotReady", "Talking", "AfterCallWork", "LoggedOut")
     assert browser.values[keys[1]]["kind"] == "percentage" and browser.values[keys[2]]["kind"] == "duration"
 
     # UNAVAILABLE: every value stale, and the dashboard told, within 2 s.
@@ -208,7 +213,7 @@ async def test_lifecycle_against_the_simulator(simulator, bridge):
 
 async def test_shutdown_releases_subscriptions_and_a_restart_resubscribes(simulator):
     control = Control(simulator)
-    user, dashboard, widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
+    user, _dashboard, _widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
     host = BridgeHost(genesys_for(simulator), lease=LocalLease())
     stop = asyncio.Event()
     task = asyncio.create_task(host.run(stop))
@@ -219,7 +224,8 @@ async def test_shutdown_releases_subscriptions_and_a_restart_resubscribes(simula
     await asyncio.wait_for(task, 20)
     state = await control.state()
     assert state["subscriptions"] == 0 and state["sessions"] == 0
-    await browser.until(lambda b: b.connection["bridge"] == "down" and all(b.values[k]["state"] == "stale" for k in keys), 10, "down")
+    await browser.until(lambda b: b.connection["bridge"] == "down" and all(b.values[k]["state"] == "stale" for k in keys),
+                        10, "down")
     # A new bridge (a restart) subscribes again and the screen turns fresh by itself.
     stop = asyncio.Event()
     task = asyncio.create_task(BridgeHost(genesys_for(simulator), lease=LocalLease()).run(stop))
@@ -254,7 +260,7 @@ async def test_after_the_store_lost_its_data_the_bridge_writes_its_subscription_
 
 async def test_revoked_tokens_are_recovered_and_values_keep_flowing(simulator, bridge):
     control = Control(simulator)
-    user, dashboard, widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
+    user, _dashboard, _widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
     await eventually(lambda: _truth_with(control, set(keys)), 10, "subscribed")
     browser = await open_desk(user)
     await _until_equal(browser, control, keys, "live values")

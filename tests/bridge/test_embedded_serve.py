@@ -12,8 +12,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.fixtures_simulator import fast_config
 from tests.bridge.processes import RemoteBrowser, free_port, get_json, same_fresh_values, seed_command
+from tests.fixtures_simulator import fast_config
 from tests.live import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,14 +42,16 @@ async def test_serve_runs_the_bridge_in_its_loop_and_stops_cleanly(simulator, tm
     python = sys.executable
     migrate = await asyncio.create_subprocess_exec(python, "manage.py", "migrate", "-v0", cwd=ROOT, env=env)
     assert await migrate.wait() == 0
-    seeding = await asyncio.create_subprocess_exec(python, *seed_command(simulator.tenant.model.objects()), cwd=ROOT, env=env, stdout=subprocess.PIPE)
+    seeding = await asyncio.create_subprocess_exec(python, *seed_command(simulator.tenant.model.objects()), cwd=ROOT, env=env,
+                                                   stdout=subprocess.PIPE)
     out, _ = await seeding.communicate()
     seeded = json.loads(out.decode().strip().splitlines()[-1])
     port = free_port()
-    log = open(tmp_path / "serve.log", "w")
-    server = await asyncio.create_subprocess_exec(
-        python, "manage.py", "serve", "--port", str(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
+    # The child gets its own copy of the descriptor, so ours can close once it has started.
+    with open(tmp_path / "serve.log", "w") as log:  # noqa: ASYNC230 (a local file: opening it does not wait on anything)
+        server = await asyncio.create_subprocess_exec(
+            python, "manage.py", "serve", "--port", str(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     control = {"x-simulator-key": simulator.config.control_key}
     stop = asyncio.Event()
     try:

@@ -8,9 +8,9 @@ from django.core.exceptions import ValidationError
 from statsbridge import events
 from statsbridge.bridge import fetched_is_superseded
 from statsbridge.decoding import Decoding, Hint, hint_for
-from statsbridge.formatting import duration_text
 from statsbridge.definitions import definition_errors, validate_definition
 from statsbridge.fanout import plan_frames
+from statsbridge.formatting import duration_text
 from statsbridge.models import Statistic
 from statsbridge.notifications import service_state, statistic_items
 from statsbridge.simulator import catalog
@@ -124,7 +124,8 @@ def test_every_simulator_shape_decodes_to_something_known():
         raw = spec.compute(centre, object_type, objects[object_type][0])
         value = decode(raw, spec.name)
         assert value["kind"] != "unknown", spec.name
-        expected = {"count": "number", "duration": "duration", "percentage": "percentage", "agent-state": "agent_state", "average": None}[spec.shape]
+        expected = {"count": "number", "duration": "duration", "percentage": "percentage", "agent-state": "agent_state",
+                    "average": None}[spec.shape]
         if expected:
             assert value["kind"] == expected, spec.name
 
@@ -213,11 +214,13 @@ def test_plan_touches_only_the_difference():
 
 
 def test_one_batch_per_dashboard_per_tick_and_status_to_all():
-    routes = Routes(wanted={}, dashboards_by_key={"a": frozenset({1, 2}), "b": frozenset({2})}, slugs={1: "one", 2: "two", 3: "three"})
+    routes = Routes(wanted={}, dashboards_by_key={"a": frozenset({1, 2}), "b": frozenset({2})},
+                    slugs={1: "one", 2: "two", 3: "three"})
     seqs = {1: 10}
     value = events.value(kind="number", value=1, text="1", state="fresh", timestamp=None, received=1)
     frames = plan_frames(routes, seqs, {"a": value, "b": value}, None)
-    assert [(d, f["type"], f["seq"], sorted(f["values"])) for d, f in frames] == [(1, "batch", 11, ["a"]), (2, "batch", 1, ["a", "b"])]
+    assert [(d, f["type"], f["seq"], sorted(f["values"])) for d, f in frames] == [
+        (1, "batch", 11, ["a"]), (2, "batch", 1, ["a", "b"])]
     connection = events.connection(upstream="down", service="UNKNOWN", bridge="up")
     frames = plan_frames(routes, seqs, {}, connection)
     assert [(d, f["type"], f["seq"]) for d, f in frames] == [(1, "status", 12), (2, "status", 2), (3, "status", 1)]

@@ -69,8 +69,10 @@ class Deployment:
         return json.loads(seeded.stdout.strip().splitlines()[-1])
 
     def start(self, name: str, *args: str) -> subprocess.Popen:
-        log = open(self.logs / f"{name}.log", "w")
-        process = subprocess.Popen([PYTHON, "manage.py", *args], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        # The child gets its own copy of the descriptor, so ours can close once it has started.
+        with open(self.logs / f"{name}.log", "w") as log:
+            process = subprocess.Popen([PYTHON, "manage.py", *args], cwd=ROOT, env=self.env, stdout=log,
+                                       stderr=subprocess.STDOUT)
         self.processes[name] = process
         return process
 
@@ -117,7 +119,7 @@ async def test_two_web_processes_two_bridges_and_a_takeover():
             return body if status == 200 else None
 
         for port in ports:
-            await eventually(lambda: ready(port), 30, f"web process on {port} ready")
+            await eventually(lambda port=port: ready(port), 30, f"web process on {port} ready")
         browsers = [RemoteBrowser(port, seeded["session"]) for port in ports]
         tasks = [asyncio.create_task(b.run(stop)) for b in browsers]
         await eventually(lambda: same_fresh_values(browsers, keys), 30, "both web processes show the same fresh values")

@@ -248,7 +248,7 @@ def test_inherited_subscriptions_are_deleted_before_ours_are_created():
 def test_all_ids_names_creates_under_way_so_a_successor_deletes_them():
     b = book()
     b.want({"a", "b", "c"})
-    first, second = of(Create, b.actions(0.0))
+    first, _second = of(Create, b.actions(0.0))
     b.created(first, items("a", "b"), {}, partial=False)
     assert b.all_ids() == ["op-1", "op-2"]
 

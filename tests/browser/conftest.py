@@ -19,7 +19,7 @@ import pytest
 
 from statsbridge.simulator import SimulatorThread
 from tests.fixtures_simulator import fast_config
-from tests.waiting import free_port, wait_for  # noqa: F401  (re-exported for other suites)
+from tests.waiting import free_port, wait_for  # other suites import these two from here too
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"

@@ -110,7 +110,8 @@ def test_memory_and_dom_stay_flat_under_a_stream_of_updates(page, stack):
     simulator = stack["simulator"]
     open_dashboard(page, stack, "overview")
     measure = """() => { gc(); return {heap: performance.memory.usedJSHeapSize, nodes: document.getElementsByTagName('*').length,
-        points: [...document.querySelectorAll('.js-plotly-plot')].reduce((n, el) => n + el.data.reduce((m, t) => m + (t.x ? t.x.length : 0), 0), 0)}; }"""
+        points: [...document.querySelectorAll('.js-plotly-plot')]
+          .reduce((n, el) => n + el.data.reduce((m, t) => m + (t.x ? t.x.length : 0), 0), 0)}; }"""
     simulator.load(400)
     try:
         page.wait_for_timeout(3000)  # warm-up: caches, JIT, first redraws (a measured window, not a wait for a condition)
@@ -175,7 +176,10 @@ WALL_LAYOUT = """() => {
   const ticks = [...line.querySelectorAll('g.xtick text')].map(box);
   const figures = [...board.querySelectorAll('.widget .figure')].map((f) => ({
     widget: f.closest('.widget').id, figure: box(f), svg: box(f.querySelector('svg.main-svg')) }));
-  const rect = (el) => { const b = box(el); return { left: b.left, right: b.right, top: b.top, bottom: b.bottom, height: b.height }; };
+  const rect = (el) => {
+    const b = box(el);
+    return { left: b.left, right: b.right, top: b.top, bottom: b.bottom, height: b.height };
+  };
   const donut = board.querySelector('.widget.donut');
   const donutFigure = donut.querySelector('.figure');
   const gauge = board.querySelector('.widget.gauge');
@@ -324,7 +328,7 @@ def test_a_night_schedule_set_in_the_admin_dims_the_open_wall(page, browser, sta
             wall.goto(base + stack["wall_path"])
             wait_for(lambda: evaluate_settled(wall, BANNER) == "live", 10, "the wall never went live")
             assert wall.evaluate("() => document.body.dataset.night") == ""
-            now = dt.datetime.now(dt.timezone.utc)  # the demo dashboards' time zone
+            now = dt.datetime.now(dt.UTC)  # the demo dashboards' time zone
             login(page, base, stack["username"], stack["password"], "/admin/dashboard/display/")
             page.click("text=Floor wall (demo)")
             page.fill("#id_night_start", (now - dt.timedelta(hours=1)).strftime("%H:%M"))

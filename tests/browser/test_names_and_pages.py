@@ -43,7 +43,8 @@ def test_boards_show_display_names_and_one_wording_of_agent_states(page, stack):
     aliases = demo_names(stack["simulator"].catalog()["objects"])
     open_live(page, stack, "queues")
     headers = page.locator("table.queues thead th").all_inner_texts()
-    assert headers == ["Queue", *(STATISTIC_NAMES[n] for n in ("CallsWaiting", "LongestWaitTime", "ServiceLevel", "CallsAbandoned"))]
+    columns = ("CallsWaiting", "LongestWaitTime", "ServiceLevel", "CallsAbandoned")
+    assert headers == ["Queue", *(STATISTIC_NAMES[n] for n in columns)]
     rows = page.locator("table.queues tbody th").all_inner_texts()
     assert rows and all(not row.startswith("VQ_") for row in rows), rows
     assert rows == [aliases[("Queue", q)] for q in stack["simulator"].catalog()["objects"]["Queue"]]

@@ -46,7 +46,10 @@ MEASURE = """() => {
       const style = getComputedStyle(a);
       if (style.clip && style.clip !== "auto") { hidden = true; break; }  // visually hidden
       const clips = style.overflowX !== "visible" || style.overflowY !== "visible";
-      if (clips && !within(rect, a.getBoundingClientRect())) cutBy.push(a.tagName.toLowerCase() + (a.className && a.className.baseVal === undefined ? "." + String(a.className).split(" ").join(".") : ""));
+      if (clips && !within(rect, a.getBoundingClientRect())) {
+        const classes = a.className && a.className.baseVal === undefined ? "." + String(a.className).split(" ").join(".") : "";
+        cutBy.push(a.tagName.toLowerCase() + classes);
+      }
     }
     if (hidden) continue;
     if (!within(rect, screen)) cutBy.push("screen");
@@ -97,7 +100,10 @@ FIGURES = """() => [...document.querySelectorAll('section.widget')].filter((w) =
       // (tiles kept only for screen readers, .visually-hidden, are clipped away: not on screen)
       return [...w.querySelectorAll('.tile-value, .tile-label, .tile-age, .tile-unit')]
         .filter((e) => e.checkVisibility() && !e.closest('.visually-hidden'))
-        .filter((e) => { const r = e.getBoundingClientRect(); return r.width > 1 && r.left < m.right && m.left < r.right && r.top < m.bottom && m.top < r.bottom; })
+        .filter((e) => {
+          const r = e.getBoundingClientRect();
+          return r.width > 1 && r.left < m.right && m.left < r.right && r.top < m.bottom && m.top < r.bottom;
+        })
         .map((e) => e.textContent);
     })() };
 })"""
@@ -177,10 +183,13 @@ def test_a_display_text_scale_from_the_admin_scales_the_wall(page, browser, stac
             tv.goto(base + stack["wall_path"])
             wait_for(lambda: evaluate_settled(tv, BANNER) == "live", 10, "the wall never went live")
             show_board(tv, "overview")
-            return wait_for(lambda: tv.evaluate("""() => { const f = document.querySelector('.board-wrap:not([hidden]) .widget.bar .figure');
+            return wait_for(lambda: tv.evaluate("""() => {
+                const f = document.querySelector('.board-wrap:not([hidden]) .widget.bar .figure');
                 const svg = f && f.querySelector('svg.main-svg');
-                return svg && Math.abs(svg.getBoundingClientRect().width - f.getBoundingClientRect().width) <= 1 ? [parseFloat(getComputedStyle(
-                document.querySelector('.board-wrap:not([hidden]) .board-title h1')).fontSize), f.layout.font.size] : null; }"""),
+                return svg && Math.abs(svg.getBoundingClientRect().width - f.getBoundingClientRect().width) <= 1
+                  ? [parseFloat(getComputedStyle(document.querySelector('.board-wrap:not([hidden]) .board-title h1')).fontSize),
+                     f.layout.font.size]
+                  : null; }"""),
                 10, "the wall's figures never drew")
 
     plain = title_and_chart()
@@ -294,15 +303,16 @@ def test_after_unavailable_every_widget_type_says_stale_and_its_chart_admits_it(
         tabs[name].goto(base + path)
     try:
         for name, tab in tabs.items():
-            wait_for(lambda: tab.evaluate("() => [...document.querySelectorAll('section.widget')]"
-                                          ".every((w) => w.dataset.state === 'fresh')"), 10, f"{name} never turned fresh")
+            wait_for(lambda tab=tab: tab.evaluate("() => [...document.querySelectorAll('section.widget')]"
+                                                  ".every((w) => w.dataset.state === 'fresh')"), 10, f"{name} never turned fresh")
         show_board(tabs["wall"], "overview")
         simulator.service("UNAVAILABLE")
         try:
             seen_types = set()
             for name, tab in tabs.items():
-                figures = wait_for(lambda: (lambda got: got if got and all(f["state"] == "stale" and f["mark"] for f in got) else None)(
-                    evaluate_settled(tab, FIGURES)), 5, f"not every widget of {name} said STALE")
+                figures = wait_for(lambda tab=tab: (
+                    lambda got: got if got and all(f["state"] == "stale" and f["mark"] for f in got) else None
+                )(evaluate_settled(tab, FIGURES)), 5, f"not every widget of {name} said STALE")
                 for figure in figures:
                     seen_types.add(figure["type"])
                     assert figure["mark"] == "STALE" and figure["word"] == "STALE", figure
@@ -311,7 +321,7 @@ def test_after_unavailable_every_widget_type_says_stale_and_its_chart_admits_it(
                     if figure["filter"] is not None:
                         assert "grayscale(1)" in figure["filter"], f"{figure['id']} keeps its colours: {figure['filter']}"
                 # Charts lose their threshold colours and lines break.
-                shown = wait_for(lambda: (lambda got: got if all(
+                shown = wait_for(lambda tab=tab: (lambda got: got if all(
                     (f["type"] != "bar" or all(c == NEUTRAL for c in f["traces"][0]["colors"]))
                     and (f["type"] != "gauge" or f["traces"][0]["bar"] == NEUTRAL)
                     and (f["type"] != "kpi" or f["traces"][0]["line"] == NEUTRAL)
@@ -328,8 +338,9 @@ def test_after_unavailable_every_widget_type_says_stale_and_its_chart_admits_it(
         finally:
             simulator.service("AVAILABLE")
         for name, tab in tabs.items():
-            wait_for(lambda: tab.evaluate("() => [...document.querySelectorAll('section.widget')]"
-                                          ".every((w) => w.dataset.state === 'fresh')"), 10, f"{name} did not turn fresh again")
+            wait_for(lambda tab=tab: tab.evaluate("() => [...document.querySelectorAll('section.widget')]"
+                                                  ".every((w) => w.dataset.state === 'fresh')"),
+                     10, f"{name} did not turn fresh again")
         wait_for(lambda: all(f["word"] == "LIVE" and not f["mark"] for f in page.evaluate(FIGURES)), 5,
                  "the overview still says STALE")
         assert errors == [], errors

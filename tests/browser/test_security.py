@@ -57,7 +57,7 @@ def test_every_page_works_under_the_policy_without_violations(watched, stack):
     wait_for(lambda: tab.evaluate(BANNER) == "live", 10, "the desk never went live under the policy")
     wait_for(lambda: tab.locator(".js-plotly-plot").count() > 0, 10, "Plotly drew no figure")
     assert_clean(tab, "desk")
-    at = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M")
+    at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M")
     tab.goto(f"{base}/d/overview/history/?at={at}")
     wait_for(lambda: tab.locator(".js-plotly-plot").count() > 0, 10, "the history page drew no figure")
     assert_clean(tab, "history")

@@ -34,7 +34,7 @@ def deactivate(user):
 
 
 async def test_deactivation_and_group_removal_close_only_the_sockets_concerned():
-    alice, alice_team, _ = await sync_to_async(member_and_board)("alice")
+    alice, _alice_team, _ = await sync_to_async(member_and_board)("alice")
     bob, _, _ = await sync_to_async(member_and_board)("bob")
     carol, carol_team, _ = await sync_to_async(member_and_board)("carol")
     alices, bobs, carols = await opened("alice", alice), await opened("bob", bob), await opened("carol", carol)

@@ -38,7 +38,8 @@ def make_dashboard(slug="floor", stats=("CallsWaiting", "ServiceLevel"), owner=N
 
 
 def fresh(number, text=None):
-    return events.value(kind="number", value=number, text=text or str(number), state="fresh", timestamp=1_700_000_000_000, received=events.now_ms())
+    return events.value(kind="number", value=number, text=text or str(number), state="fresh", timestamp=1_700_000_000_000,
+                        received=events.now_ms())
 
 
 def live_status():
@@ -98,7 +99,7 @@ async def test_snapshot_first_with_stored_values_then_batches_in_sequence():
     dashboard, keys = await make_async(make_dashboard)
     user = await make_async(staff_user)
     await make_async(values.write, {keys[0]: fresh(7)}, {dashboard.pk: 41}, live_status())
-    communicator, connected, _ = await desk("floor", user)
+    communicator, _connected, _ = await desk("floor", user)
     browser = Browser(communicator)
     snapshot = await browser.next_frame()
     assert snapshot["type"] == "snapshot" and snapshot["seq"] == 41
@@ -118,7 +119,7 @@ async def test_snapshot_first_with_stored_values_then_batches_in_sequence():
 
 
 async def test_values_are_shown_stale_when_no_bridge_beats():
-    dashboard, keys = await make_async(make_dashboard)
+    _dashboard, keys = await make_async(make_dashboard)
     user = await make_async(staff_user)
     await make_async(values.write, {keys[0]: fresh(7)}, {}, {**live_status(), "heartbeat": events.now_ms() - 60_000})
     communicator, _, _ = await desk("floor", user)
@@ -129,7 +130,7 @@ async def test_values_are_shown_stale_when_no_bridge_beats():
 
 
 async def test_bridge_death_and_return_reach_open_sockets_as_snapshots():
-    dashboard, keys = await make_async(make_dashboard)
+    _dashboard, keys = await make_async(make_dashboard)
     user = await make_async(staff_user)
     await make_async(values.write, {keys[0]: fresh(7)}, {}, live_status())
     communicator, _, _ = await desk("floor", user)
@@ -297,7 +298,7 @@ async def test_reissuing_a_token_closes_sockets_opened_with_the_old_one():
 async def test_deleting_a_dashboard_closes_its_desk_sockets_and_walls_drop_it():
     first, _ = await make_async(make_dashboard, "first")
     second, _ = await make_async(make_dashboard, "second")
-    display, token = await make_async(make_display, [first, second])
+    _display, token = await make_async(make_display, [first, second])
     user = await make_async(staff_user)
     communicator, _, _ = await desk("second", user)
     await Browser(communicator).next_frame()

@@ -99,7 +99,7 @@ async def test_closed_sockets_leave_no_queue_in_the_redis_layer(redis_layer):
         [listener] = consumer_listeners()
         channels.append(listener.__self__.channel_name)
         await communicator.disconnect()
-        await eventually(lambda: communicator.future.done(), 10, "the consumer ends")
+        await eventually(lambda communicator=communicator: communicator.future.done(), 10, "the consumer ends")
     assert [channel for channel in channels if channel in layer.receive_buffer] == []
 
 
@@ -165,7 +165,7 @@ async def one_open_desk():
 async def test_a_socket_closed_after_the_layers_connections_dropped_still_leaves_its_group(redis_layer):
     """The first command on a connection the server closed fails; leaving a group must not
     be that command alone, or the dead channel stays a member and is sent every frame."""
-    communicator, listener, channel, layer, group = await one_open_desk()
+    communicator, _listener, channel, layer, group = await one_open_desk()
     assert await asyncio.to_thread(group_members, redis_layer, layer, group) == [channel]
     assert await asyncio.to_thread(kill_idle_clients, redis_layer) >= 1
 

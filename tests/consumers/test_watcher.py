@@ -39,7 +39,7 @@ async def test_a_starved_event_loop_is_not_read_as_a_dead_bridge(watched):
     stop = asyncio.Event()
     beating = asyncio.create_task(beat(stop, 0.2))
     await asyncio.sleep(0.3)
-    time.sleep(1.6)  # blocking on purpose: the point is to stall the event loop, not to wait
+    time.sleep(1.6)  # noqa: ASYNC251 (blocking on purpose: the point is to stall the event loop, not to wait)
     await asyncio.sleep(0.6)  # a few watcher periods after the stall
     stop.set()
     await beating

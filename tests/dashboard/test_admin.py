@@ -21,7 +21,8 @@ def admin_client(client, demo):
 
 def errors(response) -> str:
     html = response.content.decode()
-    return htmllib.unescape(" ".join(re.sub(r"<[^>]+>", " ", m) for m in re.findall(r'<ul class="errorlist[^"]*"[^>]*>(.*?)</ul>', html, re.S)))
+    lists = re.findall(r'<ul class="errorlist[^"]*"[^>]*>(.*?)</ul>', html, re.S)
+    return htmllib.unescape(" ".join(re.sub(r"<[^>]+>", " ", m) for m in lists))
 
 
 STAT = {"label": "x", "object_type": "Queue", "object_id": "VQ_New@SIP_Switch", "name": "CallsWaiting", "definition": ""}

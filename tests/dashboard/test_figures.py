@@ -168,11 +168,13 @@ def test_agent_grid_tiles_carry_state_reason_colour_and_icon():
 
 def test_queue_table_has_a_row_per_queue_and_a_column_per_statistic():
     stats = [("a", "Q1", "CallsWaiting"), ("b", "Q1", "ServiceLevel"), ("c", "Q2", "CallsWaiting")]
-    rendered = figures.render(spec("queue_table", stats), {"a": value(2), "b": value(90, kind="percentage"), "c": value(0)}, {}, "UTC")
+    rendered = figures.render(spec("queue_table", stats), {"a": value(2), "b": value(90, kind="percentage"), "c": value(0)},
+                              {}, "UTC")
     table = rendered["table"]
     assert table["columns"] == ["CallsWaiting", "ServiceLevel"]
     assert [row["label"] for row in table["rows"]] == ["Q1", "Q2"]
-    assert [cell and cell["text"] for cell in table["rows"][0]["cells"]] == ["2", "90%"], "a percentage shows at most one decimal, as the bridge words it"
+    assert [cell and cell["text"] for cell in table["rows"][0]["cells"]] == ["2", "90%"], \
+        "a percentage shows at most one decimal, as the bridge words it"
     assert table["rows"][1]["cells"][1] is None
 
 

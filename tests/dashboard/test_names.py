@@ -81,7 +81,8 @@ def test_the_browser_module_words_states_from_the_same_table():
     out = subprocess.run(["node", "--input-type=module", "-e", script], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
     got = json.loads(out.stdout)
-    expected = [formatting.display_text({"kind": "agent_state", "agent": {"state": s}}, "auto", names.AGENT_STATES) for s in cases]
+    expected = [formatting.display_text({"kind": "agent_state", "agent": {"state": s}}, "auto", names.AGENT_STATES)
+                for s in cases]
     assert got["texts"] == expected == ["After-call work", "Not ready", "Dialing", "?"]
     assert got["labels"] == [names.agent_state_label(s) for s in cases]
 
@@ -167,7 +168,8 @@ def test_the_admin_imports_a_csv_and_lists_each_bad_line(admin_client):
     response = admin_client.post("/admin/dashboard/displayname/import/", {"file": bad})
     assert response.status_code == 400
     text = html_lib.unescape(response.content.decode())
-    assert "line 3: unknown object type &#x27;Queu&#x27;" in response.content.decode() or "line 3: unknown object type 'Queu'" in text
+    assert ("line 3: unknown object type &#x27;Queu&#x27;" in response.content.decode()
+            or "line 3: unknown object type 'Queu'" in text)
     assert "line 4: the display name is empty" in text and "Nothing was imported." in text
     assert not DisplayName.objects.exists()
     good = io.BytesIO(GOOD_CSV.encode())
@@ -296,8 +298,8 @@ def test_logging_out_lands_on_the_products_page_with_its_own_login(client, demo)
 
 
 def test_a_columns_own_thresholds_survive_export_and_import(demo):
-    from dashboard.transfer import DashboardImportError, export_dashboards, import_dashboards
     from dashboard.models import Dashboard
+    from dashboard.transfer import DashboardImportError, export_dashboards, import_dashboards
     document = export_dashboards(Dashboard.objects.filter(slug="queues"))
     table = next(w for w in document["dashboards"][0]["widgets"] if w["type"] == "queue_table")
     assert table["statistics"][2]["thresholds"] == {"warning": 80, "critical": 60, "direction": "below", "hysteresis": 2}
@@ -311,8 +313,8 @@ def test_a_columns_own_thresholds_survive_export_and_import(demo):
         import_dashboards(document, replace=True)
     assert caught.value.problems == [
         "dashboards[0].widgets[0].statistics[2].thresholds.warning: must be a number",
-        "dashboards[0].widgets[0].statistics[3].thresholds: When higher is worse, the warning level must be below "
-        "the critical level."]
+        ("dashboards[0].widgets[0].statistics[3].thresholds: When higher is worse, the warning level must be below "
+         "the critical level.")]
 
 
 def test_an_expired_form_is_a_page_with_a_way_back(db):
@@ -326,6 +328,7 @@ def test_an_expired_form_is_a_page_with_a_way_back(db):
 def test_importing_names_asks_open_walls_to_reload(admin_client, demo, django_capture_on_commit_callbacks):
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
+
     from statsbridge.fanout import display_group
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()

@@ -14,7 +14,8 @@ def test_seed_builds_three_dashboards_group_boards_and_a_wall(demo, catalog):
         "overview", "agents", "queues", "agents-sales", "agents-support", "agents-billing", "agents-retention"]
     assert set(Widget.objects.values_list("type", flat=True)) == {
         "kpi", "gauge", "bar", "line", "donut", "agent_grid", "queue_table"}
-    assert list(demo.display.dashboards.order_by("displayitem__position").values_list("slug", flat=True)) == ["overview", "queues"]
+    playlist = demo.display.dashboards.order_by("displayitem__position").values_list("slug", flat=True)
+    assert list(playlist) == ["overview", "queues"]
     assert Display.for_token(demo.wall_token) == demo.display
 
 
@@ -31,7 +32,8 @@ def test_seeding_again_keeps_the_demo_its_edits_and_its_wall_link(demo, catalog)
     assert sorted(Widget.objects.values_list("pk", flat=True)) == widget_ids, "widgets were re-created"
     assert Dashboard.objects.get(slug="overview").title == "Our floor", "an admin's edit was overwritten"
     assert DisplayName.objects.get(object_type="Queue", object_id="VQ_Sales@SIP_Switch").display_name == "Sales EMEA"
-    assert DisplayName.objects.get(object_type="Agent", object_id="agent001").display_name == "Anna Berg", "a missing name was not added"
+    assert DisplayName.objects.get(object_type="Agent", object_id="agent001").display_name == "Anna Berg", \
+        "a missing name was not added"
 
 
 def test_seeding_restores_a_revoked_demo_wall_link_and_makes_missing_dashboards(demo, catalog):

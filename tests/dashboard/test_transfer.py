@@ -36,7 +36,8 @@ def test_import_reuses_statistics_by_key(demo):
     before = Statistic.objects.count()
     import_dashboards(document)
     assert Statistic.objects.count() == before
-    assert Widget.objects.filter(dashboard__slug="overview-copy").count() == Widget.objects.filter(dashboard__slug="overview").count()
+    copied = Widget.objects.filter(dashboard__slug="overview-copy").count()
+    assert copied == Widget.objects.filter(dashboard__slug="overview").count()
 
 
 def test_a_bad_file_is_refused_whole_with_every_problem_located(demo):
@@ -112,7 +113,8 @@ def test_admin_export_action_and_import_view(client, demo, tmp_path):
         replaced = client.post("/admin/dashboard/dashboard/import/", {"file": handle, "replace": "1"})
     assert replaced.status_code == 302
     shown = client.get(replaced["Location"]).content.decode()
-    assert "Imported 1 dashboard(s): queues. 0 drill-down(s) from other dashboards and 1 wall playlist entry point at them." in shown
+    assert ("Imported 1 dashboard(s): queues. 0 drill-down(s) from other dashboards and 1 wall playlist entry point at them."
+            in shown)
 
 
 def drilldowns_to(slug):

@@ -3,7 +3,8 @@
 import copy
 
 from dashboard.models import Dashboard, Widget
-from dashboard.transfer import DRILLDOWN as FIELD, drilldown_problems, export_dashboards, import_dashboards, link_drilldowns
+from dashboard.transfer import DRILLDOWN as FIELD
+from dashboard.transfer import drilldown_problems, export_dashboards, import_dashboards, link_drilldowns
 from statsbridge.models import Statistic
 
 

@@ -98,7 +98,7 @@ def test_a_wall_opens_with_its_token_and_is_refused_once_revoked(client, demo):
 
 def test_history_shows_what_was_recorded_at_that_time(client, demo):
     key = waiting_key()
-    ten = dt.datetime(2026, 11, 29, 10, 0, tzinfo=dt.timezone.utc)
+    ten = dt.datetime(2026, 11, 29, 10, 0, tzinfo=dt.UTC)
     history.record({key: number(3)}, int(ten.timestamp() * 1000))
     history.record({key: number(9)}, int((ten + dt.timedelta(minutes=5)).timestamp() * 1000))
     client.force_login(User.objects.get(username=demo.username))
@@ -128,7 +128,8 @@ def test_ops_summary_ages():
     status["subscription_details"] = [{"id": "sub-1", "statistics": 3, "last_update": 11_000},
                                       {"id": "sub-2", "statistics": 1, "last_update": None}]
     summary = ops_summary(status, status["connection"], 12.0)
-    assert [(d["id"], d["statistics"], d["age"]) for d in summary["subscription_details"]] == [("sub-1", 3, 1), ("sub-2", 1, None)]
+    assert [(d["id"], d["statistics"], d["age"]) for d in summary["subscription_details"]] == [
+        ("sub-1", 3, 1), ("sub-2", 1, None)]
     assert (summary["heartbeat_age"], summary["uptime"], summary["token_expires_in"]) == (2.0, 8, 58)
     assert summary["last_resubscribe"]["ago"] == 4
     assert summary["refused"] == [("sbad", "unknown object")]
@@ -146,7 +147,8 @@ def test_the_ops_page_shows_polling_and_what_is_retried(client, demo):
     assert re.search(r'data-field="mode">POLLING every 5 s for 1[234] s', html)
     assert 'data-field="lost">2' in html and "sfail" in html and "Internal Server Error" in html
     summary = ops_summary(status, status["connection"], events.now_ms() / 1000)
-    assert (summary["mode"], summary["poll_seconds"], summary["retrying"]) == ("polling", 5.0, [("sfail", "Internal Server Error")])
+    assert (summary["mode"], summary["poll_seconds"], summary["retrying"]) == (
+        "polling", 5.0, [("sfail", "Internal Server Error")])
 
 
 def test_plotly_is_served_locally(client):

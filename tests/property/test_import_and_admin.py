@@ -42,7 +42,7 @@ def paths(document, prefix=()):
         return found
     for key, value in items:
         found.append((prefix, key))
-        found += paths(value, prefix + (key,))
+        found += paths(value, (*prefix, key))
     return found
 
 

@@ -147,7 +147,7 @@ async def test_a_flood_is_rate_limited_and_does_not_starve_another_client(seeded
     ("/ws/wall/" + "a" * 5000 + "/", [ORIGIN], "oversized wall token"),
 ])
 async def test_connections_without_auth_are_refused(seeded, path, headers, why):
-    communicator, connected, code = await connect(path, headers)
+    _communicator, connected, code = await connect(path, headers)
     assert (connected, code) == (False, 4403), why
 
 

@@ -17,8 +17,8 @@ LONG_REPEATS = 100
 
 def summary_table(documents: list[dict]) -> str:
     """The Markdown table of the figures of each mode's run."""
-    lines = ["| mode | fault | runs | recoveries | worst stale (s) | worst reconnect (s) | worst tiles true (s) "
-             "| worst recovery (s) | failures |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [("| mode | fault | runs | recoveries | worst stale (s) | worst reconnect (s) | worst tiles true (s) "
+              "| worst recovery (s) | failures |"), "|---|---|---|---|---|---|---|---|---|"]
     for document in documents:
         for row in document["faults"]:
             lines.append(f"| {document['mode']} | {row['name']} | {row['runs']} | {row['recoveries']} "

@@ -157,7 +157,9 @@ class MatrixRun:
         """Recovered: every tile fresh and seen equal to the truth, and values are moving
         again (some tile differs from ``before``), so a frozen page cannot pass."""
         def check(tiles: dict, truth) -> bool:
-            moved = any(row != old for name, rows in tiles.items() for row, old in zip(rows, before.get(name, [])))
+            # A page missing from ``before`` (or with fewer rows) has nothing to compare: not strict.
+            moved = any(row != old for name, rows in tiles.items()
+                        for row, old in zip(rows, before.get(name, []), strict=False))
             return moved and self.observer.recovered(tiles, truth)
         return check
 

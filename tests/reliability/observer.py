@@ -96,7 +96,7 @@ class Observer:
         for page, rows in tiles.items():
             if not rows:
                 return False
-            for key, value, state in rows:
+            for key, _value, state in rows:
                 if state != "fresh":
                     return False
                 if truth_number(truth.get(key)) is not None and (page, key) not in self._confirmed:

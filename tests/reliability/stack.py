@@ -29,7 +29,8 @@ from tests.reliability.proxy import CuttableProxy
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTROL_KEY = "reliability-control-key"
-TILES_JS = """() => [...document.querySelectorAll('[data-statistic]')].map((t) => [t.dataset.statistic, t.dataset.value, t.dataset.state])"""
+TILES_JS = ("() => [...document.querySelectorAll('[data-statistic]')]"
+            ".map((t) => [t.dataset.statistic, t.dataset.value, t.dataset.state])")
 BANNER_JS = "() => document.getElementById('connection-banner').dataset.state"
 
 

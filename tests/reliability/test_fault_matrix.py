@@ -58,7 +58,7 @@ def error_lines(home) -> dict:
     for log in sorted(home.glob("*.log")):
         lines = [line for line in log.read_text(errors="replace").splitlines() if " ERROR " in line]
         if lines:
-            found[log.stem] = {"count": len(lines), "first": sorted(set(line[24:160] for line in lines))[:5]}
+            found[log.stem] = {"count": len(lines), "first": sorted({line[24:160] for line in lines})[:5]}
     return found
 
 

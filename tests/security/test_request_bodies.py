@@ -58,7 +58,7 @@ async def upload(port: int, path: str, total: int, *, chunked: bool = False, coo
         try:
             rest = await asyncio.wait_for(reader.read(), 30)
             closed = True
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             rest, closed = b"", False
     finally:
         sender.cancel()
@@ -69,9 +69,11 @@ async def upload(port: int, path: str, total: int, *, chunked: bool = False, coo
 
 async def healthz(port: int) -> int:
     """``GET /healthz`` status (the process still serves)."""
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"http://127.0.0.1:{port}/healthz", timeout=aiohttp.ClientTimeout(total=5)) as answer:
-            return answer.status
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{port}/healthz", timeout=aiohttp.ClientTimeout(total=5)) as answer,
+    ):
+        return answer.status
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["declared", "streamed"])

@@ -130,7 +130,7 @@ async def test_an_access_change_closes_the_desk_socket_within_5_s(served, change
         socket = await open_desk(browser, served.port, f"board-{name}")
         bystander = await open_desk(bystanders, served.port, f"board-{other}")
         await asyncio.to_thread(served.django, "from django.contrib.auth.models import Group, User\n"
-                                "from dashboard.models import Dashboard\n" f"NAME = {name!r}\n{change}\n")
+                                f"from dashboard.models import Dashboard\nNAME = {name!r}\n{change}\n")
         assert await closed_with(socket, time.monotonic()) == code
         await still_open(bystander)
         await bystander.close()

@@ -52,7 +52,7 @@ class Client:
         headers = kwargs.pop("headers", None) or self.headers()
         return await self.http.request(method, self.url + path, headers=headers, **kwargs)
 
-    async def subscribe_statistics(self, statistics: list, operation_id: str = None, verbose: str = "INFO"):
+    async def subscribe_statistics(self, statistics: list, operation_id: str | None = None, verbose: str = "INFO"):
         operation_id = operation_id or str(uuid.uuid4())
         response = await self.request("POST", f"/statistics/v3/subscriptions?verbose={verbose}",
                                       json={"operationId": operation_id, "data": {"statistics": statistics}})

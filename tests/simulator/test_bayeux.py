@@ -95,10 +95,10 @@ async def test_subscribe_rules_and_publish_denied(client: Client):
     assert (await client.meta_subscribe("/statistics/v3/updates"))["subscription"] == "/statistics/v3/updates"
     assert (await client.meta_subscribe("statistics/v3/service"))["error"] == "400::invalid channel"
     assert (await client.meta_subscribe("/chat/room"))["error"] == "403::subscription denied"
-    status, replies = await client.bayeux([{"channel": "/statistics/v3/updates", "clientId": client.client_id,
-                                            "data": {}, "id": "5"}])
+    _status, replies = await client.bayeux([{"channel": "/statistics/v3/updates", "clientId": client.client_id,
+                                             "data": {}, "id": "5"}])
     assert replies[0]["error"] == "403::publish denied" and replies[0]["id"] == "5"
-    status, replies = await client.bayeux([{"channel": "/meta/unsubscribe", "clientId": client.client_id,
+    _status, replies = await client.bayeux([{"channel": "/meta/unsubscribe", "clientId": client.client_id,
                                             "subscription": "/statistics/v3/updates"}])
     assert replies[0]["successful"]
 
@@ -112,7 +112,7 @@ async def test_bad_requests_to_the_endpoint(client: Client):
     no_token = await client.http.post(client.url + NOTIFICATIONS, json=[HANDSHAKE],
                                       headers={"x-api-key": "demo-api-key"})
     assert no_token.status == 401
-    status, replies = await client.bayeux([{**HANDSHAKE, "supportedConnectionTypes": ["websocket"]}])
+    _status, replies = await client.bayeux([{**HANDSHAKE, "supportedConnectionTypes": ["websocket"]}])
     assert replies[0]["successful"] is False and replies[0]["advice"] == {"reconnect": "none"}
 
 
@@ -170,7 +170,7 @@ async def test_subscription_without_session_cookie_is_peekable_but_silent(simula
 async def test_disconnect_ends_session_and_its_subscriptions(client: Client):
     await client.start_session()
     await client.subscribe_statistics(LIVELY_STATS)
-    status, replies = await client.bayeux([{"channel": "/meta/disconnect", "clientId": client.client_id, "id": "d"}])
+    _status, replies = await client.bayeux([{"channel": "/meta/disconnect", "clientId": client.client_id, "id": "d"}])
     assert replies[0]["successful"]
     state = (await control(client, "GET", "state"))[1]
     assert state["sessions"] == 0 and state["subscriptions"] == 0

@@ -2,7 +2,8 @@
 
 import pytest
 
-from statsbridge.simulator import catalog, model as m
+from statsbridge.simulator import catalog
+from statsbridge.simulator import model as m
 from statsbridge.simulator.catalog import StatisticError, resolve
 from statsbridge.simulator.subscriptions import OpenStatistic, should_notify
 

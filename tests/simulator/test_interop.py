@@ -100,7 +100,7 @@ async def test_cometd_js_client_is_refused_with_a_wrong_api_key(simulator, clien
 
 async def test_official_genesys_js_client_works_unchanged(simulator, client: Client):
     read = {"name": "CallsWaiting", "objectId": QUEUE, "objectType": "Queue"}
-    statistics = LIVELY + [{"statisticId": "ready", "objectType": "GroupAgents", "objectId": GROUP,
+    statistics = [*LIVELY, {"statisticId": "ready", "objectType": "GroupAgents", "objectId": GROUP,
                             "name": "AgentsReady"}]
     options = {"url": simulator.url, "apiKey": "demo-api-key", "token": client.token, "statistics": statistics,
                "peekIds": ["time1", "ready"], "read": read}

@@ -1,5 +1,6 @@
 """Notification modes end to end: Periodical cadence, NoNotification silence, Changes and Immediate."""
 
+import itertools
 import time
 
 from .helpers import AGENT, QUEUE, Client, control, updates_in
@@ -30,7 +31,7 @@ async def test_periodical_sends_at_its_frequency_and_nonotification_never(client
     # Every 0.5 s whether or not the value moved: never more often than the period allows.
     assert len(calm) <= elapsed / 0.5 + 1 and len(periodic) >= 3
     stamps = [i["timestamp"] for i in calm]
-    assert all(b - a >= 450 for a, b in zip(stamps, stamps[1:])), stamps
+    assert all(b - a >= 450 for a, b in itertools.pairwise(stamps)), stamps
 
 
 async def test_changes_and_immediate_send_only_changed_values(client: Client):
@@ -43,10 +44,10 @@ async def test_changes_and_immediate_send_only_changed_values(client: Client):
     items = updates_in(messages)
     for statistic_id in ("changes", "immediate"):
         values = [i["value"]["value"] for i in items if i["statisticId"] == statistic_id]
-        assert values and all(a != b for a, b in zip(values, values[1:])), (statistic_id, values)
+        assert values and all(a != b for a, b in itertools.pairwise(values)), (statistic_id, values)
     fine = [i["value"]["value"] for i in items if i["statisticId"] == "changes"]
     coarse = [i["value"]["value"] for i in items if i["statisticId"] == "coarse"]
-    assert len(coarse) < len(fine) and all(abs(b - a) > 2 or b < a for a, b in zip(coarse, coarse[1:]))
+    assert len(coarse) < len(fine) and all(abs(b - a) > 2 or b < a for a, b in itertools.pairwise(coarse))
 
 
 async def test_values_endpoint_tracks_what_was_notified(client: Client):

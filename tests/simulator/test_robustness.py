@@ -5,7 +5,8 @@ import json
 import urllib.error
 import urllib.request
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from statsbridge.simulator.bayeux import SessionHub
 
@@ -29,7 +30,7 @@ def test_any_bayeux_batch_gets_one_reply_per_message(messages):
     hub = SessionHub(connect_timeout_ms=0, expiry_seconds=10, max_queue=5, on_session_end=lambda s: None)
     replies, _ = asyncio.run(hub.process(messages, {}))
     assert len(replies) == len(messages)
-    for message, reply in zip(messages, replies):
+    for message, reply in zip(messages, replies, strict=True):
         assert isinstance(reply["successful"], bool)
         if isinstance(message, dict) and message.get("channel") == "/meta/connect" and not reply["successful"]:
             assert reply["advice"]["reconnect"] == "handshake"

@@ -104,10 +104,12 @@ class NodePeer:
 
     async def control(self, name: str, body: dict | None = None, method: str = "POST") -> dict:
         """Call the control API."""
-        async with aiohttp.ClientSession() as session:
-            async with session.request(method, f"{self.base}/control/{name}", json=body) as response:
-                assert response.status == 200, f"control {name}: HTTP {response.status}"
-                return await response.json()
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(method, f"{self.base}/control/{name}", json=body) as response,
+        ):
+            assert response.status == 200, f"control {name}: HTTP {response.status}"
+            return await response.json()
 
     async def state(self) -> dict:
         """The server's counters."""

@@ -50,7 +50,7 @@ class TailProcess:
         """Wait for the process to exit; returns its exit code."""
         try:
             code = await asyncio.wait_for(self.process.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.process.kill()
             await self.process.wait()
             raise AssertionError(f"tail did not exit within {timeout} s; stderr: {self.stderr}") from None

@@ -1,6 +1,7 @@
 """BayeuxClient (the aiohttp transport) against a scripted Bayeux server on 127.0.0.1."""
 
 import asyncio
+import itertools
 import logging
 import time
 
@@ -100,7 +101,7 @@ async def test_data_messages_from_connect_replies_are_delivered_in_order(bayeux,
 
 
 async def test_connect_reply_with_data_before_and_after_the_meta_reply(bayeux, make_client, server):
-    client, events = make_client(bayeux.url)
+    _client, events = make_client(bayeux.url)
     await events.wait_sessions(1)
     connect_id = str(int(bayeux.requests("/meta/connect")[-1]["id"]) + 1)
     server.queue("POST", PATH, Scripted(json=[
@@ -168,10 +169,10 @@ async def test_advice_interval_is_milliseconds(bayeux, make_client, server):
         stamps.append((time.monotonic(), recorded.json()[0]["channel"]))
         return original(recorded)
     server.default("POST", PATH, stamping)
-    client, events = make_client(bayeux.url)
+    _client, events = make_client(bayeux.url)
     await wait_for(lambda: len([s for s in stamps if s[1] == "/meta/connect"]) >= 4, message="4 connects")
     connects = [t for t, channel in stamps if channel == "/meta/connect"]
-    gaps = [b - a for a, b in zip(connects[1:], connects[2:])]
+    gaps = [b - a for a, b in itertools.pairwise(connects[1:])]
     assert all(0.29 <= gap < 2.0 for gap in gaps), gaps
     assert AdviceChanged("retry", 300, 200) in events.events
 
@@ -209,7 +210,7 @@ async def test_application_falling_behind_gets_an_explicit_resync_event(bayeux, 
 
 
 async def test_401_on_cometd_invalidates_the_token_and_retries(bayeux, make_client, server, tokens):
-    client, events = make_client(bayeux.url, token_provider=tokens)
+    _client, events = make_client(bayeux.url, token_provider=tokens)
     await events.wait_sessions(1)
     server.queue("POST", PATH, Scripted(status=401, json={"message": "Unauthorized"}))
     bayeux.publish(UPDATES, 1)
@@ -234,7 +235,7 @@ async def test_401_with_a_fixed_token_is_fatal(bayeux, make_client, server):
 
 async def test_403_bad_api_key_is_fatal_and_polling_stops(bayeux, make_client, server):
     server.queue("POST", PATH, Scripted(status=403, json={"message": "Forbidden"}))
-    client, events = make_client(bayeux.url)
+    _client, events = make_client(bayeux.url)
     await events.task  # the iterator ends after Fatal
     [fatal] = events.of(Fatal)
     assert isinstance(fatal.error, BadApiKey)
@@ -282,7 +283,7 @@ async def test_a_malformed_message_does_not_lose_the_rest_of_the_reply(bayeux, m
 async def test_token_configuration_error_is_fatal(bayeux, make_client, server, session):
     server.default("POST", TOKEN, lambda r: Scripted(status=401, json={"error": "Unauthorized"}))
     tokens = TokenProvider(session, Credentials(server.url, "cid", "wrong"))
-    client, events = make_client(bayeux.url, token_provider=tokens)
+    _client, events = make_client(bayeux.url, token_provider=tokens)
     await events.task
     assert isinstance(events.of(Fatal)[0].error, BadClientCredentials)
     assert server.received("POST", PATH) == []
@@ -355,7 +356,7 @@ def test_token_and_provider_are_exclusive():
 
 
 async def test_session_established_precedes_messages_of_the_new_session(bayeux, make_client):
-    client, events = make_client(bayeux.url)
+    _client, events = make_client(bayeux.url)
     await events.wait_sessions(1)
     bayeux.clients.clear()
     bayeux.publish(UPDATES, 1)  # delivered on the new session's first connect
@@ -367,14 +368,14 @@ async def test_session_established_precedes_messages_of_the_new_session(bayeux, 
 async def test_data_in_the_subscribe_reply_follows_session_established(bayeux, make_client):
     bayeux.data_on_subscribe = True
     bayeux.publish(UPDATES, 2)
-    client, events = make_client(bayeux.url)
+    _client, events = make_client(bayeux.url)
     await events.wait_seqs(UPDATES, 2)
     kinds = [type(e) for e in events.events if isinstance(e, (SessionEstablished, Message))]
     assert kinds == [SessionEstablished, Message, Message]
 
 
 async def test_failed_subscribe_request_starts_a_new_session(bayeux, make_client, server):
-    client, events = make_client(bayeux.url)
+    _client, events = make_client(bayeux.url)
     await events.wait_sessions(1)
     bayeux.clients.clear()
     # The re-handshake's subscribe request meets a 503: handshake again.

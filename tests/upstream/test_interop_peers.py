@@ -160,7 +160,7 @@ async def test_burst_of_503_html_replies(start_peer, connect, script):
 @pytest.mark.parametrize("script", SERVERS)
 async def test_advice_interval_2000_ms(start_peer, connect, script):
     peer = start_peer(script, "--interval-ms", "2000", "--max-interval-ms", "10000")
-    client, events = await connect(peer)
+    _client, events = await connect(peer)
     await events.wait_sessions(1)
     state = {}
 
@@ -187,19 +187,19 @@ async def test_reconnect_none_stops_the_client(start_peer, connect, script):
 @pytest.mark.parametrize("script", SERVERS)
 async def test_wrong_api_key_is_fatal(start_peer, connect, script):
     peer = start_peer(script, "--api-key", "the-right-key")
-    client, events = await connect(peer, api_key="a-wrong-key")
+    _client, events = await connect(peer, api_key="a-wrong-key")
     await wait_for(lambda: events.task.done(), message="the event stream to end")
     [fatal] = events.of(Fatal)
     assert isinstance(fatal.error, BadApiKey)
     assert (await peer.state())["forbidden"] == 1
-    ok_client, ok_events = await connect(peer, api_key="the-right-key")
+    _ok_client, ok_events = await connect(peer, api_key="the-right-key")
     await ok_events.wait_sessions(1)
 
 
 @pytest.mark.parametrize("script", SERVERS)
 async def test_request_held_past_session_expiry(start_peer, connect, script):
     peer = start_peer(script, "--timeout-ms", "1000", "--max-interval-ms", "1000")
-    client, events = await connect(peer, allowance=2.0)  # connect HTTP timeout: 1 s + 2 s > expiry
+    _client, events = await connect(peer, allowance=2.0)  # connect HTTP timeout: 1 s + 2 s > expiry
     await events.wait_sessions(1)
     await events.wait_seqs(UPDATES, await publish(peer, 2))
     await peer.control("hold", {"count": 1})

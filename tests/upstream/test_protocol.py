@@ -3,7 +3,7 @@
 import pytest
 
 from statsbridge.upstream.bayeux.buffer import EventBuffer
-from statsbridge.upstream.bayeux.events import Message, MessagesLost, StateChanged, ConnectionState
+from statsbridge.upstream.bayeux.events import ConnectionState, Message, MessagesLost, StateChanged
 from statsbridge.upstream.bayeux.protocol import (
     Action,
     Advice,

@@ -28,10 +28,12 @@ def demo_credentials(url, *, user=True, password="demo-password") -> Credentials
 
 
 async def control(simulator, name, body=None, method="POST") -> dict:
-    async with aiohttp.ClientSession() as session:
-        async with session.request(method, f"{simulator.url}/simulator/{name}", json=body, headers=CONTROL) as reply:
-            assert reply.status == 200, f"{name}: HTTP {reply.status}"
-            return await reply.json()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, f"{simulator.url}/simulator/{name}", json=body, headers=CONTROL) as reply,
+    ):
+        assert reply.status == 200, f"{name}: HTTP {reply.status}"
+        return await reply.json()
 
 
 def update_items(event: Message) -> list[dict]:
@@ -109,7 +111,7 @@ async def test_partial_success_reports_the_bad_items(upstream):
     up = upstream()
     await up.events.wait_sessions(1)
     result = await up.rest.create_subscription(
-        agent_states(["agent001"]) + [{"statisticId": "bad", "objectId": "nobody", "objectType": "Agent",
+        [*agent_states(["agent001"]), {"statisticId": "bad", "objectId": "nobody", "objectType": "Agent",
                                        "name": "CurrentAgentState"}])
     assert result.partial
     assert [s["statisticId"] for s in result.data["statistics"]] == ["state-agent001"]

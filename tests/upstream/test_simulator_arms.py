@@ -127,7 +127,7 @@ async def test_our_decoding_reads_every_notification_dialect_the_simulator_speak
         assert {i["statisticId"] for i in items()} <= {s["statisticId"] for s in agent_states(AGENTS[:2])}
         for state in ("UNAVAILABLE", "AVAILABLE"):
             await control(simulator, "service", {"state": state})
-            await wait_for(lambda: state in [service_state(e.channel, e.data) for e in up.events.of(Message)],
+            await wait_for(lambda state=state: state in [service_state(e.channel, e.data) for e in up.events.of(Message)],
                            timeout=10, message=f"{state} decoded")
         assert not [e for e in up.events.of(Message) if e.channel not in (UPDATES, "/statistics/v3/service")]
     finally:

@@ -52,7 +52,7 @@ async def test_tail_reports_a_rehandshake_and_keeps_going(run):
 
 async def test_tail_exits_0_at_max_seconds(run):
     started = time.monotonic()
-    peer, tail = await run("cometd_server.js", tail_args=["--max-seconds", "1.5"])
+    _peer, tail = await run("cometd_server.js", tail_args=["--max-seconds", "1.5"])
     assert await tail.wait_exit() == 0
     assert 1.5 <= time.monotonic() - started < 20
     assert tail.stdout == []
@@ -68,7 +68,7 @@ async def test_tail_exits_non_zero_on_reconnect_none(run):
 
 
 async def test_tail_exits_non_zero_on_a_wrong_api_key(run):
-    peer, tail = await run("faye_server.js", "--api-key", "the-right-key")
+    _peer, tail = await run("faye_server.js", "--api-key", "the-right-key")
     assert await tail.wait_exit() == 1
     assert tail.stderr[-1] == ("CommandError: stopped: the API key was rejected by the CometD endpoint "
                                "(HTTP 403): check the API key (GENESYS_API_KEY)")

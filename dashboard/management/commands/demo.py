@@ -58,21 +58,21 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
 
         def announce(addresses):
-            bound_host, bound_port = addresses[0]
+            _bound_host, bound_port = addresses[0]
             base = f"http://{host if host not in ('0.0.0.0', '::') else '127.0.0.1'}:{bound_port}"
             lines = [
                 f"listening on {base}/",
                 f"dashboards:  {base}/d/{seeded.dashboards[0].slug}/  (all: {base}/)",
                 f"wall:        {base}/wall/{seeded.wall_token}/  (the same link after a restart)",
-                f"seeded:      {', '.join(seeded.created) or 'nothing new'}"
-                f"{' (kept the rest from the last run)' if len(seeded.created) < len(seeded.dashboards) else ''}",
+                (f"seeded:      {', '.join(seeded.created) or 'nothing new'}"
+                 f"{' (kept the rest from the last run)' if len(seeded.created) < len(seeded.dashboards) else ''}"),
                 f"login:       {seeded.username} / {seeded.password}",
-                f"  or \"Sign in with Genesys\": {config.username} / {config.password} (every board), "
-                f"{TEAM_LEAD} / {TEAM_LEAD_PASSWORD} (the agent boards)",
+                (f"  or \"Sign in with Genesys\": {config.username} / {config.password} (every board), "
+                 f"{TEAM_LEAD} / {TEAM_LEAD_PASSWORD} (the agent boards)"),
                 f"operations:  {base}/ops/   admin: {base}/admin/",
                 f"simulator:   {simulator.url.rstrip('/')}/  control key: {control_key}",
-                f"  pull the plug: curl -X POST -H 'x-simulator-key: {control_key}' "
-                f"-d '{{\"state\": \"UNAVAILABLE\"}}' {simulator.url.rstrip('/')}/simulator/service",
+                (f"  pull the plug: curl -X POST -H 'x-simulator-key: {control_key}' "
+                 f"-d '{{\"state\": \"UNAVAILABLE\"}}' {simulator.url.rstrip('/')}/simulator/service"),
             ]
             self.stdout.write("\n".join(lines))
             self.stdout.flush()

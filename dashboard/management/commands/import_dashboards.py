@@ -15,7 +15,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="A file written by export_dashboards ('-' for standard input).")
-        parser.add_argument("--replace", action="store_true", help="Overwrite dashboards with the same slug (links to them are kept).")
+        parser.add_argument("--replace", action="store_true",
+                            help="Overwrite dashboards with the same slug (links to them are kept).")
         parser.add_argument("--owner", help="User name to own the imported dashboards.")
 
     def handle(self, *args, file, replace, owner, **options):

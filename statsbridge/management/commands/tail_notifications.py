@@ -84,7 +84,7 @@ class Command(BaseCommand):
             client.start()
             return await asyncio.wait_for(self._print(client, options["max_messages"]),
                                           timeout=options["max_seconds"])
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.stderr.write(f"tail: stopping after {options['max_seconds']} s")
             return None
         finally:

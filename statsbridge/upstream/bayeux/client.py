@@ -14,6 +14,7 @@ reports drops as ``MessagesLost``. The iterator ends after ``Fatal`` or ``discon
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -143,16 +144,13 @@ class BayeuxClient:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await task
-            except asyncio.CancelledError:
-                pass
         if self._protocol.client_id is not None:
             message = self._protocol.disconnect_message()
-            try:
+            # A failed goodbye is harmless: the server will expire the session by itself.
+            with contextlib.suppress(_TransportFailure, ConfigurationError, AuthenticationError, TransientError):
                 await self._exchange([message], timeout=min(self._allowance, 5.0))
-            except (_TransportFailure, ConfigurationError, AuthenticationError, TransientError):
-                pass  # the server will expire the session by itself
         self._set_state(ConnectionState.DISCONNECTED, "disconnected by the application")
         self._closed = True
         self._wakeup.set()
@@ -297,7 +295,7 @@ class BayeuxClient:
                     status = response.status
                     if status in (200, 403):
                         body = await self._read_limited(response)
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+            except (TimeoutError, aiohttp.ClientError, OSError) as error:
                 raise _TransportFailure(_describe(error)) from None
             if status == 401:
                 if self._tokens is None:

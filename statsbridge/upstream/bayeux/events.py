@@ -4,7 +4,7 @@ import enum
 from dataclasses import dataclass, field
 
 
-class ConnectionState(str, enum.Enum):
+class ConnectionState(enum.StrEnum):
     """Where the client is: for metrics and the ops page."""
 
     DISCONNECTED = "disconnected"

@@ -39,7 +39,7 @@ MAX_INTERVAL_MS = 3_600_000
 MAX_TIMEOUT_MS = 600_000
 
 
-class Reconnect(str, enum.Enum):
+class Reconnect(enum.StrEnum):
     """The ``advice.reconnect`` values of Bayeux 1.0."""
 
     RETRY = "retry"
