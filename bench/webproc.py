@@ -82,9 +82,9 @@ class Publisher:
 
     async def _heartbeat_loop(self, stop: asyncio.Event, fanout) -> None:
         # Apart from publishing, like Bridge._heartbeat_loop: a slow flush must not delay it.
-        from statsbridge.conf import bridge_setting
+        from statsbridge.conf import bridge_settings
 
-        period = float(bridge_setting("HEARTBEAT_SECONDS"))
+        period = bridge_settings().heartbeat_seconds
         while not stop.is_set():
             await fanout.beat()
             await asyncio.sleep(period)

@@ -25,7 +25,7 @@ from django.utils import timezone
 from dashboard import access, security
 from dashboard.models import Dashboard, Display
 from statsbridge import events, metrics, values
-from statsbridge.conf import bridge_setting
+from statsbridge.conf import bridge_settings
 from statsbridge.fanout import dashboard_group, display_group
 from statsbridge.sockets import SeqFilter, TokenBucket, parse_client_frame
 from statsbridge.watch import watcher
@@ -371,7 +371,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         """Check a client frame, then act on it; answer bad ones with an error frame."""
         if self.bucket is None:
-            rate = float(bridge_setting("CLIENT_FRAMES_PER_SECOND"))
+            rate = bridge_settings().client_frames_per_second
             self.bucket = TokenBucket(rate=rate, burst=4 * rate)
         if not self.bucket.allow():
             metrics.client_frames_rejected.labels(code="rate_limited").inc()

@@ -26,7 +26,7 @@ import time
 import uuid
 
 from statsbridge import events, history, metrics, values
-from statsbridge.conf import bridge_setting
+from statsbridge.conf import bridge_settings
 from statsbridge.decoding import Decoding
 from statsbridge.fanout import CONTROL_GROUP, Fanout
 from statsbridge.notifications import SERVICE_CHANNEL, UPDATES_CHANNEL, service_state, statistic_items
@@ -70,13 +70,13 @@ class Bridge:
         self._genesys = genesys
         self._run_sync = run_sync
         self.fanout = fanout
-        self._batch_size = batch_size or int(bridge_setting("SUBSCRIPTION_BATCH_SIZE"))
+        self._batch_size = batch_size or bridge_settings().subscription_batch_size
         self.decoding = Decoding()
         # What is held upstream, what to create, retry, peek and delete (no I/O in there).
         self.book = SubscriptionBook(self._batch_size, lambda: f"ccdash-{uuid.uuid4().hex}")
-        self.health = ChannelHealth(int(bridge_setting("POLL_AFTER_FAILED_CONNECTS")),
-                                    float(bridge_setting("POLL_AFTER_SECONDS")))
-        self.poll_seconds = float(bridge_setting("POLL_SECONDS"))
+        self.health = ChannelHealth(bridge_settings().poll_after_failed_connects,
+                                    bridge_settings().poll_after_seconds)
+        self.poll_seconds = bridge_settings().poll_seconds
         if not self.poll_seconds > 0:
             raise ValueError("BRIDGE_POLL_SECONDS must be a positive number of seconds")
         self.polling = False  # CometD counts as blocked: values are read by REST
@@ -586,7 +586,7 @@ class Bridge:
 
     async def _heartbeat_loop(self, stop: asyncio.Event) -> None:
         """Write the status every heartbeat period, apart from the publishing path."""
-        beat = float(bridge_setting("HEARTBEAT_SECONDS"))
+        beat = bridge_settings().heartbeat_seconds
         while not stop.is_set():
             try:
                 if await self.fanout.beat(self.status_extra()):
@@ -598,8 +598,8 @@ class Bridge:
             await asyncio.sleep(beat)
 
     async def _config_loop(self, stop: asyncio.Event) -> None:
-        poll = float(bridge_setting("CONFIG_POLL_SECONDS"))
-        refresh = float(bridge_setting("CONFIG_REFRESH_SECONDS"))
+        poll = bridge_settings().config_poll_seconds
+        refresh = bridge_settings().config_refresh_seconds
         last_full = time.monotonic()
         while not stop.is_set():
             await asyncio.sleep(poll)
@@ -630,8 +630,8 @@ class Bridge:
         return set(routes.wanted) != set(old.wanted)
 
     async def _prune_loop(self, stop: asyncio.Event) -> None:
-        every = float(bridge_setting("HISTORY_PRUNE_SECONDS"))
-        retention = float(bridge_setting("HISTORY_RETENTION_HOURS"))
+        every = bridge_settings().history_prune_seconds
+        retention = bridge_settings().history_retention_hours
         while not stop.is_set():
             try:
                 pruned = await self._run_sync(history.prune, retention)

@@ -22,7 +22,7 @@ import time
 from channels.layers import get_channel_layer
 
 from statsbridge import events, history, metrics, values
-from statsbridge.conf import bridge_setting
+from statsbridge.conf import bridge_settings
 from statsbridge.wanted import Routes
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,7 @@ class Fanout:
         self._record_history = record_history
         self._clock = clock
         self._monotonic = monotonic
-        self.tick = float(bridge_setting("TICK_SECONDS")) if tick_seconds is None else tick_seconds
+        self.tick = bridge_settings().tick_seconds if tick_seconds is None else tick_seconds
         self.routes = Routes()
         self.latest: dict[str, dict] = {}
         self._pending: dict[str, dict] = {}  # key → Value not yet in the shared store
@@ -157,7 +157,7 @@ class Fanout:
         self._epoch: str | None = None  # of the shared store, as last seen (see values.store_epoch)
         self.connection = events.connection(upstream="connecting", service="UNKNOWN", bridge="up")
         self._connection_changed = True
-        self._throttle = history.SampleThrottle(int(float(bridge_setting("HISTORY_INTERVAL_SECONDS")) * 1000))
+        self._throttle = history.SampleThrottle(int(bridge_settings().history_interval_seconds * 1000))
         self.identity = f"{socket.gethostname()}:{os.getpid()}"
         self.started = self._clock()
 

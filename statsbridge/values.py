@@ -10,11 +10,11 @@ import secrets
 from django.core.cache import cache
 
 from statsbridge import events
-from statsbridge.conf import bridge_setting, dead_after_seconds
+from statsbridge.conf import bridge_settings, dead_after_seconds
 
 
 def _prefix() -> str:
-    return bridge_setting("KEY_PREFIX")
+    return bridge_settings().key_prefix
 
 
 def value_key(stat_key: str) -> str:

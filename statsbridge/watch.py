@@ -21,7 +21,7 @@ import time
 from asgiref.sync import sync_to_async
 
 from statsbridge import events, values
-from statsbridge.conf import bridge_setting, dead_after_seconds
+from statsbridge.conf import bridge_settings, dead_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class BridgeWatcher:
         self.listeners.discard(listener)
 
     async def _run(self) -> None:
-        period = float(bridge_setting("HEARTBEAT_SECONDS"))
+        period = bridge_settings().heartbeat_seconds
         unreadable = False
         due = None
         while self.listeners:
