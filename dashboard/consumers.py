@@ -3,7 +3,7 @@
 Both send a snapshot of each dashboard they show first, then forward the bridge's
 per-dashboard frames in sequence, answer ``resync`` and ``ping``, and reject bad
 client frames with an ``error`` frame while keeping the socket open. Parsing, rate
-limiting and sequence filtering are pure helpers in ``statsbridge.sockets``.
+limiting and sequence filtering are pure helpers in ``statsbridge.client_frames``.
 """
 
 import asyncio
@@ -24,10 +24,10 @@ from django.utils import timezone
 
 from dashboard import access, security
 from dashboard.models import Dashboard, Display
-from statsbridge import events, metrics, values
+from statsbridge import frames as events, metrics, store as values
 from statsbridge.conf import bridge_settings
 from statsbridge.fanout import dashboard_group, display_group
-from statsbridge.sockets import SeqFilter, TokenBucket, parse_client_frame
+from statsbridge.client_frames import SeqFilter, TokenBucket, parse_client_frame
 from statsbridge.watch import watcher
 from statsbridge.wanted import dashboard_keys
 

@@ -25,7 +25,7 @@ import logging
 import time
 import uuid
 
-from statsbridge import events, history, metrics, values
+from statsbridge import frames, history, metrics, store
 from statsbridge.conf import bridge_settings
 from statsbridge.decoding import Decoding
 from statsbridge.fanout import CONTROL_GROUP, Fanout
@@ -105,7 +105,7 @@ class Bridge:
         self._open_upstream()
         # Subscriptions a previous bridge left (it crashed or lost its lease) are
         # deleted before ours are created, so upstream never holds duplicates.
-        self.book.inherit(await self._run_sync(values.read_subscription_ids))
+        self.book.inherit(await self._run_sync(store.read_subscription_ids))
         self.health.start(time.monotonic())
         self.fanout.mark_all("stale")
         self.fanout.set_connection(upstream="connecting", service="UNKNOWN")
@@ -141,7 +141,7 @@ class Bridge:
                 log.info("released %d of %d upstream subscriptions", deleted, len(ids))
                 self.book.start_over()
                 self.book.actions(time.monotonic())  # what it would delete went already
-                await self._run_sync(values.write_subscription_ids, [])
+                await self._run_sync(store.write_subscription_ids, [])
         finally:
             await self._close_upstream()
         if release:
@@ -241,7 +241,7 @@ class Bridge:
         if state is not None:
             self._on_service_state(state)
             return
-        received = events.now_ms()
+        received = frames.now_ms()
         for item in statistic_items(channel, data):
             self.update_rates.count(item["statisticId"])
             self._offer(item, received)
@@ -347,7 +347,7 @@ class Bridge:
     def _rest_answered(self) -> None:
         """A REST call succeeded: while polling, values are fresh again and the status says so."""
         if self.polling and self.polling_since is None:
-            self.polling_since = events.now_ms()
+            self.polling_since = frames.now_ms()
             log.info("REST answers while CometD cannot be held: values are polled every %g s", self.poll_seconds)
             self.fanout.set_connection(upstream="polling", poll_seconds=self.poll_seconds)
             # The network may just be back (a cut, a restart): try CometD now rather than
@@ -431,7 +431,7 @@ class Bridge:
         peeks = [a for a in actions if isinstance(a, Peek)]
         if peeks:
             await asyncio.gather(*(self._peek(action) for action in peeks))
-        await self._run_sync(values.write_subscription_ids, self.book.all_ids())
+        await self._run_sync(store.write_subscription_ids, self.book.all_ids())
         self._update_gauges()
         self._finish_resubscribe()
         if creates:
@@ -445,7 +445,7 @@ class Bridge:
         reason, started, count = self._resubscribing
         self._resubscribing = None
         elapsed = time.monotonic() - started
-        self.last_resubscribe = {"reason": reason, "statistics": count, "seconds": round(elapsed, 3), "at": events.now_ms()}
+        self.last_resubscribe = {"reason": reason, "statistics": count, "seconds": round(elapsed, 3), "at": frames.now_ms()}
         metrics.resubscribes.labels(reason=reason).inc()
         metrics.resubscribe_seconds.observe(elapsed)
         log.info(
@@ -455,7 +455,7 @@ class Bridge:
 
     async def _create(self, action: Create) -> None:
         """``POST /subscriptions`` for one batch; its outcome goes to the book, values to dashboards."""
-        received = events.now_ms()
+        received = frames.now_ms()
         descriptors = [self.fanout.routes.wanted[k].descriptor for k in action.keys if k in self.fanout.routes.wanted]
         try:
             if not descriptors:
@@ -499,7 +499,7 @@ class Bridge:
         self._work.set()
 
     async def _peek(self, action: Peek) -> None:
-        received = events.now_ms()
+        received = frames.now_ms()
         try:
             result = await self._statistics.get_subscription_values(action.subscription_id, action.keys)
         except (UpstreamError, OSError) as error:
@@ -541,7 +541,7 @@ class Bridge:
         for key in keys:
             current = self.fanout.latest.get(key)
             if current is not None and current["state"] == "fresh":
-                self.fanout.offer(key, events.with_state(current, "stale"))
+                self.fanout.offer(key, frames.with_state(current, "stale"))
 
     async def _delete_subscriptions(self, ids: list[str], timeout: float = 10.0) -> int:
         """Delete subscriptions in parallel, within ``timeout`` overall; return how many went."""
@@ -592,7 +592,7 @@ class Bridge:
                 if await self.fanout.beat(self.status_extra()):
                     # The ids tell a successor which subscriptions to delete before
                     # creating its own (see ``run``): without them it would leave duplicates.
-                    await self._run_sync(values.write_subscription_ids, self.book.all_ids())
+                    await self._run_sync(store.write_subscription_ids, self.book.all_ids())
             except Exception:  # The cache may blip; the next beat retries.
                 log.exception("could not write the heartbeat")
             await asyncio.sleep(beat)
@@ -604,7 +604,7 @@ class Bridge:
         while not stop.is_set():
             await asyncio.sleep(poll)
             try:
-                version = await self._run_sync(values.config_version)
+                version = await self._run_sync(store.config_version)
                 if version != self._config_version or time.monotonic() - last_full >= refresh:
                     last_full = time.monotonic()
                     if await self._load_routes(version):
@@ -615,7 +615,7 @@ class Bridge:
     async def _load_routes(self, version: int | None = None) -> bool:
         """Re-read the wanted set; return True when it differs from the current one."""
         if version is None:
-            version = await self._run_sync(values.config_version)
+            version = await self._run_sync(store.config_version)
         routes = await self._run_sync(load_routes)
         self._config_version = version
         old = self.fanout.routes

@@ -9,9 +9,9 @@ scrape of any web process says whether the bridge is up and the service availabl
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
-from statsbridge import events, values
+from statsbridge import frames, store
 
-UPSTREAM_STATES = events.UPSTREAM_STATES
+UPSTREAM_STATES = frames.UPSTREAM_STATES
 
 upstream_state = Gauge("ccdash_upstream_state", "Upstream CometD connection state (1 = current).", ["state"])
 service_available = Gauge("ccdash_service_available", "1 when the Statistics service is AVAILABLE.")
@@ -55,13 +55,13 @@ class SharedStatusCollector:
 
     def collect(self):
         """Yield gauges read from the shared status at scrape time."""
-        status = values.read_status()
-        connection = values.connection_from_status(status)
+        status = store.read_status()
+        connection = store.connection_from_status(status)
         bridge = GaugeMetricFamily("ccdash_shared_bridge_up", "1 when the active bridge's heartbeat is recent.")
         bridge.add_metric([], 1 if connection["bridge"] == "up" else 0)
         yield bridge
         live = GaugeMetricFamily("ccdash_shared_live", "1 when bridge up, upstream connected (or polling) and service AVAILABLE.")
-        live.add_metric([], 1 if values.is_live(connection) else 0)
+        live.add_metric([], 1 if store.is_live(connection) else 0)
         yield live
         polling = GaugeMetricFamily("ccdash_shared_polling", "1 while the bridge polls because CometD cannot be held.")
         polling.add_metric([], 1 if connection["upstream"] == "polling" else 0)

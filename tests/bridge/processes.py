@@ -5,7 +5,7 @@ import json
 
 import aiohttp
 
-from statsbridge import events
+from statsbridge import frames
 from tests.waiting import free_port  # noqa: F401  (re-exported for the process tests)
 
 SEED = """
@@ -58,7 +58,7 @@ class RemoteBrowser:
                     if message.type != aiohttp.WSMsgType.TEXT:
                         return
                     frame = json.loads(message.data)
-                    events.validate_frame(frame)
+                    frames.validate_frame(frame)
                     self.frames += 1
                     if "values" in frame:
                         self.values.update(frame["values"])

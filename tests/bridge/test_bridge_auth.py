@@ -9,7 +9,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.test import AsyncClient
 
-from statsbridge import values
+from statsbridge import store
 from statsbridge.host import BridgeHost
 from statsbridge.lease import LocalLease
 from statsbridge.views import readiness
@@ -70,7 +70,7 @@ async def test_a_bad_api_key_is_reported_on_readyz_and_the_ops_page_without_the_
     host, stop, task = await run_bridge({**genesys_for(simulator), "API_KEY": wrong})
     try:
         def refused():
-            status = values.read_status()
+            status = store.read_status()
             return status if status and status.get("config_error") else None
         status = await eventually(lambda: database_sync_to_async(refused)(), 10, "the refusal in the status")
         ready, reason, _ = readiness(status)
