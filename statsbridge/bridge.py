@@ -54,7 +54,8 @@ from statsbridge.subscribing import (
     refusal_messages,
 )
 from statsbridge.upstream.errors import ConfigurationError, StatisticsApiError, TransientError, UpstreamError
-from statsbridge.upstream.http import Backoff, create_session
+from statsbridge.upstream.backoff import Backoff
+from statsbridge.upstream.http import create_session
 from statsbridge.upstream.statistics import StatisticsClient
 from statsbridge.wanted import load_routes
 

@@ -33,7 +33,7 @@ from statsbridge.upstream.errors import (
     error_summary,
     is_api_key_rejection,
 )
-from statsbridge.upstream.http import Backoff
+from statsbridge.upstream.backoff import Backoff
 
 logger = logging.getLogger(__name__)
 

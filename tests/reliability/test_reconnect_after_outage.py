@@ -4,7 +4,7 @@ must re-handshake at once instead of adding another full backoff on top of the o
 waited through (which made walls wait up to a minute after a 30 s cut)."""
 
 from statsbridge.upstream.bayeux.protocol import Action, BayeuxProtocol
-from statsbridge.upstream.http import Backoff
+from statsbridge.upstream.backoff import Backoff
 
 
 def handshaken() -> BayeuxProtocol:

@@ -14,7 +14,7 @@ from statsbridge.upstream.errors import (
     ConfigurationError,
     TransientError,
 )
-from statsbridge.upstream.http import Backoff
+from statsbridge.upstream.backoff import Backoff
 from tests.upstream.conftest import API_KEY
 from tests.upstream.scripted_server import Scripted
 

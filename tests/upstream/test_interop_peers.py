@@ -17,7 +17,8 @@ from statsbridge.upstream.bayeux import (
     SessionEstablished,
 )
 from statsbridge.upstream.errors import BadApiKey
-from statsbridge.upstream.http import Backoff, create_session
+from statsbridge.upstream.backoff import Backoff
+from statsbridge.upstream.http import create_session
 from tests.upstream.helpers import Collector, NodePeer, wait_for, wait_for_async
 
 pytestmark = pytest.mark.interop

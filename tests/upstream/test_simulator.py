@@ -11,7 +11,8 @@ import pytest
 from statsbridge.upstream.auth import Credentials, TokenProvider
 from statsbridge.upstream.bayeux import BayeuxClient, Fatal, Message
 from statsbridge.upstream.errors import BadApiKey, BadUserCredentials
-from statsbridge.upstream.http import Backoff, create_session
+from statsbridge.upstream.backoff import Backoff
+from statsbridge.upstream.http import create_session
 from statsbridge.upstream.statistics import StatisticsClient
 from tests.upstream.helpers import Collector, wait_for
 from tests.upstream.tail_process import TailProcess

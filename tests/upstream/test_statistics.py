@@ -4,7 +4,7 @@ import pytest
 
 from statsbridge.upstream.auth import Credentials, TokenProvider
 from statsbridge.upstream.errors import AuthenticationError, BadApiKey, StatisticsApiError, TransientError
-from statsbridge.upstream.http import Backoff
+from statsbridge.upstream.backoff import Backoff
 from statsbridge.upstream.statistics import StatisticsClient, chunked, decode_envelope
 from tests.upstream.conftest import API_KEY
 from tests.upstream.scripted_server import Scripted

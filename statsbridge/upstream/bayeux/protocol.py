@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from statsbridge.upstream.errors import BayeuxProtocolError
-from statsbridge.upstream.http import Backoff
+from statsbridge.upstream.backoff import Backoff
 
 VERSION = "1.0"
 LONG_POLLING = "long-polling"
