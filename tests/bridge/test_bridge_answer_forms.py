@@ -195,7 +195,7 @@ async def test_polling_while_notifications_are_blocked_then_streaming_again(simu
     await browser.until(lambda b: b.connection["upstream"] == "connected", 40, "streaming again")
     assert "poll_seconds" not in browser.connection
     await _until_equal(browser, control_api, keys, "streamed values equal to the truth")
-    await eventually(lambda: bridge.bridge.book.busy is False and not bridge.bridge._need_resubscribe, 10, "settled")
+    await eventually(lambda: bridge.bridge.book.busy is False and not bridge.bridge.worker.need_resubscribe, 10, "settled")
     await once_each(control_api, keys)
     assert store.read_status()["mode"] == "streaming"
     assert "ccdash_shared_polling 0.0" in metrics.render().decode()

@@ -42,7 +42,7 @@ async def test_short_tokens_with_refresh_refused_keep_every_tile_fresh(simulator
         browser = await open_desk(user)
         await _until_equal(browser, control, keys, "live values")
         await control.call("POST", "/refuse-refresh", {"status": status, "form": form, "count": 1000})
-        tokens = host.bridge._tokens
+        tokens = host.bridge.link.tokens
         before = len(tokens.grants_sent)
         # Three token lifetimes: every tile must stay fresh and the link connected throughout.
         deadline = time.monotonic() + 3 * TOKEN_SECONDS

@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.db import connection
 
 from dashboard.models import Dashboard
-from statsbridge import frames, store
+from statsbridge import frames, housekeeping, store
 from statsbridge.aio import SyncRunner
 from statsbridge.bridge import Bridge
 from statsbridge.decoding import hint_for
@@ -99,7 +99,7 @@ async def test_an_isolated_update_goes_out_at_once_and_a_busy_dashboard_waits_fo
     await layer.group_add(dashboard_group(2), two)
     bridge = Bridge(GENESYS, runner, fanout)
     stop = asyncio.Event()
-    ticking = asyncio.create_task(bridge._tick_loop(stop))
+    ticking = asyncio.create_task(housekeeping.tick_loop(fanout, bridge.status_extra, stop))
     try:
         offered = time.monotonic()
         fanout.offer("a", fresh(1))
