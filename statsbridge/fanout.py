@@ -6,8 +6,9 @@ once (``flush_due``), one that was gets the rest at its next tick boundary; so a
 isolated update goes out without waiting, and a busy dashboard still gets at most one
 ``batch`` per tick. A flush stores values and sequence numbers in the shared store
 first (so a snapshot taken meanwhile is never older than the batch that follows it),
-then sends the frames over the channel layer and records the values in the history
-(each statistic at most once per ``HISTORY_INTERVAL_SECONDS``, in one bulk insert).
+then sends the frames over the channel layer and hands the values to the history
+writer (``history.HistoryWriter``: each statistic at most once per
+``HISTORY_INTERVAL_SECONDS``, in one bulk insert, off the publishing path).
 The number of messages is bounded by dashboards × ticks, whatever the upstream rate.
 The heartbeat (``beat``) is written on its own runner, so slow history or value
 writes never make a live bridge look dead.
@@ -100,11 +101,6 @@ def frames_for_dashboards(routes: Routes, seqs: dict, per_dashboard: dict, conne
     return out
 
 
-def record_batches(batches: list[tuple[dict, int]]) -> int:
-    """Record several publishes' history samples ``[(values, published ms)]`` in one go."""
-    return sum(history.record(due, published) for due, published in batches)
-
-
 def due_dashboards(waiting, last_sent: dict, now: float, tick: float) -> list[int]:
     """Pure: dashboards of ``waiting`` that were sent no batch during the last ``tick`` seconds."""
     return [d for d in waiting if d not in last_sent or now - last_sent[d] >= tick]
@@ -138,10 +134,6 @@ class Fanout:
     ):
         self._run_sync = run_sync
         self._run_status = run_status or run_sync
-        self._run_history = run_history or run_sync
-        self._history_batches: list[tuple[dict, int]] = []
-        self._history_task: asyncio.Task | None = None
-        self._history_wake = asyncio.Event()
         self.layer = layer or get_channel_layer()
         self._record_history = record_history
         self._clock = clock
@@ -157,7 +149,8 @@ class Fanout:
         self._epoch: str | None = None  # of the shared store, as last seen (see store.store_epoch)
         self.connection = frames.connection(upstream="connecting", service="UNKNOWN", bridge="up")
         self._connection_changed = True
-        self._throttle = history.SampleThrottle(int(bridge_settings().history_interval_seconds * 1000))
+        self._history = history.HistoryWriter(run_history or run_sync,
+                                              int(bridge_settings().history_interval_seconds * 1000), clock)
         self.identity = f"{socket.gethostname()}:{os.getpid()}"
         self.started = self._clock()
 
@@ -223,7 +216,7 @@ class Fanout:
         }
         self._waiting = {d: items for d, items in waiting.items() if items}
         self.routes = routes
-        self._throttle.retain(known)
+        self._history.retain(known)
         metrics.statistics_wanted.set(len(known))
 
     # ------------------------------------------------------------ publishing
@@ -325,7 +318,7 @@ class Fanout:
         published = self._clock()
         self._observe(changed, published)
         if self._record_history:
-            self._queue_history(self._throttle.take(changed, published), published)
+            self._history.add(changed, published)
         return len(outgoing)
 
     def _put_back(self, changed: dict, per_dashboard: dict, connection_changed: bool) -> None:
@@ -340,50 +333,9 @@ class Fanout:
         self._connection_changed = self._connection_changed or connection_changed
         self._work.set()
 
-    def _queue_history(self, due: dict, at: int) -> None:
-        """Queue ``due`` samples and make sure the history writer runs (it also waits for the throttled ones)."""
-        if due:
-            self._history_batches.append((due, at))
-        if self._history_task is not None and not self._history_task.done():
-            if due:
-                self._history_wake.set()  # A writer waiting for the throttled ones writes these first.
-        elif due or self._throttle.due_in(at) is not None:
-            self._history_task = asyncio.create_task(self._write_history(), name="fanout history")
-
-    async def _write_history(self) -> None:
-        """Insert queued history samples off the publishing path; wake for the waiting ones when they are due.
-
-        So the last value of a burst is recorded within one interval even when nothing
-        else is published after it.
-        """
-        while True:
-            while self._history_batches:
-                batches, self._history_batches = self._history_batches, []
-                try:
-                    await self._run_history(record_batches, batches)
-                except Exception:  # History must never stop the live path.
-                    log.exception("could not record %d history samples", sum(len(due) for due, _ in batches))
-            wait = self._throttle.due_in(self._clock())
-            if wait is None:
-                return
-            if wait > 0:
-                try:
-                    await asyncio.wait_for(self._history_wake.wait(), wait / 1000)
-                except asyncio.TimeoutError:
-                    pass
-            self._history_wake.clear()
-            now = self._clock()
-            due = self._throttle.take({}, now)
-            if due:
-                self._history_batches.append((due, now))
-
     async def drain_history(self) -> None:
-        """Write every sample gathered so far, the throttled ones too, and wait until they are written."""
-        now = self._clock()
-        self._queue_history(self._throttle.take({}, now, force=True), now)
-        self._history_wake.set()
-        while self._history_task is not None and not self._history_task.done():
-            await asyncio.shield(self._history_task)
+        """Write every history sample gathered so far, the throttled ones too, and wait until they are written."""
+        await self._history.drain()
 
     def _observe(self, changed: dict, published: int) -> None:
         metrics.updates_out.inc(len(changed))
