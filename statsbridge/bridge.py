@@ -59,7 +59,7 @@ class Bridge:
         self.decoding = Decoding()
         # What is held upstream, what to create, retry, peek and delete (no I/O in there).
         self.book = SubscriptionBook(batch_size, lambda: f"ccdash-{uuid.uuid4().hex}")
-        self.link = UpstreamLink(genesys, batch_size)
+        self.link = UpstreamLink(genesys)
         self.worker = SubscriptionWorker(self, run_sync)
         self.switch = PollingSwitch(self)
         self.routes_reloader = housekeeping.RoutesReloader(fanout, self.decoding, run_sync)

@@ -65,7 +65,6 @@ class Decoded:
     kind: str
     value: float | None
     agent: dict | None = None
-    text: str | None = None
 
 
 Decoder = Callable[[object, Hint], Decoded | None]
@@ -435,7 +434,7 @@ def _to_value(decoded: Decoded, stamp: int | None, received: int, state: str) ->
             received=received,
             agent=decoded.agent,
         )
-    text = decoded.text or kind_text(decoded.kind, decoded.value)  # one rule set (statsbridge.formatting)
+    text = kind_text(decoded.kind, decoded.value)  # one rule set (statsbridge.formatting)
     return frames.value(
         kind=decoded.kind, value=decoded.value, text=text, state=state, timestamp=stamp, received=received
     )

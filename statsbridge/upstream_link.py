@@ -4,6 +4,7 @@ bridge's whole life, and the CometD client, started again with backoff after a f
 import asyncio
 import logging
 
+from statsbridge import metrics
 from statsbridge.notifications import SERVICE_CHANNEL, UPDATES_CHANNEL
 from statsbridge.upstream.auth import Credentials, TokenProvider
 from statsbridge.upstream.backoff import Backoff
@@ -20,9 +21,8 @@ NOTIFICATIONS_PATH = "/statistics/v3/notifications"
 class UpstreamLink:
     """Tokens, Statistics REST and CometD of one bridge; ``session_up`` while a CometD session is."""
 
-    def __init__(self, genesys: dict, batch_size: int):
+    def __init__(self, genesys: dict):
         self._genesys = genesys
-        self._batch_size = batch_size
         self.session = self.tokens = self.statistics = self.bayeux = None
         self.session_up = False
 
@@ -31,7 +31,13 @@ class UpstreamLink:
         genesys = self._genesys
         self.session = create_session(genesys["API_KEY"])
         self.tokens = TokenProvider(self.session, Credentials.from_settings(genesys))
-        self.statistics = StatisticsClient(self.session, genesys["API_URL"], self.tokens, chunk_size=self._batch_size)
+        self.statistics = StatisticsClient(self.session, genesys["API_URL"], self.tokens)
+        metrics.bayeux_client.source = self.client_stats
+
+    def client_stats(self):
+        """The current CometD client's ``ClientStats`` (for /metrics), or None while there is none."""
+        bayeux = self.bayeux
+        return bayeux.stats if bayeux is not None else None
 
     def _new_bayeux(self) -> BayeuxClient:
         return BayeuxClient(
@@ -45,6 +51,8 @@ class UpstreamLink:
         """Disconnect CometD and close the HTTP session."""
         bayeux, session = self.bayeux, self.session
         self.bayeux = self.session = None
+        if metrics.bayeux_client.source == self.client_stats:
+            metrics.bayeux_client.source = None
         if bayeux is not None:
             await bayeux.disconnect()
         if session is not None:

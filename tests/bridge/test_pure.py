@@ -295,3 +295,20 @@ def test_a_rest_reply_never_replaces_a_newer_notification_that_overtook_it():
     assert fetched_is_superseded(seen(sent + 5, None), 999_400, sent)  # no timestamps to compare: arrival order
     assert fetched_is_superseded(seen(sent + 5, 999_300), "yesterday", sent)
     assert fetched_is_superseded(seen(sent + 5, 999_300), True, sent)
+
+
+def test_the_cometd_client_counters_are_exported_on_metrics():
+    from statsbridge import metrics
+    from statsbridge.upstream.bayeux import ClientStats, ConnectionState
+
+    stats = ClientStats(ConnectionState.CONNECTED, 1_700_000_000.5, handshakes=1, reconnects=0, messages=42,
+                        errors=3, dropped=2, rejected=1)
+    metrics.bayeux_client.source = lambda: stats
+    try:
+        text = metrics.render().decode()
+    finally:
+        metrics.bayeux_client.source = None
+    for line in ("ccdash_bayeux_messages_total 42.0", "ccdash_bayeux_errors_total 3.0", "ccdash_bayeux_dropped_total 2.0",
+                 "ccdash_bayeux_rejected_total 1.0", "ccdash_bayeux_last_message_timestamp_seconds 1.7000000005e+09"):
+        assert line in text, line
+    assert "ccdash_bayeux_messages_total" not in metrics.render().decode(), "no client, no counters"

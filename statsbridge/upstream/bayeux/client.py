@@ -58,7 +58,7 @@ class _TransportFailure(Exception):
 
 @dataclass(frozen=True)
 class ClientStats:
-    """A snapshot of the client for metrics: state, last message time (epoch s), counters."""
+    """A snapshot of the client, exported on /metrics: state, last message time (epoch s), counters."""
 
     state: ConnectionState
     last_message_at: float | None
