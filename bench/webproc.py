@@ -83,9 +83,9 @@ class Publisher:
 
     async def _heartbeat_loop(self, stop: asyncio.Event, fanout) -> None:
         # Apart from publishing, like Bridge._heartbeat_loop: a slow flush must not delay it.
-        from statsbridge.conf import bridge_setting
+        from statsbridge.conf import bridge_settings
 
-        period = float(bridge_setting("HEARTBEAT_SECONDS"))
+        period = bridge_settings().heartbeat_seconds
         while not stop.is_set():
             await fanout.beat()
             await asyncio.sleep(period)
@@ -98,7 +98,7 @@ class Publisher:
     async def _offer_loop(self, stop: asyncio.Event, fanout, routes) -> None:
         from channels.layers import get_channel_layer
 
-        from statsbridge import events
+        from statsbridge import frames
         from statsbridge.fanout import FRAME_MESSAGE, SharedFrame, dashboard_group
 
         layer = get_channel_layer()
@@ -122,11 +122,11 @@ class Publisher:
                 self.skipped += int(budget - rate * MAX_BACKLOG_SECONDS)
                 budget = rate * MAX_BACKLOG_SECONDS
             count, budget = int(budget), budget - int(budget)
-            stamp = events.now_ms()
+            stamp = frames.now_ms()
             for _ in range(count):
                 key = next(keys)
                 number += 1
-                value = events.value(kind="number", value=number, text=str(number), state="fresh",
+                value = frames.value(kind="number", value=number, text=str(number), state="fresh",
                                      timestamp=stamp, received=stamp)
                 self.offered += 1
                 if self.mode == "coalesced":
@@ -137,7 +137,7 @@ class Publisher:
                     seqs[dashboard_id] = seqs.get(dashboard_id, 0) + 1
                     # Shared as the coalescing path's frames are (no copy per socket), so the
                     # two paths differ only in how many frames they send.
-                    frame = SharedFrame(events.batch(routes.slugs[dashboard_id], seqs[dashboard_id], {key: value}))
+                    frame = SharedFrame(frames.batch(routes.slugs[dashboard_id], seqs[dashboard_id], {key: value}))
                     await layer.group_send(dashboard_group(dashboard_id), {"type": FRAME_MESSAGE, "frame": frame})
                     self.group_sends += 1
                 self.published += 1

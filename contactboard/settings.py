@@ -287,17 +287,22 @@ GENESYS_SSO = {
 }
 
 # The bridge (see statsbridge/).
+# Only the bridge settings the environment sets: their defaults (and what each means) are
+# stated once, in statsbridge.conf.BridgeSettings. BRIDGE_EMBEDDED=false when a separate
+# `manage.py runbridge` process runs the bridge.
 BRIDGE = {
-    # Run the bridge inside the web process (embedded default). Set false when a
-    # separate `manage.py runbridge` process does it.
-    "EMBEDDED": env_bool("BRIDGE_EMBEDDED", True),
-    "TICK_SECONDS": env_float("BRIDGE_TICK_SECONDS", 0.25),
-    "SUBSCRIPTION_BATCH_SIZE": env_int("BRIDGE_SUBSCRIPTION_BATCH_SIZE", 500),
-    "HISTORY_RETENTION_HOURS": env_float("HISTORY_RETENTION_HOURS", 24.0),
-    "LEASE_SECONDS": env_float("BRIDGE_LEASE_SECONDS", 3.0),
-    "POLL_SECONDS": env_float("BRIDGE_POLL_SECONDS", 5.0),
-    "POLL_AFTER_FAILED_CONNECTS": env_int("BRIDGE_POLL_AFTER_FAILED_CONNECTS", 3),
-    "POLL_AFTER_SECONDS": env_float("BRIDGE_POLL_AFTER_SECONDS", 30.0),
+    key: read(variable, None)
+    for key, variable, read in [
+        ("EMBEDDED", "BRIDGE_EMBEDDED", env_bool),
+        ("TICK_SECONDS", "BRIDGE_TICK_SECONDS", env_float),
+        ("SUBSCRIPTION_BATCH_SIZE", "BRIDGE_SUBSCRIPTION_BATCH_SIZE", env_int),
+        ("HISTORY_RETENTION_HOURS", "HISTORY_RETENTION_HOURS", env_float),
+        ("LEASE_SECONDS", "BRIDGE_LEASE_SECONDS", env_float),
+        ("POLL_SECONDS", "BRIDGE_POLL_SECONDS", env_float),
+        ("POLL_AFTER_FAILED_CONNECTS", "BRIDGE_POLL_AFTER_FAILED_CONNECTS", env_int),
+        ("POLL_AFTER_SECONDS", "BRIDGE_POLL_AFTER_SECONDS", env_float),
+    ]
+    if env_str(variable).strip()
 }
 
 # Walls reload themselves (after their first minute) once their JS heap passes this: a TV

@@ -3,7 +3,7 @@
 Both send a snapshot of each dashboard they show first, then forward the bridge's
 per-dashboard frames in sequence, answer ``resync`` and ``ping``, and reject bad
 client frames with an ``error`` frame while keeping the socket open. Parsing, rate
-limiting and sequence filtering are pure helpers in ``statsbridge.sockets``.
+limiting and sequence filtering are pure helpers in ``statsbridge.client_frames``.
 """
 
 import asyncio
@@ -25,10 +25,12 @@ from django.utils import timezone
 from dashboard import access, security
 from dashboard.models import Dashboard, Display
 from dashboard.wanted import dashboard_keys
-from statsbridge import events, metrics, values
-from statsbridge.conf import bridge_setting
+from statsbridge import frames as events
+from statsbridge import metrics
+from statsbridge import store as values
+from statsbridge.client_frames import SeqFilter, TokenBucket, parse_client_frame
+from statsbridge.conf import bridge_settings
 from statsbridge.fanout import dashboard_group, display_group
-from statsbridge.sockets import SeqFilter, TokenBucket, parse_client_frame
 from statsbridge.watch import watcher
 
 log = logging.getLogger(__name__)
@@ -361,7 +363,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         """Check a client frame, then act on it; answer bad ones with an error frame."""
         if self.bucket is None:
-            rate = float(bridge_setting("CLIENT_FRAMES_PER_SECOND"))
+            rate = bridge_settings().client_frames_per_second
             self.bucket = TokenBucket(rate=rate, burst=4 * rate)
         if not self.bucket.allow():
             metrics.client_frames_rejected.labels(code="rate_limited").inc()

@@ -11,7 +11,7 @@ import datetime as dt
 import zoneinfo
 
 from dashboard import names, thresholds
-from statsbridge import events
+from statsbridge import frames as events
 from statsbridge.formatting import display_text, interval_label, numeric
 
 # Label, colour and icon per agent state: one table for every board (dashboard/names.py).

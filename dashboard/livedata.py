@@ -7,7 +7,7 @@ render a page with the same values its socket will then keep live.
 import datetime as dt
 
 from statsbridge import history as samples
-from statsbridge import values as store
+from statsbridge import store
 
 
 def connection() -> dict:

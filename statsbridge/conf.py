@@ -1,41 +1,96 @@
-"""The bridge's settings with their defaults (``settings.BRIDGE`` overrides them)."""
+"""The bridge's settings: one typed, frozen object, each default stated once here.
+
+``settings.BRIDGE`` (keys in upper case, e.g. ``TICK_SECONDS``) overrides the defaults;
+an unknown key is refused, so a misspelt setting never goes unnoticed. The object is
+built once and built again when ``settings.BRIDGE`` changes (``override_settings``,
+pytest-django's ``settings`` fixture).
+"""
+
+import dataclasses
+from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
-DEFAULTS = {
-    "EMBEDDED": True,
-    "TICK_SECONDS": 0.25,
-    "SUBSCRIPTION_BATCH_SIZE": 500,
-    "HISTORY_RETENTION_HOURS": 24.0,
-    "LEASE_SECONDS": 3.0,
+
+@dataclass(frozen=True)
+class BridgeSettings:
+    """The bridge's settings, typed, with their defaults."""
+
+    # Run the bridge inside the web process; false when a `manage.py runbridge` process does it.
+    embedded: bool = True
+    tick_seconds: float = 0.25
+    subscription_batch_size: int = 500
+    history_retention_hours: float = 24.0
+    lease_seconds: float = 3.0
     # How often the active bridge writes its status and web processes read it. A bridge
     # is down once its last beat is four periods old: detected within 1.25 s of dying,
     # leaving time to tell every screen within 2 s, while a beat may come 0.75 s late.
-    "HEARTBEAT_SECONDS": 0.25,
+    heartbeat_seconds: float = 0.25
     # How often the bridge checks whether admin edits changed what is wanted.
-    "CONFIG_POLL_SECONDS": 1.0,
+    config_poll_seconds: float = 1.0
     # Full re-read of the wanted set even without an edit signal (safety net).
-    "CONFIG_REFRESH_SECONDS": 30.0,
-    "HISTORY_PRUNE_SECONDS": 60.0,
+    config_refresh_seconds: float = 30.0
+    history_prune_seconds: float = 60.0
     # At most one history sample per statistic per this many seconds.
-    "HISTORY_INTERVAL_SECONDS": 1.0,
+    history_interval_seconds: float = 1.0
     # Client frames per connection allowed per second (burst = 4x).
-    "CLIENT_FRAMES_PER_SECOND": 5.0,
+    client_frames_per_second: float = 5.0
     # Channel-layer/cache key prefix, so several deployments can share one Redis.
-    "KEY_PREFIX": "sb",
+    key_prefix: str = "sb"
     # Degraded mode: when CometD fails this many connects in a row, or stays this many
-    # seconds without a connection, values are polled by REST every POLL_SECONDS.
-    "POLL_SECONDS": 5.0,
-    "POLL_AFTER_FAILED_CONNECTS": 3,
-    "POLL_AFTER_SECONDS": 30.0,
-}
+    # seconds without a connection, values are polled by REST every ``poll_seconds``.
+    poll_seconds: float = 5.0
+    poll_after_failed_connects: int = 3
+    poll_after_seconds: float = 30.0
+
+    @classmethod
+    def from_mapping(cls, mapping: dict) -> "BridgeSettings":
+        """Build from a ``settings.BRIDGE``-style dict; refuse unknown keys and values of the wrong type."""
+        fields = {field.name.upper(): field for field in dataclasses.fields(cls)}
+        unknown = sorted(set(mapping) - set(fields))
+        if unknown:
+            raise ImproperlyConfigured(
+                f"unknown BRIDGE setting(s) {', '.join(map(repr, unknown))}; known: {', '.join(sorted(fields))}"
+            )
+        values = {}
+        for key, value in mapping.items():
+            field = fields[key]
+            kind = field.type  # bool, int, float or str
+            try:
+                values[field.name] = kind(value)
+            except (TypeError, ValueError):
+                raise ImproperlyConfigured(f"BRIDGE[{key!r}] must be of type {kind.__name__}") from None
+        return cls(**values)
+
+    @property
+    def dead_after_seconds(self) -> float:
+        """Age of the last heartbeat after which the bridge counts as down."""
+        return 4 * self.heartbeat_seconds
 
 
-def bridge_setting(name: str):
-    """Return ``settings.BRIDGE[name]`` or its default."""
-    return getattr(settings, "BRIDGE", {}).get(name, DEFAULTS[name])
+_current: BridgeSettings | None = None
+
+
+def bridge_settings() -> BridgeSettings:
+    """The bridge settings in force (built from ``settings.BRIDGE`` on first use)."""
+    global _current
+    current = _current
+    if current is None:
+        current = _current = BridgeSettings.from_mapping(getattr(settings, "BRIDGE", {}))
+    return current
+
+
+@receiver(setting_changed)
+def _reload(*, setting: str, **kwargs) -> None:
+    """Forget the built settings when ``settings.BRIDGE`` changes, so the next read sees it."""
+    global _current
+    if setting == "BRIDGE":
+        _current = None
 
 
 def dead_after_seconds() -> float:
     """Age of the last heartbeat after which the bridge counts as down."""
-    return 4 * float(bridge_setting("HEARTBEAT_SECONDS"))
+    return bridge_settings().dead_after_seconds

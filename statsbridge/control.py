@@ -16,7 +16,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from statsbridge import events, values
+from statsbridge import frames, store
 from statsbridge.decoding import Decoding, hint_for
 from statsbridge.fanout import CONTROL_GROUP, dashboard_group, display_group
 from statsbridge.upstream.auth import Credentials, TokenProvider
@@ -51,7 +51,7 @@ def dashboard_removed(dashboard_id: int) -> None:
 
 def config_changed() -> None:
     """Tell the bridge that widgets, statistics or dashboards changed."""
-    values.bump_config_version()
+    store.bump_config_version()
 
 
 async def request_resubscribe_async() -> None:
@@ -101,7 +101,7 @@ async def peek_statistic_async(statistic, genesys: dict | None = None) -> dict:
         raise StatisticsApiError(code=result.code, message=message, path=result.path, http_status=200)
     item = items[0]
     hint = hint_for(statistic.key, statistic.name, statistic.definition)
-    return Decoding().decode(item["value"], hint, timestamp=item.get("timestamp"), received=events.now_ms())
+    return Decoding().decode(item["value"], hint, timestamp=item.get("timestamp"), received=frames.now_ms())
 
 
 def peek_statistic(statistic, genesys: dict | None = None) -> dict:

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from statsbridge import events
+from statsbridge import frames
 from statsbridge.definitions import PERCENT_CATEGORIES, TIME_CATEGORIES
 from statsbridge.formatting import kind_text
 
@@ -65,15 +65,14 @@ class Decoded:
     kind: str
     value: float | None
     agent: dict | None = None
-    text: str | None = None
 
 
 Decoder = Callable[[object, Hint], Decoded | None]
 # (name, decoder, keys): ``keys`` are the object keys (lower case) of which a value
 # must have at least one for the decoder to recognise it; None: it decodes non-objects.
 DECODERS: list[tuple[str, Decoder, frozenset | None]] = []
-_PLANS: dict = {}  # shape → decoders (see ``plan``)
-MAX_PLANS = 1024
+_DECODERS_BY_SHAPE: dict = {}  # shape → decoders (see ``decoders_for_shape``)
+MAX_SHAPES = 1024
 
 
 def decoder(name: str, *, keys: tuple | None = None) -> Callable[[Decoder], Decoder]:
@@ -81,12 +80,12 @@ def decoder(name: str, *, keys: tuple | None = None) -> Callable[[Decoder], Deco
 
     ``keys``: a decoder of objects names every key it recognises a value by (it must
     return None for an object with none of them), so that objects of a given shape
-    are only offered to the decoders that can recognise them (see ``plan``).
+    are only offered to the decoders that can recognise them (see ``decoders_for_shape``).
     """
 
     def register(function: Decoder) -> Decoder:
         DECODERS.append((name, function, None if keys is None else frozenset(k.lower() for k in keys)))
-        _PLANS.clear()
+        _DECODERS_BY_SHAPE.clear()
         return function
 
     return register
@@ -358,31 +357,31 @@ def decode_numeric_string(raw, hint: Hint) -> Decoded | None:
 # ---------------------------------------------------------------- entry point
 
 
-def plan(shape: frozenset | None) -> tuple:
+def decoders_for_shape(shape: frozenset | None) -> tuple:
     """The decoders that can recognise a value of ``shape`` (its lower-case keys; None: not an object), in order.
 
-    Remembered per shape (statistics of one shape share one plan) until a decoder is registered.
+    Remembered per shape (statistics of one shape share them) until a decoder is registered.
     """
-    found = _PLANS.get(shape)
+    found = _DECODERS_BY_SHAPE.get(shape)
     if found is None:
         found = tuple((name, function) for name, function, keys in DECODERS
                       if (keys is None if shape is None else keys is not None and keys & shape))
-        if len(_PLANS) < MAX_PLANS:  # Shapes come from upstream: keep the memory bounded.
-            _PLANS[shape] = found
+        if len(_DECODERS_BY_SHAPE) < MAX_SHAPES:  # Shapes come from upstream: keep the memory bounded.
+            _DECODERS_BY_SHAPE[shape] = found
     return found
 
 
 class Decoding:
     """Decodes values for the bridge; remembers which statistics it already warned about.
 
-    Per statistic it keeps the decoders planned for the shape of its last value, so a
+    Per statistic it keeps the decoders chosen for the shape of its last value, so a
     statistic whose values keep their shape (nearly all) skips the decoders that
-    cannot recognise it and the planning too.
+    cannot recognise it and the choosing too.
     """
 
     def __init__(self):
         self._warned: set[str] = set()
-        self._plans: dict[str, tuple] = {}  # statistic key → (shape, decoders)
+        self._decoders_by_key: dict[str, tuple] = {}  # statistic key → (shape, decoders)
 
     def decode(self, raw, hint: Hint, *, timestamp, received: int, state: str = "fresh") -> dict:
         """Return the wire Value of ``raw``; unknown shapes become kind ``unknown``."""
@@ -405,20 +404,20 @@ class Decoding:
                 hint.name or hint.category or "custom",
                 _shape_of(raw),
             )
-        return events.value(kind="unknown", value=None, text="?", state=state, timestamp=stamp, received=received)
+        return frames.value(kind="unknown", value=None, text="?", state=state, timestamp=stamp, received=received)
 
     def _decoders_for(self, shaped, key: str) -> tuple:
         keys = shaped.keys() if type(shaped) is _Folded else None
-        known = self._plans.get(key)
+        known = self._decoders_by_key.get(key)
         if known is None or known[0] != keys:  # (a frozenset equals the keys view of the same keys)
             shape = None if keys is None else frozenset(keys)
-            known = self._plans[key] = (shape, plan(shape))
+            known = self._decoders_by_key[key] = (shape, decoders_for_shape(shape))
         return known[1]
 
     def forget(self, keys) -> None:
-        """Drop the plans of statistics not in ``keys`` (no longer wanted)."""
+        """Drop the decoders chosen for statistics not in ``keys`` (no longer wanted)."""
         keep = set(keys)
-        self._plans = {k: v for k, v in self._plans.items() if k in keep}
+        self._decoders_by_key = {k: v for k, v in self._decoders_by_key.items() if k in keep}
 
 
 def _to_value(decoded: Decoded, stamp: int | None, received: int, state: str) -> dict:
@@ -426,7 +425,7 @@ def _to_value(decoded: Decoded, stamp: int | None, received: int, state: str) ->
         text = decoded.agent["state"]
         if decoded.agent.get("reason"):
             text = f"{text} ({decoded.agent['reason']})"
-        return events.value(
+        return frames.value(
             kind="agent_state",
             value=decoded.value,
             text=text,
@@ -435,8 +434,8 @@ def _to_value(decoded: Decoded, stamp: int | None, received: int, state: str) ->
             received=received,
             agent=decoded.agent,
         )
-    text = decoded.text or kind_text(decoded.kind, decoded.value)  # one rule set (statsbridge.formatting)
-    return events.value(
+    text = kind_text(decoded.kind, decoded.value)  # one rule set (statsbridge.formatting)
+    return frames.value(
         kind=decoded.kind, value=decoded.value, text=text, state=state, timestamp=stamp, received=received
     )
 

@@ -6,15 +6,15 @@ once (``flush_due``), one that was gets the rest at its next tick boundary; so a
 isolated update goes out without waiting, and a busy dashboard still gets at most one
 ``batch`` per tick. A flush stores values and sequence numbers in the shared store
 first (so a snapshot taken meanwhile is never older than the batch that follows it),
-then sends the frames over the channel layer and records the values in the history
-(each statistic at most once per ``HISTORY_INTERVAL_SECONDS``, in one bulk insert).
+then sends the frames over the channel layer and hands the values to the history
+writer (``history.HistoryWriter``: each statistic at most once per
+``HISTORY_INTERVAL_SECONDS``, in one bulk insert, off the publishing path).
 The number of messages is bounded by dashboards × ticks, whatever the upstream rate.
 The heartbeat (``beat``) is written on its own runner, so slow history or value
 writes never make a live bridge look dead.
 """
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -22,8 +22,8 @@ import time
 
 from channels.layers import get_channel_layer
 
-from statsbridge import events, history, metrics, values
-from statsbridge.conf import bridge_setting
+from statsbridge import frames, history, metrics, store
+from statsbridge.conf import bridge_settings
 from statsbridge.wanted import Routes
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def continued_seqs(stored: dict, now_ms: int) -> dict:
     return {d: seq if seq else now_ms for d, seq in stored.items()}
 
 
-def plan_frames(routes: Routes, seqs: dict, changed: dict, connection: dict | None) -> list[tuple[int, dict]]:
+def frames_for_changes(routes: Routes, seqs: dict, changed: dict, connection: dict | None) -> list[tuple[int, dict]]:
     """Pure: the frames of one tick, as ``(dashboard id, frame)``, advancing ``seqs`` in place.
 
     A connection change gives every dashboard a ``status`` frame; changed values
@@ -80,16 +80,16 @@ def plan_frames(routes: Routes, seqs: dict, changed: dict, connection: dict | No
     for key, item in changed.items():
         for dashboard_id in routes.dashboards_by_key.get(key, ()):
             per_dashboard.setdefault(dashboard_id, {})[key] = item
-    return plan_dashboard_frames(routes, seqs, per_dashboard, connection)
+    return frames_for_dashboards(routes, seqs, per_dashboard, connection)
 
 
-def plan_dashboard_frames(routes: Routes, seqs: dict, per_dashboard: dict, connection: dict | None) -> list[tuple[int, dict]]:
-    """Pure: like ``plan_frames``, from values already grouped ``{dashboard id: {key: Value}}``."""
-    frames = []
+def frames_for_dashboards(routes: Routes, seqs: dict, per_dashboard: dict, connection: dict | None) -> list[tuple[int, dict]]:
+    """Pure: like ``frames_for_changes``, from values already grouped ``{dashboard id: {key: Value}}``."""
+    out = []
     if connection is not None:
         for dashboard_id, slug in sorted(routes.slugs.items()):
             seqs[dashboard_id] = seqs.get(dashboard_id, 0) + 1
-            frames.append((dashboard_id, events.status(slug, seqs[dashboard_id], connection)))
+            out.append((dashboard_id, frames.status(slug, seqs[dashboard_id], connection)))
     for dashboard_id, batch_values in sorted(per_dashboard.items()):
         if not batch_values:
             continue
@@ -97,13 +97,8 @@ def plan_dashboard_frames(routes: Routes, seqs: dict, per_dashboard: dict, conne
         if slug is None:
             continue
         seqs[dashboard_id] = seqs.get(dashboard_id, 0) + 1
-        frames.append((dashboard_id, events.batch(slug, seqs[dashboard_id], batch_values)))
-    return frames
-
-
-def record_batches(batches: list[tuple[dict, int]]) -> int:
-    """Record several publishes' history samples ``[(values, published ms)]`` in one go."""
-    return sum(history.record(due, published) for due, published in batches)
+        out.append((dashboard_id, frames.batch(slug, seqs[dashboard_id], batch_values)))
+    return out
 
 
 def due_dashboards(waiting, last_sent: dict, now: float, tick: float) -> list[int]:
@@ -133,21 +128,17 @@ class Fanout:
         run_history=None,
         layer=None,
         record_history: bool = True,
-        clock=events.now_ms,
+        clock=frames.now_ms,
         tick_seconds: float | None = None,
         monotonic=time.monotonic,
     ):
         self._run_sync = run_sync
         self._run_status = run_status or run_sync
-        self._run_history = run_history or run_sync
-        self._history_batches: list[tuple[dict, int]] = []
-        self._history_task: asyncio.Task | None = None
-        self._history_wake = asyncio.Event()
         self.layer = layer or get_channel_layer()
         self._record_history = record_history
         self._clock = clock
         self._monotonic = monotonic
-        self.tick = float(bridge_setting("TICK_SECONDS")) if tick_seconds is None else tick_seconds
+        self.tick = bridge_settings().tick_seconds if tick_seconds is None else tick_seconds
         self.routes = Routes()
         self.latest: dict[str, dict] = {}
         self._pending: dict[str, dict] = {}  # key → Value not yet in the shared store
@@ -155,10 +146,11 @@ class Fanout:
         self._last_sent: dict[int, float] = {}  # dashboard id → monotonic time of its last batch
         self._work = asyncio.Event()
         self._seqs: dict[int, int] = {}
-        self._epoch: str | None = None  # of the shared store, as last seen (see values.store_epoch)
-        self.connection = events.connection(upstream="connecting", service="UNKNOWN", bridge="up")
+        self._epoch: str | None = None  # of the shared store, as last seen (see store.store_epoch)
+        self.connection = frames.connection(upstream="connecting", service="UNKNOWN", bridge="up")
         self._connection_changed = True
-        self._throttle = history.SampleThrottle(int(float(bridge_setting("HISTORY_INTERVAL_SECONDS")) * 1000))
+        self._history = history.HistoryWriter(run_history or run_sync,
+                                              int(bridge_settings().history_interval_seconds * 1000), clock)
         self.identity = f"{socket.gethostname()}:{os.getpid()}"
         self.started = self._clock()
 
@@ -192,7 +184,7 @@ class Fanout:
         if (new_upstream, new_service, new_poll) == (
                 self.connection["upstream"], self.connection["service"], self.connection.get("poll_seconds")):
             return
-        self.connection = events.connection(upstream=new_upstream, service=new_service, bridge="up",
+        self.connection = frames.connection(upstream=new_upstream, service=new_service, bridge="up",
                                             as_of=self._clock(), poll_seconds=new_poll)
         self._connection_changed = True
         self._work.set()
@@ -201,21 +193,21 @@ class Fanout:
 
     def mark_all(self, state: str) -> int:
         """Queue every known value in ``state`` (e.g. all stale when the service goes away)."""
-        return self._queue_wanted(lambda item: None if item["state"] == state else events.with_state(item, state))
+        return self._queue_wanted(lambda item: None if item["state"] == state else frames.with_state(item, state))
 
     async def set_routes(self, routes: Routes) -> None:
         """Adopt new routes; dashboards new to this bridge continue their stored sequence."""
         new_ids = [d for d in routes.slugs if d not in self._seqs]
         if new_ids:
-            stored = await self._run_sync(values.read_seqs, new_ids)
+            stored = await self._run_sync(store.read_seqs, new_ids)
             self._seqs.update(continued_seqs(stored, self._clock()))
         known = set(routes.wanted)
         missing = [k for k in known if k not in self.latest]
         if missing:
-            stored_values = await self._run_sync(values.read_values, missing)
+            stored_values = await self._run_sync(store.read_values, missing)
             for key, item in stored_values.items():
                 # Whatever an earlier bridge left is not fresh until upstream confirms it.
-                self.latest[key] = events.with_state(item, "stale") if item["state"] == "fresh" else item
+                self.latest[key] = frames.with_state(item, "stale") if item["state"] == "fresh" else item
         self.latest = {k: v for k, v in self.latest.items() if k in known}
         self._pending = {k: v for k, v in self._pending.items() if k in known}
         waiting = {
@@ -224,7 +216,7 @@ class Fanout:
         }
         self._waiting = {d: items for d, items in waiting.items() if items}
         self.routes = routes
-        self._throttle.retain(known)
+        self._history.retain(known)
         metrics.statistics_wanted.set(len(known))
 
     # ------------------------------------------------------------ publishing
@@ -267,7 +259,7 @@ class Fanout:
         """Write the status with a new heartbeat, on the status runner only; after the
         shared store lost its data, publish every value again (store and screens) and
         return True, so the caller can write back what else it keeps there."""
-        epoch = await self._run_status(values.store_epoch)
+        epoch = await self._run_status(store.store_epoch)
         reset = self._epoch is not None and epoch != self._epoch
         if reset:
             log.warning("the shared store lost its data (restarted?); publishing every value again")
@@ -280,7 +272,7 @@ class Fanout:
         """(Runner thread.) Write a heartbeat status with the connection as it is now: one
         taken earlier could land after a publish's newer one and put the old one back
         (``connection`` is replaced, never changed in place, so reading it here is safe)."""
-        values.write(None, None, {**status, "connection": self.connection})
+        store.write(None, None, {**status, "connection": self.connection})
 
     def requeue_all(self) -> int:
         """Queue every latest wanted value for the next publish; return how many."""
@@ -303,10 +295,10 @@ class Fanout:
         if not changed and not per_dashboard and connection is None and not heartbeat:
             return 0
         seqs_before = dict(self._seqs)
-        frames = plan_dashboard_frames(self.routes, self._seqs, per_dashboard, connection)
+        outgoing = frames_for_dashboards(self.routes, self._seqs, per_dashboard, connection)
         touched = {d: s for d, s in self._seqs.items() if seqs_before.get(d) != s}
         sent_at = self._monotonic()
-        for dashboard_id, frame in frames:
+        for dashboard_id, frame in outgoing:
             if frame["type"] == "batch":
                 self._last_sent[dashboard_id] = sent_at
         status = self.status(extra_status) if (connection is not None or heartbeat) else None
@@ -314,8 +306,8 @@ class Fanout:
         # go, and one that saw a status frame's seq beside the previous connection would
         # make its socket drop that frame and show the old connection until the next change.
         try:
-            await self._run_sync(values.write, changed, touched, status)
-            for dashboard_id, frame in frames:
+            await self._run_sync(store.write, changed, touched, status)
+            for dashboard_id, frame in outgoing:
                 await self.layer.group_send(dashboard_group(dashboard_id), {"type": FRAME_MESSAGE, "frame": SharedFrame(frame)})
                 metrics.messages_out.labels(type=frame["type"]).inc()
             if connection is not None:
@@ -326,8 +318,8 @@ class Fanout:
         published = self._clock()
         self._observe(changed, published)
         if self._record_history:
-            self._queue_history(self._throttle.take(changed, published), published)
-        return len(frames)
+            self._history.add(changed, published)
+        return len(outgoing)
 
     def _put_back(self, changed: dict, per_dashboard: dict, connection_changed: bool) -> None:
         """Queue again what a failed publish took (the store or layer blipped), under anything
@@ -341,48 +333,9 @@ class Fanout:
         self._connection_changed = self._connection_changed or connection_changed
         self._work.set()
 
-    def _queue_history(self, due: dict, at: int) -> None:
-        """Queue ``due`` samples and make sure the history writer runs (it also waits for the throttled ones)."""
-        if due:
-            self._history_batches.append((due, at))
-        if self._history_task is not None and not self._history_task.done():
-            if due:
-                self._history_wake.set()  # A writer waiting for the throttled ones writes these first.
-        elif due or self._throttle.due_in(at) is not None:
-            self._history_task = asyncio.create_task(self._write_history(), name="fanout history")
-
-    async def _write_history(self) -> None:
-        """Insert queued history samples off the publishing path; wake for the waiting ones when they are due.
-
-        So the last value of a burst is recorded within one interval even when nothing
-        else is published after it.
-        """
-        while True:
-            while self._history_batches:
-                batches, self._history_batches = self._history_batches, []
-                try:
-                    await self._run_history(record_batches, batches)
-                except Exception:  # History must never stop the live path.
-                    log.exception("could not record %d history samples", sum(len(due) for due, _ in batches))
-            wait = self._throttle.due_in(self._clock())
-            if wait is None:
-                return
-            if wait > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._history_wake.wait(), wait / 1000)
-            self._history_wake.clear()
-            now = self._clock()
-            due = self._throttle.take({}, now)
-            if due:
-                self._history_batches.append((due, now))
-
     async def drain_history(self) -> None:
-        """Write every sample gathered so far, the throttled ones too, and wait until they are written."""
-        now = self._clock()
-        self._queue_history(self._throttle.take({}, now, force=True), now)
-        self._history_wake.set()
-        while self._history_task is not None and not self._history_task.done():
-            await asyncio.shield(self._history_task)
+        """Write every history sample gathered so far, the throttled ones too, and wait until they are written."""
+        await self._history.drain()
 
     def _observe(self, changed: dict, published: int) -> None:
         metrics.updates_out.inc(len(changed))
@@ -397,7 +350,7 @@ class Fanout:
     async def publish_down(self) -> None:
         """Tell everyone this bridge is stopping: values stale, bridge down."""
         self.mark_all("stale")
-        self.connection = events.connection(
+        self.connection = frames.connection(
             upstream="down", service=self.connection["service"], bridge="down", as_of=self._clock()
         )
         self._connection_changed = True

@@ -1,18 +1,24 @@
 """The rolling history of statistic values: bulk recording, pruning, and queries.
 
 The bridge records what it published, at most once per statistic per interval, in
-one bulk insert per interval (``SampleThrottle``, ``record``); pages ask
-"what did these statistics show at time T" (a wall at 10:42) and "the series of the
-last N minutes" (trend charts). All functions are synchronous ORM code.
+one bulk insert per interval (``HistoryWriter``, ``SampleThrottle``, ``record``); pages
+ask "what did these statistics show at time T" (a wall at 10:42) and "the series of the
+last N minutes" (trend charts). Every function is synchronous ORM code; only the
+``HistoryWriter`` runs in the event loop, handing the inserts to a runner thread.
 """
 
+import asyncio
+import contextlib
 import datetime as dt
+import logging
 
 from django.db import connections, router, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from statsbridge.models import StatisticSample
+
+log = logging.getLogger(__name__)
 
 
 def _at(ms: int) -> dt.datetime:
@@ -87,6 +93,80 @@ def record(values: dict, published_ms: int) -> int:
     with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
         cursor.executemany(sql, rows)
     return len(rows)
+
+
+def record_batches(batches: list[tuple[dict, int]]) -> int:
+    """Record several publishes' samples ``[(values, published ms)]`` in one go."""
+    return sum(record(due, published) for due, published in batches)
+
+
+class HistoryWriter:
+    """Records what the fan-out published, throttled (``SampleThrottle``), off the publishing path.
+
+    ``add`` never waits: samples are inserted by a task of their own through
+    ``run_history`` (a runner that neither heartbeats nor publishes queue behind), and
+    throttled ones are written once due even when nothing else is published after them.
+    Call it from the event loop only.
+    """
+
+    def __init__(self, run_history, interval_ms: int, clock):
+        self._run_history = run_history
+        self._clock = clock
+        self._throttle = SampleThrottle(interval_ms)
+        self._batches: list[tuple[dict, int]] = []
+        self._task: asyncio.Task | None = None
+        self._wake = asyncio.Event()
+
+    def add(self, changed: dict, published: int) -> None:
+        """Hand over the values (by statistic key) published at ``published`` ms."""
+        self._queue(self._throttle.take(changed, published), published)
+
+    def retain(self, keys) -> None:
+        """Forget statistics that are no longer wanted."""
+        self._throttle.retain(keys)
+
+    def _queue(self, due: dict, at: int) -> None:
+        """Queue ``due`` samples and make sure the writer runs (it also waits for the throttled ones)."""
+        if due:
+            self._batches.append((due, at))
+        if self._task is not None and not self._task.done():
+            if due:
+                self._wake.set()  # A writer waiting for the throttled ones writes these first.
+        elif due or self._throttle.due_in(at) is not None:
+            self._task = asyncio.create_task(self._write(), name="fanout history")
+
+    async def _write(self) -> None:
+        """Insert queued samples; wake for the waiting ones when they are due.
+
+        So the last value of a burst is recorded within one interval even when nothing
+        else is published after it.
+        """
+        while True:
+            while self._batches:
+                batches, self._batches = self._batches, []
+                try:
+                    await self._run_history(record_batches, batches)
+                except Exception:  # History must never stop the live path.
+                    log.exception("could not record %d history samples", sum(len(due) for due, _ in batches))
+            wait = self._throttle.due_in(self._clock())
+            if wait is None:
+                return
+            if wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), wait / 1000)
+            self._wake.clear()
+            now = self._clock()
+            due = self._throttle.take({}, now)
+            if due:
+                self._batches.append((due, now))
+
+    async def drain(self) -> None:
+        """Write every sample handed over so far, the throttled ones too, and wait until they are written."""
+        now = self._clock()
+        self._queue(self._throttle.take({}, now, force=True), now)
+        self._wake.set()
+        while self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
 
 
 def _number(value) -> float | None:

@@ -15,7 +15,7 @@ from django.conf import settings
 
 from statsbridge.aio import SyncRunner
 from statsbridge.bridge import Bridge
-from statsbridge.conf import bridge_setting
+from statsbridge.conf import bridge_settings
 from statsbridge.fanout import Fanout
 from statsbridge.lease import LocalLease, RedisLease
 
@@ -28,9 +28,9 @@ def make_lease():
     if not url:
         return LocalLease()
     prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
-    key = f"{prefix}:{bridge_setting('KEY_PREFIX')}:lease"
+    key = f"{prefix}:{bridge_settings().key_prefix}:lease"
     identity = f"{socket.gethostname()}:{os.getpid()}:{id(object())}"
-    return RedisLease(url, key, identity, float(bridge_setting("LEASE_SECONDS")))
+    return RedisLease(url, key, identity, bridge_settings().lease_seconds)
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> bool:

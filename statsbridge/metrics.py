@@ -7,11 +7,11 @@ scrape of any web process says whether the bridge is up and the service availabl
 """
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from statsbridge import events, values
+from statsbridge import frames, store
 
-UPSTREAM_STATES = events.UPSTREAM_STATES
+UPSTREAM_STATES = frames.UPSTREAM_STATES
 
 upstream_state = Gauge("ccdash_upstream_state", "Upstream CometD connection state (1 = current).", ["state"])
 service_available = Gauge("ccdash_service_available", "1 when the Statistics service is AVAILABLE.")
@@ -55,13 +55,13 @@ class SharedStatusCollector:
 
     def collect(self):
         """Yield gauges read from the shared status at scrape time."""
-        status = values.read_status()
-        connection = values.connection_from_status(status)
+        status = store.read_status()
+        connection = store.connection_from_status(status)
         bridge = GaugeMetricFamily("ccdash_shared_bridge_up", "1 when the active bridge's heartbeat is recent.")
         bridge.add_metric([], 1 if connection["bridge"] == "up" else 0)
         yield bridge
         live = GaugeMetricFamily("ccdash_shared_live", "1 when bridge up, upstream connected (or polling) and service AVAILABLE.")
-        live.add_metric([], 1 if values.is_live(connection) else 0)
+        live.add_metric([], 1 if store.is_live(connection) else 0)
         yield live
         polling = GaugeMetricFamily("ccdash_shared_polling", "1 while the bridge polls because CometD cannot be held.")
         polling.add_metric([], 1 if connection["upstream"] == "polling" else 0)
@@ -78,8 +78,44 @@ class SharedStatusCollector:
         yield rate
 
 
+class BayeuxClientCollector:
+    """Exports the counters of this process's CometD client (its ``ClientStats``) at scrape time.
+
+    ``source`` is set by the running bridge's upstream link: a function returning the
+    current client's stats, or None while there is no client. Each new client (after a
+    fatal stop) counts from zero again, which Prometheus takes as a counter reset.
+    """
+
+    COUNTERS = (
+        ("ccdash_bayeux_messages", "CometD data messages received by the current client.", "messages"),
+        ("ccdash_bayeux_errors", "Failed CometD exchanges of the current client (each retried with backoff).", "errors"),
+        ("ccdash_bayeux_dropped", "CometD messages dropped because the client's buffer was full.", "dropped"),
+        ("ccdash_bayeux_rejected", "Malformed messages left out of otherwise good CometD replies.", "rejected"),
+    )
+
+    def __init__(self):
+        self.source = None
+
+    def collect(self):
+        """Yield the current client's counters (nothing while there is none)."""
+        stats = self.source() if self.source is not None else None
+        if stats is None:
+            return
+        for name, documentation, field in self.COUNTERS:
+            counter = CounterMetricFamily(name, documentation)
+            counter.add_metric([], getattr(stats, field))
+            yield counter
+        if stats.last_message_at is not None:
+            last = GaugeMetricFamily("ccdash_bayeux_last_message_timestamp_seconds",
+                                     "When the current CometD client last received a data message (Unix time).")
+            last.add_metric([], stats.last_message_at)
+            yield last
+
+
 _shared = SharedStatusCollector()
 REGISTRY.register(_shared)
+bayeux_client = BayeuxClientCollector()
+REGISTRY.register(bayeux_client)
 
 
 def render() -> bytes:

@@ -76,11 +76,11 @@ def serve(
     from twisted.internet import defer, reactor
 
     from statsbridge import bodies
-    from statsbridge.conf import bridge_setting
+    from statsbridge.conf import bridge_settings
     from statsbridge.host import BridgeHost
 
     if embedded_bridge is None:
-        embedded_bridge = bool(bridge_setting("EMBEDDED"))
+        embedded_bridge = bridge_settings().embedded
     # Client frames over 4 KB get an error frame (socket kept); far larger ones are
     # refused by daphne itself (autobahn drops the connection) so a hostile client cannot make us buffer
     # megabytes. Our own frames are exempt: see inbound_limit_only.

@@ -28,7 +28,7 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from statsbridge.upstream.http import Backoff
+from statsbridge.upstream.backoff import Backoff
 
 TRANSIENT = "transient"  # may pass by itself (network, 502/503/504): retry, conclude nothing
 REFUSED = "refused"  # the request's content was refused (400/404/422 for a create): do not retry

@@ -7,12 +7,12 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from statsbridge import metrics, values
+from statsbridge import metrics, store
 
 
 def readiness(status: dict | None) -> tuple[bool, str, dict]:
     """Pure: whether the deployment is ready, why not, and the connection it judged."""
-    connection = values.connection_from_status(status)
+    connection = store.connection_from_status(status)
     if connection["bridge"] != "up":
         return False, "no active bridge (no recent heartbeat)", connection
     if connection["upstream"] not in ("connected", "polling"):
@@ -74,7 +74,7 @@ def readyz(request):
     The public answer says ready or not only: why, the connection, the upstream's last
     error text and the bridge's ``hostname:pid`` go to the metrics token or staff.
     """
-    status = values.read_status()
+    status = store.read_status()
     ready, reason, connection = readiness(status)
     if not may_see_details(request):
         return JsonResponse({"ready": ready}, status=200 if ready else 503)

@@ -34,10 +34,6 @@ class Routes:
     dashboards_by_key: dict[str, frozenset] = field(default_factory=dict)
     slugs: dict[int, str] = field(default_factory=dict)
 
-    def keys_of(self, dashboard_id: int) -> list[str]:
-        """Statistic keys shown on a dashboard."""
-        return sorted(k for k, ids in self.dashboards_by_key.items() if dashboard_id in ids)
-
 
 def descriptor(key: str, object_type: str, object_id: str, name: str, definition: dict | None) -> dict:
     """The statistic as ``POST /subscriptions`` takes it."""

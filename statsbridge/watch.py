@@ -20,8 +20,8 @@ import time
 
 from asgiref.sync import sync_to_async
 
-from statsbridge import events, values
-from statsbridge.conf import bridge_setting, dead_after_seconds
+from statsbridge import frames, store
+from statsbridge.conf import bridge_settings, dead_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class BridgeWatcher:
     def __init__(self):
         self.listeners: set = set()
         self.bridge_up: bool | None = None
-        self.epoch: str | None = None  # of the shared store (values.store_epoch)
+        self.epoch: str | None = None  # of the shared store (store.store_epoch)
         self._task: asyncio.Task | None = None
 
     def add(self, listener) -> None:
@@ -61,7 +61,7 @@ class BridgeWatcher:
         self.listeners.discard(listener)
 
     async def _run(self) -> None:
-        period = float(bridge_setting("HEARTBEAT_SECONDS"))
+        period = bridge_settings().heartbeat_seconds
         unreadable = False
         due = None
         while self.listeners:
@@ -80,10 +80,10 @@ class BridgeWatcher:
                     if not unreadable:
                         log.warning("could not read the bridge status (%s); calling the bridge down", type(error).__name__)
                     unreadable, status, epoch = True, None, self.epoch
-                now = events.now_ms()
+                now = frames.now_ms()
                 age = max(0.0, (now - status.get("heartbeat", 0)) / 1000 - lateness) if status else None
                 up = bridge_seems_up(self.bridge_up, age, dead_after_seconds())
-                connection = values.connection_from_status(status, now)
+                connection = store.connection_from_status(status, now)
                 reset = self.epoch is not None and epoch != self.epoch
                 if reset:
                     # Redis restarted empty: its groups are gone too, so every socket
@@ -102,7 +102,7 @@ class BridgeWatcher:
 
 def _read() -> tuple:
     """The bridge's status and the shared store's epoch, in one trip to a thread."""
-    return values.read_status(), values.store_epoch()
+    return store.read_status(), store.store_epoch()
 
 
 def watcher() -> BridgeWatcher:

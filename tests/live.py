@@ -3,7 +3,7 @@
 import asyncio
 import time
 
-from statsbridge import events
+from statsbridge import frames
 
 
 async def eventually(predicate, timeout: float, message: str, interval: float = 0.02):
@@ -33,7 +33,7 @@ class Browser:
 
     def apply(self, frame: dict) -> None:
         """Validate and apply one server frame."""
-        events.validate_frame(frame)
+        frames.validate_frame(frame)
         self.frames.append(frame)
         kind = frame["type"]
         if kind == "snapshot":

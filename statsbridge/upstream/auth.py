@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+from statsbridge.upstream.backoff import Backoff
 from statsbridge.upstream.errors import (
     BadApiKey,
     BadClientCredentials,
@@ -33,7 +34,6 @@ from statsbridge.upstream.errors import (
     error_summary,
     is_api_key_rejection,
 )
-from statsbridge.upstream.http import Backoff
 
 logger = logging.getLogger(__name__)
 

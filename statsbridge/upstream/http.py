@@ -1,14 +1,10 @@
-"""The one long-lived HTTP session shared by REST and CometD, and the backoff rule.
+"""The one long-lived HTTP session shared by REST and CometD.
 
 The Statistics service ties REST statistic subscriptions to the CometD session through
 cookies, so both clients must use the same cookie jar. The jar is ``unsafe`` because
 aiohttp's default jar drops cookies set by IP-address hosts (``http://10.0.0.5``,
 ``http://127.0.0.1``), which is how many tenants and every test reach the service.
 """
-
-import random
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import aiohttp
 
@@ -25,23 +21,3 @@ def create_session(api_key: str, *, connect_timeout: float = 10.0) -> aiohttp.Cl
         headers={"x-api-key": api_key},
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout),
     )
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Capped exponential backoff with jitter.
-
-    ``delay(n)`` for the n-th consecutive failure (n >= 1) is drawn from
-    ``[d/2, d]`` with ``d = min(cap, base * 2**(n-1))``: never zero (no tight loop),
-    never above ``cap``, and spread so that many clients do not retry in lockstep.
-    """
-
-    base: float = 0.5
-    cap: float = 30.0
-
-    def delay(self, failures: int, rand: Callable[[], float] = random.random) -> float:
-        """Seconds to wait after ``failures`` consecutive failures."""
-        if failures <= 0:
-            return 0.0
-        ceiling = min(self.cap, self.base * 2 ** min(failures - 1, 62))
-        return ceiling / 2 + rand() * ceiling / 2

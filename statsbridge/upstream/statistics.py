@@ -13,12 +13,13 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import quote
 
 import aiohttp
 
 from statsbridge.upstream.auth import TokenProvider
+from statsbridge.upstream.backoff import Backoff
 from statsbridge.upstream.errors import (
     AuthenticationError,
     BadApiKey,
@@ -26,7 +27,6 @@ from statsbridge.upstream.errors import (
     TransientError,
     is_api_key_rejection,
 )
-from statsbridge.upstream.http import Backoff
 
 logger = logging.getLogger(__name__)
 
@@ -56,28 +56,6 @@ class StatisticsResult:
     def partial(self) -> bool:
         """True for a code-2 reply: some items failed, see ``errors``."""
         return self.code == 2
-
-
-@dataclass(frozen=True)
-class SubscriptionBatch:
-    """What a chunked subscribe produced: one result per chunk that was created."""
-
-    results: tuple[StatisticsResult, ...] = field(default_factory=tuple)
-
-    @property
-    def subscription_ids(self) -> list[str]:
-        """The subscription ids of all chunks, in order."""
-        return [r.data.get("subscriptionId") for r in self.results]
-
-    @property
-    def statistics(self) -> list[dict]:
-        """The statistics (with current values) of all chunks that were subscribed."""
-        return [s for r in self.results for s in r.data.get("statistics", [])]
-
-    @property
-    def errors(self) -> list[ItemError]:
-        """Per-item errors of all chunks."""
-        return [e for r in self.results for e in r.errors]
 
 
 def decode_envelope(body: object, *, path: str, http_status: int = 200) -> StatisticsResult:
@@ -114,15 +92,8 @@ def decode_envelope(body: object, *, path: str, http_status: int = 200) -> Stati
     return StatisticsResult(code=code, data=data, errors=tuple(errors), path=path)
 
 
-def chunked(items: Sequence, size: int) -> list[list]:
-    """Split ``items`` into lists of at most ``size`` (size >= 1)."""
-    if size < 1:
-        raise ValueError("chunk size must be >= 1")
-    return [list(items[i:i + size]) for i in range(0, len(items), size)]
-
-
 class StatisticsClient:
-    """The five Statistics API calls, with retries, token refresh and chunked subscribe."""
+    """The five Statistics API calls, with retries and token refresh."""
 
     def __init__(
         self,
@@ -130,18 +101,16 @@ class StatisticsClient:
         api_url: str,
         tokens: TokenProvider,
         *,
-        chunk_size: int = 500,
         attempts: int = 5,
         backoff: Backoff = Backoff(base=0.5, cap=10.0),
         request_timeout: float = 30.0,
         sleep: Callable = asyncio.sleep,
     ):
-        if chunk_size < 1 or attempts < 1:
-            raise ValueError("chunk_size and attempts must be >= 1")
+        if attempts < 1:
+            raise ValueError("attempts must be >= 1")
         self._session = session
         self._base = api_url.rstrip("/") + BASE_PATH
         self._tokens = tokens
-        self.chunk_size = chunk_size
         self._attempts = attempts
         self._backoff = backoff
         self._timeout = aiohttp.ClientTimeout(total=request_timeout)
@@ -160,26 +129,6 @@ class StatisticsClient:
         as a duplicate (``statsbridge.subscribing`` deletes it and retries under a new id)."""
         body = {"operationId": operation_id or str(uuid.uuid4()), "data": {"statistics": list(statistics)}}
         return await self._call("POST", "/subscriptions", params={"verbose": verbose}, json=body, attempts=attempts)
-
-    async def subscribe(self, statistics: Sequence[dict], *, chunk_size: int | None = None,
-                        verbose: str = "INFO") -> SubscriptionBatch:
-        """Subscribe any number of statistics as several subscriptions of at most ``chunk_size``.
-
-        All or nothing: when a chunk fails, the chunks already created are deleted
-        (best effort) before the error is raised, so no subscription is left unknown.
-        """
-        results = []
-        try:
-            for chunk in chunked(statistics, chunk_size or self.chunk_size):
-                results.append(await self.create_subscription(chunk, verbose=verbose))
-        except Exception:
-            for created in results:
-                try:
-                    await self.delete_subscription(created.data.get("subscriptionId"))
-                except Exception as error:  # the service drops it with the session anyway
-                    logger.warning("could not delete subscription after a failed subscribe: %s", error)
-            raise
-        return SubscriptionBatch(tuple(results))
 
     async def get_subscription_values(self, subscription_id: str, statistic_ids: Iterable[str] | None = None,
                                       *, verbose: str = "INFO") -> StatisticsResult:

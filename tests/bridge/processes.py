@@ -5,7 +5,7 @@ import json
 
 import aiohttp
 
-from statsbridge import events
+from statsbridge import frames
 from tests.waiting import free_port  # noqa: F401  (re-exported for the process tests)
 
 SEED = """
@@ -60,7 +60,7 @@ class RemoteBrowser:
                 if message.type != aiohttp.WSMsgType.TEXT:
                     return
                 frame = json.loads(message.data)
-                events.validate_frame(frame)
+                frames.validate_frame(frame)
                 self.frames += 1
                 if "values" in frame:
                     self.values.update(frame["values"])
@@ -69,15 +69,19 @@ class RemoteBrowser:
                     self.saw_bridge_down |= self.connection["bridge"] == "down"
 
 
+def _shown(value: dict) -> tuple:
+    """What a browser shows of a value (its number, its time and an agent's state)."""
+    return value["value"], value["timestamp"], value.get("agent")
+
+
 def same_fresh_values(browsers, keys) -> bool:
     first = browsers[0].values
     for key in keys:
         if key not in first or first[key]["state"] != "fresh":
             return False
-        shown = (first[key]["value"], first[key]["timestamp"], first[key].get("agent"))
         for other in browsers[1:]:
             mine = other.values.get(key)
-            if not mine or (mine["value"], mine["timestamp"], mine.get("agent")) != shown:
+            if not mine or _shown(mine) != _shown(first[key]):
                 return False
     return True
 

@@ -8,7 +8,7 @@ import time
 import pytest
 from channels.db import database_sync_to_async
 
-from statsbridge import metrics, values
+from statsbridge import metrics, store
 from statsbridge.host import BridgeHost
 from statsbridge.lease import LocalLease
 from statsbridge.upstream.bayeux import MessagesLost
@@ -130,7 +130,7 @@ async def test_a_partial_success_keeps_what_succeeded_and_reports_the_refused(si
     user, _dashboard, _widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
 
     def settled():
-        status = values.read_status()
+        status = store.read_status()
         refused = (status or {}).get("refused", {})
         return status if refused and status["statistics"] + len(refused) == len(keys) else None
 
@@ -186,7 +186,7 @@ async def test_polling_while_notifications_are_blocked_then_streaming_again(simu
     await eventually(lambda: _truth_with(control_api, set(keys)), 10, "created again while polling")
     await _until_equal(browser, control_api, keys, "polled values of the new subscriptions equal to the truth")
     assert browser.connection["upstream"] == "polling"
-    status = values.read_status()
+    status = store.read_status()
     assert status["mode"] == "polling" and status["connection"]["upstream"] == "polling"
     assert metrics.upstream_state.labels(state="polling")._value.get() == 1
     exposition = metrics.render().decode()
@@ -195,9 +195,9 @@ async def test_polling_while_notifications_are_blocked_then_streaming_again(simu
     await browser.until(lambda b: b.connection["upstream"] == "connected", 40, "streaming again")
     assert "poll_seconds" not in browser.connection
     await _until_equal(browser, control_api, keys, "streamed values equal to the truth")
-    await eventually(lambda: bridge.bridge.book.busy is False and not bridge.bridge._need_resubscribe, 10, "settled")
+    await eventually(lambda: bridge.bridge.book.busy is False and not bridge.bridge.worker.need_resubscribe, 10, "settled")
     await once_each(control_api, keys)
-    assert values.read_status()["mode"] == "streaming"
+    assert store.read_status()["mode"] == "streaming"
     assert "ccdash_shared_polling 0.0" in metrics.render().decode()
     await browser.communicator.disconnect()
 
@@ -213,7 +213,7 @@ async def test_no_polling_status_while_rest_does_not_answer_either(simulator, br
                      "a poll failed")
     await browser.until(lambda b: all(b.values[k]["state"] == "stale" for k in keys), 5, "every value stale")
     assert browser.connection["upstream"] == "reconnecting"
-    assert values.read_status()["mode"] == "streaming"
+    assert store.read_status()["mode"] == "streaming"
     await control_api.call("POST", "/clear-faults", {"scope": "statistics"})
     await browser.until(lambda b: b.connection["upstream"] == "polling", 15, "POLLING once REST answers")
     await _until_equal(browser, control_api, keys, "fresh polled values")

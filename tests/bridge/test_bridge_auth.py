@@ -9,7 +9,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.test import AsyncClient
 
-from statsbridge import values
+from statsbridge import store
 from statsbridge.host import BridgeHost
 from statsbridge.lease import LocalLease
 from statsbridge.views import readiness
@@ -42,7 +42,7 @@ async def test_short_tokens_with_refresh_refused_keep_every_tile_fresh(simulator
         browser = await open_desk(user)
         await _until_equal(browser, control, keys, "live values")
         await control.call("POST", "/refuse-refresh", {"status": status, "form": form, "count": 1000})
-        tokens = host.bridge._tokens
+        tokens = host.bridge.link.tokens
         before = len(tokens.grants_sent)
         # Three token lifetimes: every tile must stay fresh and the link connected throughout.
         deadline = time.monotonic() + 3 * TOKEN_SECONDS
@@ -70,7 +70,7 @@ async def test_a_bad_api_key_is_reported_on_readyz_and_the_ops_page_without_the_
     _host, stop, task = await run_bridge({**genesys_for(simulator), "API_KEY": wrong})
     try:
         def refused():
-            status = values.read_status()
+            status = store.read_status()
             return status if status and status.get("config_error") else None
         status = await eventually(lambda: database_sync_to_async(refused)(), 10, "the refusal in the status")
         ready, reason, _ = readiness(status)

@@ -7,7 +7,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from dashboard.models import Dashboard, Widget, WidgetStatistic
-from statsbridge import control, values
+from statsbridge import control, store
 from statsbridge.decoding import Decoding, Hint
 from statsbridge.host import BridgeHost
 from statsbridge.lease import LocalLease
@@ -49,7 +49,7 @@ async def test_refused_statistics_are_reported_and_the_rest_flows(simulator, bri
     await eventually(lambda: _truth_with(control_api, set(keys)), 10, "good statistics subscribed")
 
     def settled():
-        status = values.read_status()
+        status = store.read_status()
         held = sum(d["statistics"] for d in (status or {}).get("subscription_details", []))
         return status if status and bad in status.get("refused", {}) and held == len(keys) else None
 

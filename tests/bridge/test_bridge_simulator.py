@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from dashboard.models import Dashboard, Widget, WidgetStatistic
 from dashboard.routing import websocket_urlpatterns
-from statsbridge import history, values
+from statsbridge import history, store
 from statsbridge.decoding import Decoding, Hint
 from statsbridge.host import BridgeHost
 from statsbridge.lease import LocalLease
@@ -248,13 +248,13 @@ async def test_after_the_store_lost_its_data_the_bridge_writes_its_subscription_
         # The bridge holds a subscription and writes its id once it has handled the create's
         # reply, which may come after the simulator already counts the subscription.
         held = sorted(bridge.bridge.held)
-        return held if held == upstream and sorted(values.read_subscription_ids()) == held else None
+        return held if held == upstream and sorted(store.read_subscription_ids()) == held else None
 
     held = await eventually(ids_written, 10, "the bridge wrote the ids of the subscriptions it holds")
 
     cache.clear()  # what a Redis restart does to the store
-    assert values.read_subscription_ids() == []
-    await eventually(lambda: sorted(values.read_subscription_ids()) == held, 10, "subscription ids written again")
+    assert store.read_subscription_ids() == []
+    await eventually(lambda: sorted(store.read_subscription_ids()) == held, 10, "subscription ids written again")
     assert sorted(bridge.bridge.held) == held, "the same bridge, the same subscriptions"
 
 

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from django.utils import timezone
 
-from statsbridge import events, history
+from statsbridge import frames, history
 from statsbridge.lease import RedisLease
 from statsbridge.models import StatisticSample
 from tests.live import eventually
@@ -151,7 +151,7 @@ async def test_a_holder_cut_off_from_redis_stands_down_once_its_key_could_have_e
 
 
 def value(number, state="fresh"):
-    return events.value(kind="number", value=number, text=str(number), state=state, timestamp=None, received=1)
+    return frames.value(kind="number", value=number, text=str(number), state=state, timestamp=None, received=1)
 
 
 def test_sample_throttle_bounds_rows_and_keeps_the_last_value():
@@ -187,7 +187,7 @@ def test_sample_throttle_hands_out_everything_waiting_once_per_interval():
 
 @pytest.mark.django_db
 def test_record_stores_each_value_with_its_number_and_wire_value():
-    agent = events.value(kind="agent_state", value=None, text="Ready", state="fresh", timestamp=5, received=6,
+    agent = frames.value(kind="agent_state", value=None, text="Ready", state="fresh", timestamp=5, received=6,
                          agent={"state": "Ready", "reason": None, "since": None})
     ms = int(timezone.now().timestamp() * 1000)
     assert history.record({}, ms) == 0

@@ -13,7 +13,7 @@ from django.db import Error as DatabaseBackendError
 from django.db import connection
 
 from dashboard.models import Dashboard
-from statsbridge import events, values
+from statsbridge import frames, housekeeping, store
 from statsbridge.aio import SyncRunner
 from statsbridge.bridge import Bridge
 from statsbridge.decoding import hint_for
@@ -29,7 +29,7 @@ GENESYS = {"API_URL": "http://127.0.0.1:9", "API_KEY": "k", "CLIENT_ID": "c", "C
 
 
 def fresh(number):
-    return events.value(kind="number", value=number, text=str(number), state="fresh", timestamp=None, received=events.now_ms())
+    return frames.value(kind="number", value=number, text=str(number), state="fresh", timestamp=None, received=frames.now_ms())
 
 
 def routes_of(dashboards: dict[int, list[str]]) -> Routes:
@@ -102,7 +102,7 @@ async def test_an_isolated_update_goes_out_at_once_and_a_busy_dashboard_waits_fo
     await layer.group_add(dashboard_group(2), two)
     bridge = Bridge(GENESYS, runner, fanout)
     stop = asyncio.Event()
-    ticking = asyncio.create_task(bridge._tick_loop(stop))
+    ticking = asyncio.create_task(housekeeping.tick_loop(fanout, bridge.status_extra, stop))
     try:
         offered = time.monotonic()
         fanout.offer("a", fresh(1))
@@ -122,7 +122,7 @@ async def test_an_isolated_update_goes_out_at_once_and_a_busy_dashboard_waits_fo
         frame, second_at = await next_batch(layer, one, 3 * TICK)
         assert frame["values"]["a"]["value"] == 3, "the updates of one tick are coalesced"
         assert second_at - first_at >= TICK * 0.95, f"two batches {second_at - first_at:.3f} s apart (tick {TICK} s)"
-        stored = await runner(values.read_values, ["a", "b"])
+        stored = await runner(store.read_values, ["a", "b"])
         assert stored["a"]["value"] == 3 and stored["b"]["value"] == 20
     finally:
         stop.set()
@@ -184,7 +184,7 @@ async def test_every_recipient_gets_the_published_frame_itself_not_a_copy():
         first, _ = await next_batch(layer, one, TICK)
         second, _ = await next_batch(layer, two, TICK)
         assert first is second and first["values"]["a"]["value"] == 7
-        events.validate_frame(first)
+        frames.validate_frame(first)
         # channels_redis serialises it with msgpack as the plain dict it is.
         assert msgpack.unpackb(msgpack.packb({"frame": first}), raw=False)["frame"] == dict(first)
     finally:
@@ -202,13 +202,13 @@ async def test_after_the_store_lost_its_data_the_next_beat_publishes_every_value
         assert not await fanout.beat()
         assert not await fanout.beat()  # same store: nothing to republish
         assert not fanout._pending
-        seq = values.read_seqs([1])[1]
+        seq = store.read_seqs([1])[1]
 
         cache.clear()  # what a Redis restart does to the store
         assert await fanout.beat(), "the beat tells its bridge that the store lost its data"
         await fanout.flush()
-        assert {k: v["value"] for k, v in values.read_values(["a", "b"]).items()} == {"a": 7, "b": 8}
-        assert values.read_seqs([1])[1] > seq  # screens that reconnect continue in sequence
+        assert {k: v["value"] for k, v in store.read_values(["a", "b"]).items()} == {"a": 7, "b": 8}
+        assert store.read_seqs([1])[1] > seq  # screens that reconnect continue in sequence
         frame, _ = await next_batch(layer, viewer, TICK)
         assert {k: v["value"] for k, v in frame["values"].items()} == {"a": 7, "b": 8}
     finally:
@@ -245,7 +245,7 @@ async def test_a_new_bridge_after_the_store_lost_its_numbers_is_not_dropped_by_o
         await second.flush()
         frame, _ = await next_batch(layer, viewer, TICK)
         assert frame["seq"] > seen["seq"] and frame["values"]["a"]["value"] == 9
-        events.validate_frame(frame)
+        frames.validate_frame(frame)
     finally:
         await runner.close()
 
@@ -259,9 +259,9 @@ async def test_the_heartbeat_is_written_while_the_value_runner_is_stuck():
     release = threading.Event()
     stuck = asyncio.create_task(runner(release.wait, 10))
     try:
-        before = events.now_ms()
+        before = frames.now_ms()
         await asyncio.wait_for(fanout.beat({"subscriptions": 7}), 2)
-        status = await beat_runner(values.read_status)
+        status = await beat_runner(store.read_status)
         assert status["heartbeat"] >= before and status["subscriptions"] == 7
         assert not stuck.done(), "the value runner was meant to be busy during the beat"
     finally:
@@ -282,11 +282,11 @@ async def test_a_snapshot_never_pairs_a_new_sequence_number_with_the_previous_co
     release = threading.Event()
     stuck = asyncio.create_task(beat_runner(release.wait, 10))  # the status thread is busy
     try:
-        seq = values.read_seqs([1])[1]
+        seq = store.read_seqs([1])[1]
         fanout.set_connection(upstream="connected", service="AVAILABLE")
         publishing = asyncio.create_task(fanout.flush())
-        await eventually(lambda: values.read_seqs([1])[1] > seq, 5, "the status frame's seq stored")
-        snapshot = values.dashboard_snapshot(1, "d1", ["a"])
+        await eventually(lambda: store.read_seqs([1])[1] > seq, 5, "the status frame's seq stored")
+        snapshot = store.dashboard_snapshot(1, "d1", ["a"])
         assert snapshot["connection"]["upstream"] == "connected", snapshot["connection"]
         release.set()
         await asyncio.wait_for(publishing, 5)

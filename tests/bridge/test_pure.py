@@ -5,18 +5,18 @@ import logging
 import pytest
 from django.core.exceptions import ValidationError
 
-from statsbridge import events
+from statsbridge import frames
 from statsbridge.bridge import fetched_is_superseded
+from statsbridge.client_frames import SeqFilter, TokenBucket, parse_client_frame
 from statsbridge.decoding import Decoding, Hint, hint_for
 from statsbridge.definitions import definition_errors, validate_definition
-from statsbridge.fanout import plan_frames
+from statsbridge.fanout import frames_for_changes
 from statsbridge.formatting import duration_text
 from statsbridge.models import Statistic
 from statsbridge.notifications import service_state, statistic_items
 from statsbridge.simulator import catalog
 from statsbridge.simulator.model import ContactCentre
-from statsbridge.sockets import SeqFilter, TokenBucket, parse_client_frame
-from statsbridge.values import connection_from_status, shown_values
+from statsbridge.store import connection_from_status, shown_values
 from statsbridge.views import readiness
 from statsbridge.wanted import Routes, plan_changes
 
@@ -80,7 +80,7 @@ def test_statistic_clean_explains_a_bad_definition():
 
 def decode(raw, name="", category="", decoding=None):
     value = (decoding or Decoding()).decode(raw, Hint("s1", name, category), timestamp=1_700_000_000_000, received=1)
-    events.validate_value(value)
+    frames.validate_value(value)
     return value
 
 
@@ -124,8 +124,9 @@ def test_every_simulator_shape_decodes_to_something_known():
         raw = spec.compute(centre, object_type, objects[object_type][0])
         value = decode(raw, spec.name)
         assert value["kind"] != "unknown", spec.name
-        expected = {"count": "number", "duration": "duration", "percentage": "percentage", "agent-state": "agent_state",
-                    "average": None}[spec.shape]
+        kinds = {"count": "number", "duration": "duration", "percentage": "percentage", "agent-state": "agent_state",
+                 "average": None}
+        expected = kinds[spec.shape]
         if expected:
             assert value["kind"] == expected, spec.name
 
@@ -168,30 +169,30 @@ def test_hints_and_duration_formatting():
 
 
 def test_every_builder_makes_a_valid_frame_and_the_validator_catches_mistakes():
-    value = events.value(kind="number", value=1, text="1", state="fresh", timestamp=None, received=5)
-    connection = events.connection(upstream="connected", service="AVAILABLE", bridge="up")
+    value = frames.value(kind="number", value=1, text="1", state="fresh", timestamp=None, received=5)
+    connection = frames.connection(upstream="connected", service="AVAILABLE", bridge="up")
     for frame in (
-        events.snapshot("d", 0, connection, {"k": value}),
-        events.batch("d", 1, {"k": value}),
-        events.status("d", 2, connection),
-        events.error("bad_json", "x"),
-        events.reload("because"),
-        events.pong(1.5),
+        frames.snapshot("d", 0, connection, {"k": value}),
+        frames.batch("d", 1, {"k": value}),
+        frames.status("d", 2, connection),
+        frames.error("bad_json", "x"),
+        frames.reload("because"),
+        frames.pong(1.5),
     ):
-        events.validate_frame(frame)
+        frames.validate_frame(frame)
     broken = [
-        {**events.batch("d", 1, {"k": value}), "extra": 1},
-        events.batch("d", -1, {}),
-        events.batch("d", 1, {"k": {**value, "kind": "weird"}}),
-        events.batch("d", 1, {"k": {**value, "kind": "unknown"}}),
-        events.status("d", 1, {**connection, "service": "MAYBE"}),
+        {**frames.batch("d", 1, {"k": value}), "extra": 1},
+        frames.batch("d", -1, {}),
+        frames.batch("d", 1, {"k": {**value, "kind": "weird"}}),
+        frames.batch("d", 1, {"k": {**value, "kind": "unknown"}}),
+        frames.status("d", 1, {**connection, "service": "MAYBE"}),
         {"type": "surprise"},
     ]
     for frame in broken:
-        with pytest.raises(events.FrameError):
-            events.validate_frame(frame)
-    with pytest.raises(events.FrameError):
-        events.error("nope", "x")
+        with pytest.raises(frames.FrameError):
+            frames.validate_frame(frame)
+    with pytest.raises(frames.FrameError):
+        frames.error("nope", "x")
 
 
 def test_client_frames_are_parsed_or_explained():
@@ -214,16 +215,17 @@ def test_plan_touches_only_the_difference():
 
 
 def test_one_batch_per_dashboard_per_tick_and_status_to_all():
-    routes = Routes(wanted={}, dashboards_by_key={"a": frozenset({1, 2}), "b": frozenset({2})},
-                    slugs={1: "one", 2: "two", 3: "three"})
+    routes = Routes(
+        wanted={}, dashboards_by_key={"a": frozenset({1, 2}), "b": frozenset({2})}, slugs={1: "one", 2: "two", 3: "three"}
+    )
     seqs = {1: 10}
-    value = events.value(kind="number", value=1, text="1", state="fresh", timestamp=None, received=1)
-    frames = plan_frames(routes, seqs, {"a": value, "b": value}, None)
-    assert [(d, f["type"], f["seq"], sorted(f["values"])) for d, f in frames] == [
+    value = frames.value(kind="number", value=1, text="1", state="fresh", timestamp=None, received=1)
+    sent = frames_for_changes(routes, seqs, {"a": value, "b": value}, None)
+    assert [(d, f["type"], f["seq"], sorted(f["values"])) for d, f in sent] == [
         (1, "batch", 11, ["a"]), (2, "batch", 1, ["a", "b"])]
-    connection = events.connection(upstream="down", service="UNKNOWN", bridge="up")
-    frames = plan_frames(routes, seqs, {}, connection)
-    assert [(d, f["type"], f["seq"]) for d, f in frames] == [(1, "status", 12), (2, "status", 2), (3, "status", 1)]
+    connection = frames.connection(upstream="down", service="UNKNOWN", bridge="up")
+    sent = frames_for_changes(routes, seqs, {}, connection)
+    assert [(d, f["type"], f["seq"]) for d, f in sent] == [(1, "status", 12), (2, "status", 2), (3, "status", 1)]
 
 
 def test_notifications_in_the_reference_sample_form():
@@ -256,16 +258,16 @@ def test_notifications_in_every_dialect():
 
 
 def test_connection_and_values_shown_to_browsers():
-    value = events.value(kind="number", value=1, text="1", state="fresh", timestamp=None, received=1)
-    live = {"connection": events.connection(upstream="connected", service="AVAILABLE", bridge="up"), "heartbeat": 10_000}
+    value = frames.value(kind="number", value=1, text="1", state="fresh", timestamp=None, received=1)
+    live = {"connection": frames.connection(upstream="connected", service="AVAILABLE", bridge="up"), "heartbeat": 10_000}
     assert connection_from_status(live, now=10_100)["bridge"] == "up"
     dead = connection_from_status(live, now=10_000 + 5_000)
     assert dead["bridge"] == "down"
     shown = shown_values(["a", "b"], {"a": value}, dead)
     assert shown["a"]["state"] == "stale" and shown["b"]["state"] == "unknown"
     assert readiness(None)[0] is False and "no active bridge" in readiness(None)[1]
-    refused = {"connection": events.connection(upstream="down", service="UNKNOWN", bridge="up"),
-               "heartbeat": events.now_ms(), "config_error": "the API key was rejected by the CometD endpoint"}
+    refused = {"connection": frames.connection(upstream="down", service="UNKNOWN", bridge="up"),
+               "heartbeat": frames.now_ms(), "config_error": "the API key was rejected by the CometD endpoint"}
     ready, reason, _ = readiness(refused)
     assert not ready and reason == "upstream is down: the API key was rejected by the CometD endpoint"
 
@@ -288,7 +290,7 @@ def test_a_rest_reply_never_replaces_a_newer_notification_that_overtook_it():
     sent = 1_000_000
 
     def seen(received, timestamp):
-        return events.value(kind="number", value=1, text="1", state="fresh", timestamp=timestamp, received=received)
+        return frames.value(kind="number", value=1, text="1", state="fresh", timestamp=timestamp, received=received)
 
     assert not fetched_is_superseded(None, 900, sent)  # nothing yet
     assert not fetched_is_superseded(seen(sent - 1, 999_000), 900, sent)  # known before the request: the reply is newer
@@ -298,3 +300,20 @@ def test_a_rest_reply_never_replaces_a_newer_notification_that_overtook_it():
     assert fetched_is_superseded(seen(sent + 5, None), 999_400, sent)  # no timestamps to compare: arrival order
     assert fetched_is_superseded(seen(sent + 5, 999_300), "yesterday", sent)
     assert fetched_is_superseded(seen(sent + 5, 999_300), True, sent)
+
+
+def test_the_cometd_client_counters_are_exported_on_metrics():
+    from statsbridge import metrics
+    from statsbridge.upstream.bayeux import ClientStats, ConnectionState
+
+    stats = ClientStats(ConnectionState.CONNECTED, 1_700_000_000.5, handshakes=1, reconnects=0, messages=42,
+                        errors=3, dropped=2, rejected=1)
+    metrics.bayeux_client.source = lambda: stats
+    try:
+        text = metrics.render().decode()
+    finally:
+        metrics.bayeux_client.source = None
+    for line in ("ccdash_bayeux_messages_total 42.0", "ccdash_bayeux_errors_total 3.0", "ccdash_bayeux_dropped_total 2.0",
+                 "ccdash_bayeux_rejected_total 1.0", "ccdash_bayeux_last_message_timestamp_seconds 1.7000000005e+09"):
+        assert line in text, line
+    assert "ccdash_bayeux_messages_total" not in metrics.render().decode(), "no client, no counters"

@@ -341,21 +341,21 @@ def test_channel_health_needs_sensible_limits():
 
 
 def test_a_polling_connection_carries_its_period_and_counts_as_live():
-    from statsbridge import events
-    from statsbridge.values import is_live, shown_values
+    from statsbridge import frames
+    from statsbridge.store import is_live, shown_values
     from statsbridge.views import readiness
 
-    polling = events.connection(upstream="polling", service="AVAILABLE", bridge="up", as_of=1, poll_seconds=5.0)
+    polling = frames.connection(upstream="polling", service="AVAILABLE", bridge="up", as_of=1, poll_seconds=5.0)
     assert polling == {"upstream": "polling", "service": "AVAILABLE", "bridge": "up", "as_of": 1, "poll_seconds": 5.0}
-    events.validate_connection(polling)
-    assert "poll_seconds" not in events.connection(upstream="connected", service="AVAILABLE", bridge="up",
+    frames.validate_connection(polling)
+    assert "poll_seconds" not in frames.connection(upstream="connected", service="AVAILABLE", bridge="up",
                                                    poll_seconds=5.0), "only while polling"
-    with pytest.raises(events.FrameError, match="only while upstream is polling"):
-        events.validate_connection({**polling, "upstream": "connected"})
-    with pytest.raises(events.FrameError, match="poll_seconds"):
-        events.validate_connection({**polling, "poll_seconds": 0})
+    with pytest.raises(frames.FrameError, match="only while upstream is polling"):
+        frames.validate_connection({**polling, "upstream": "connected"})
+    with pytest.raises(frames.FrameError, match="poll_seconds"):
+        frames.validate_connection({**polling, "poll_seconds": 0})
     assert is_live(polling)
-    value = events.value(kind="number", value=1, text="1", state="fresh", timestamp=None, received=1)
+    value = frames.value(kind="number", value=1, text="1", state="fresh", timestamp=None, received=1)
     assert shown_values(["a"], {"a": value}, polling)["a"]["state"] == "fresh"
-    status = {"connection": polling, "heartbeat": events.now_ms()}
+    status = {"connection": polling, "heartbeat": frames.now_ms()}
     assert readiness(status)[:2] == (True, "polling every 5 s (CometD cannot be held)")

@@ -9,13 +9,13 @@ import pytest
 from channels.layers import get_channel_layer
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
+from dashboard.asgi import application
 from django.contrib.auth.models import AnonymousUser, Group, User
 from redis.exceptions import RedisError
 
-from contactboard.asgi import application
 from dashboard.models import Dashboard, Display, DisplayItem, Widget, WidgetStatistic
 from dashboard.routing import websocket_urlpatterns
-from statsbridge import events, values
+from statsbridge import frames, store
 from statsbridge.control import display_changed_async, reload_display_async
 from statsbridge.fanout import FRAME_MESSAGE, dashboard_group
 from statsbridge.models import Statistic
@@ -38,12 +38,12 @@ def make_dashboard(slug="floor", stats=("CallsWaiting", "ServiceLevel"), owner=N
 
 
 def fresh(number, text=None):
-    return events.value(kind="number", value=number, text=text or str(number), state="fresh", timestamp=1_700_000_000_000,
-                        received=events.now_ms())
+    return frames.value(kind="number", value=number, text=text or str(number), state="fresh", timestamp=1_700_000_000_000,
+                        received=frames.now_ms())
 
 
 def live_status():
-    return {"connection": events.connection(upstream="connected", service="AVAILABLE", bridge="up"), "heartbeat": events.now_ms()}
+    return {"connection": frames.connection(upstream="connected", service="AVAILABLE", bridge="up"), "heartbeat": frames.now_ms()}
 
 
 async def beat(stop: asyncio.Event, every: float = 0.1) -> None:
@@ -51,7 +51,7 @@ async def beat(stop: asyncio.Event, every: float = 0.1) -> None:
     a store that cannot be written (Redis killed by the test) is retried, as a bridge would."""
     while not stop.is_set():
         with contextlib.suppress(RedisError):
-            await make_async(values.write, status=live_status())
+            await make_async(store.write, status=live_status())
         await asyncio.sleep(every)
 
 
@@ -98,7 +98,7 @@ async def make_async(function, *args, **kwargs):
 async def test_snapshot_first_with_stored_values_then_batches_in_sequence():
     dashboard, keys = await make_async(make_dashboard)
     user = await make_async(staff_user)
-    await make_async(values.write, {keys[0]: fresh(7)}, {dashboard.pk: 41}, live_status())
+    await make_async(store.write, {keys[0]: fresh(7)}, {dashboard.pk: 41}, live_status())
     communicator, _connected, _ = await desk("floor", user)
     browser = Browser(communicator)
     snapshot = await browser.next_frame()
@@ -109,8 +109,8 @@ async def test_snapshot_first_with_stored_values_then_batches_in_sequence():
     layer = get_channel_layer()
     group = dashboard_group(dashboard.pk)
     # An old frame (seq <= snapshot) is dropped; newer ones pass in order.
-    await layer.group_send(group, {"type": FRAME_MESSAGE, "frame": events.batch("floor", 41, {keys[0]: fresh(1)})})
-    await layer.group_send(group, {"type": FRAME_MESSAGE, "frame": events.batch("floor", 42, {keys[0]: fresh(8)})})
+    await layer.group_send(group, {"type": FRAME_MESSAGE, "frame": frames.batch("floor", 41, {keys[0]: fresh(1)})})
+    await layer.group_send(group, {"type": FRAME_MESSAGE, "frame": frames.batch("floor", 42, {keys[0]: fresh(8)})})
     frame = await browser.next_frame()
     assert frame["seq"] == 42 and browser.values[keys[0]]["value"] == 8
     assert await communicator.receive_nothing(0.1)
@@ -121,7 +121,7 @@ async def test_snapshot_first_with_stored_values_then_batches_in_sequence():
 async def test_values_are_shown_stale_when_no_bridge_beats():
     _dashboard, keys = await make_async(make_dashboard)
     user = await make_async(staff_user)
-    await make_async(values.write, {keys[0]: fresh(7)}, {}, {**live_status(), "heartbeat": events.now_ms() - 60_000})
+    await make_async(store.write, {keys[0]: fresh(7)}, {}, {**live_status(), "heartbeat": frames.now_ms() - 60_000})
     communicator, _, _ = await desk("floor", user)
     snapshot = await Browser(communicator).next_frame()
     assert snapshot["connection"]["bridge"] == "down"
@@ -132,7 +132,7 @@ async def test_values_are_shown_stale_when_no_bridge_beats():
 async def test_bridge_death_and_return_reach_open_sockets_as_snapshots():
     _dashboard, keys = await make_async(make_dashboard)
     user = await make_async(staff_user)
-    await make_async(values.write, {keys[0]: fresh(7)}, {}, live_status())
+    await make_async(store.write, {keys[0]: fresh(7)}, {}, live_status())
     communicator, _, _ = await desk("floor", user)
     browser = Browser(communicator)
     await browser.next_frame()
@@ -142,7 +142,7 @@ async def test_bridge_death_and_return_reach_open_sockets_as_snapshots():
     # deadline also covers connecting on a loaded machine).
     await browser.until(lambda b: b.connection["bridge"] == "down", 10, "bridge death not reported")
     assert browser.values[keys[0]]["state"] == "stale"
-    await make_async(values.write, {}, {}, live_status())
+    await make_async(store.write, {}, {}, live_status())
     await browser.until(lambda b: b.connection["bridge"] == "up", 10, "bridge return not reported")
     assert browser.values[keys[0]]["state"] == "fresh"
     await communicator.disconnect()
@@ -181,8 +181,8 @@ async def test_ping_resync_and_flood_limit():
     await browser.next_frame()
     await communicator.send_json_to({"type": "ping", "t": 123.5})
     pong = await browser.next_frame()
-    assert pong["type"] == "pong" and pong["t"] == 123.5 and abs(pong["server_time"] - events.now_ms()) < 5000
-    await make_async(values.write, {keys[1]: fresh(93.5, "93.5%")}, {dashboard.pk: 5}, live_status())
+    assert pong["type"] == "pong" and pong["t"] == 123.5 and abs(pong["server_time"] - frames.now_ms()) < 5000
+    await make_async(store.write, {keys[1]: fresh(93.5, "93.5%")}, {dashboard.pk: 5}, live_status())
     await communicator.send_json_to({"type": "resync"})
     snapshot = await browser.next_frame()
     assert snapshot["type"] == "snapshot" and snapshot["seq"] == 5 and snapshot["values"][keys[1]]["value"] == 93.5
@@ -250,7 +250,7 @@ async def test_wall_follows_its_playlist_reports_telemetry_and_is_closed_on_revo
     assert (stored.memory_mb, stored.latency_ms) == (181.5, 42) and stored.last_seen is not None
     # Frames of every playlist dashboard reach the wall.
     await get_channel_layer().group_send(
-        dashboard_group(first.pk), {"type": FRAME_MESSAGE, "frame": events.batch("first", 1, {first_keys[0]: fresh(3)})}
+        dashboard_group(first.pk), {"type": FRAME_MESSAGE, "frame": frames.batch("first", 1, {first_keys[0]: fresh(3)})}
     )
     await browser.until(lambda b: b.values.get(first_keys[0], {}).get("value") == 3, 10, "batch of first")
     # Adding a dashboard to the playlist (a signal after commit) brings its snapshot.
@@ -310,7 +310,7 @@ async def test_deleting_a_dashboard_closes_its_desk_sockets_and_walls_drop_it():
     assert closed["code"] == 4404
     # The wall stays open and keeps following the first dashboard only.
     layer = get_channel_layer()
-    await layer.group_send(dashboard_group(second.pk), {"type": FRAME_MESSAGE, "frame": events.batch("second", 99, {})})
+    await layer.group_send(dashboard_group(second.pk), {"type": FRAME_MESSAGE, "frame": frames.batch("second", 99, {})})
     assert await wall_socket.receive_nothing(0.2)
     await wall_socket.send_json_to({"type": "resync"})
     await wall_browser.until(lambda b: [f["dashboard"] for f in b.frames[-1:]] == ["first"], 10, "resync covers the rest")

@@ -22,7 +22,7 @@ from redis import StrictRedis
 
 from dashboard import consumers
 from dashboard.consumers import LiveConsumer
-from statsbridge import metrics, values
+from statsbridge import metrics, store
 from statsbridge.fanout import dashboard_group
 from statsbridge.watch import watcher
 from tests.consumers.test_consumers import live_status, make_async, make_dashboard, router, staff_user
@@ -67,7 +67,7 @@ async def test_consumers_ended_by_a_redis_restart_are_forgotten(redis_layer):
     """Sockets whose channel-layer receive failed leave the watcher and the gauge."""
     await make_async(make_dashboard)
     user = await make_async(staff_user)
-    await make_async(values.write, status=live_status())
+    await make_async(store.write, status=live_status())
     gauge = open_desk_sockets()
     sockets = [await connected_desk("floor", user) for _ in range(3)]
     assert len(consumer_listeners()) == 3 and open_desk_sockets() == gauge + 3
@@ -91,7 +91,7 @@ async def test_closed_sockets_leave_no_queue_in_the_redis_layer(redis_layer):
     socket) never does, and its queue would stay for the process's life."""
     await make_async(make_dashboard)
     user = await make_async(staff_user)
-    await make_async(values.write, status=live_status())
+    await make_async(store.write, status=live_status())
     layer = get_channel_layer()
     channels = []
     for _ in range(5):
@@ -110,7 +110,7 @@ async def test_frames_arriving_after_a_socket_ended_are_dropped(redis_layer, mon
     monkeypatch.setattr(consumers, "LATE_FRAMES_SECONDS", 0.5)
     await make_async(make_dashboard)
     user = await make_async(staff_user)
-    await make_async(values.write, status=live_status())
+    await make_async(store.write, status=live_status())
     layer = get_channel_layer()
     ended = await connected_desk("floor", user)
     [listener] = consumer_listeners()
@@ -155,7 +155,7 @@ async def one_open_desk():
     channel name, the channel layer and the dashboard's group."""
     dashboard, _ = await make_async(make_dashboard)
     user = await make_async(staff_user)
-    await make_async(values.write, status=live_status())
+    await make_async(store.write, status=live_status())
     communicator = await connected_desk("floor", user)
     [listener] = consumer_listeners()
     return communicator, listener, listener.__self__.channel_name, get_channel_layer(), dashboard_group(dashboard.pk)
@@ -181,7 +181,7 @@ async def test_a_bridge_change_noticed_as_a_socket_ends_does_not_join_it_again()
     assert channel in layer.groups.get(group, {})
 
     await communicator.disconnect()
-    await listener(values.connection_from_status(live_status()))
+    await listener(store.connection_from_status(live_status()))
     await asyncio.sleep(0)
     assert channel not in layer.groups.get(group, {})
     assert consumer_listeners() == []
@@ -191,7 +191,7 @@ async def test_many_connect_and_disconnect_cycles_leave_nothing_registered():
     """Ordinary reconnects (page reloads) leave no listener, group member or count behind."""
     dashboard, _ = await make_async(make_dashboard)
     user = await make_async(staff_user)
-    await make_async(values.write, status=live_status())
+    await make_async(store.write, status=live_status())
     gauge = open_desk_sockets()
     layer = get_channel_layer()
     for _ in range(30):

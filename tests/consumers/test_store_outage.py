@@ -13,7 +13,7 @@ import contextlib
 import pytest
 from channels.testing import WebsocketCommunicator
 
-from statsbridge import values
+from statsbridge import store
 from statsbridge.watch import watcher
 from tests.consumers.test_consumers import beat, fresh, live_status, make_async, make_dashboard, router, staff_user
 from tests.live import Browser, eventually
@@ -37,7 +37,7 @@ def redis_store(tmp_path, settings):
 async def test_an_unreadable_store_closes_the_sockets_instead_of_leaving_values_fresh(redis_store):
     dashboard, keys = await make_async(make_dashboard)
     user = await make_async(staff_user)
-    await make_async(values.write, {keys[0]: fresh(7)}, {dashboard.pk: 1}, live_status())
+    await make_async(store.write, {keys[0]: fresh(7)}, {dashboard.pk: 1}, live_status())
     stop = asyncio.Event()
     beating = asyncio.create_task(beat(stop))
     communicator = WebsocketCommunicator(router, "/ws/dashboards/floor/")

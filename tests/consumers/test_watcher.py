@@ -6,7 +6,7 @@ import time
 import pytest
 from django.core.cache import cache
 
-from statsbridge import events, values
+from statsbridge import frames, store
 from statsbridge.watch import BridgeWatcher
 from tests.consumers.test_consumers import beat, live_status, make_async
 from tests.live import eventually
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 async def watched():
     """A watcher of a live bridge status, and the bridge states it told its listener (in order)."""
-    await make_async(values.write, status=live_status())
+    await make_async(store.write, status=live_status())
     changes = []
 
     async def listener(connection):
@@ -46,15 +46,15 @@ async def test_a_starved_event_loop_is_not_read_as_a_dead_bridge(watched):
     assert changes == [] and watcher.bridge_up is True
 
     # A bridge that really stops beating is still called down.
-    stale = {**live_status(), "heartbeat": events.now_ms() - 5_000}
-    await make_async(values.write, status=stale)
+    stale = {**live_status(), "heartbeat": frames.now_ms() - 5_000}
+    await make_async(store.write, status=stale)
     await eventually(lambda: watcher.bridge_up is False, 5, "the watcher calls the silent bridge down")
     assert changes == ["down"]
 
 
 def restart_store():
     cache.clear()
-    values.write(status=live_status())
+    store.write(status=live_status())
 
 
 async def test_a_store_that_lost_its_data_refreshes_every_socket_though_the_bridge_stayed_up(watched):

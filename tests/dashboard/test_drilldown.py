@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from dashboard import qr
 from dashboard.models import Dashboard, Widget
 from dashboard.seeding import group_board_slug
-from statsbridge import events, values
+from statsbridge import frames, store
 from statsbridge.models import Statistic
 from tests.dashboard.test_views import live_status
 
@@ -60,8 +60,8 @@ def test_deleting_the_drill_down_dashboard_keeps_the_widget_without_a_link(demo)
 
 def test_drill_down_tiles_are_links_saying_where_they_go_and_others_are_not(client, demo):
     key = Statistic.objects.get(object_type="GroupAgents", object_id="Sales", name="AgentsLoggedIn").key
-    values.write(values={key: events.value(kind="number", value=5, text="5", state="fresh",
-                                           timestamp=events.now_ms(), received=events.now_ms())}, status=live_status())
+    store.write(values={key: frames.value(kind="number", value=5, text="5", state="fresh",
+                                           timestamp=frames.now_ms(), received=frames.now_ms())}, status=live_status())
     client.force_login(User.objects.get(username=demo.username))
     page = client.get("/d/overview/").content.decode()
     link = tile_tag(page, key)

@@ -15,7 +15,7 @@ from django.core.management import CommandError, call_command
 
 from dashboard import figures, names
 from dashboard.models import DisplayName, Widget, WidgetStatistic
-from statsbridge import events, formatting, values
+from statsbridge import formatting, frames, store
 from statsbridge.models import OBJECT_TYPES, Statistic
 from tests.dashboard.test_drilldown import attribute, tile_tag
 from tests.dashboard.test_views import live_status
@@ -31,7 +31,7 @@ def clean_cache():
 
 
 def number(n: float, kind: str = "number") -> dict:
-    return events.value(kind=kind, value=n, text="", state="fresh", timestamp=events.now_ms(), received=events.now_ms())
+    return frames.value(kind=kind, value=n, text="", state="fresh", timestamp=frames.now_ms(), received=frames.now_ms())
 
 
 def page_of(client, demo, slug: str) -> str:
@@ -235,7 +235,7 @@ def test_a_new_alias_renames_every_page_at_once(client, demo):
 def test_queue_table_cells_are_judged_by_their_columns_thresholds(client, demo):
     def key(name):
         return Statistic.objects.get(object_type="Queue", object_id="VQ_Sales@SIP_Switch", name=name).key
-    values.write(values={key("CallsWaiting"): number(7), key("ServiceLevel"): number(70, "percentage"),
+    store.write(values={key("CallsWaiting"): number(7), key("ServiceLevel"): number(70, "percentage"),
                          key("LongestWaitTime"): number(10, "duration"), key("CallsAbandoned"): number(5)},
                  status=live_status())
     queues = page_of(client, demo, "queues")

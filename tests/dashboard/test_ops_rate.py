@@ -11,7 +11,7 @@ from django.test import Client
 
 from dashboard.models import Dashboard, Widget, WidgetStatistic
 from dashboard.views import ops_summary, window_label
-from statsbridge import events, values
+from statsbridge import frames, store
 from statsbridge.host import BridgeHost
 from statsbridge.lease import LocalLease
 from statsbridge.models import Statistic
@@ -72,16 +72,16 @@ def test_rates_slide_over_their_windows_overall_and_per_subscription():
 
 
 def test_ops_summary_and_page_show_the_published_rates(client, demo):
-    connection = events.connection(upstream="connected", service="AVAILABLE", bridge="up")
-    status = {"connection": connection, "heartbeat": events.now_ms(), "started": events.now_ms(),
+    connection = frames.connection(upstream="connected", service="AVAILABLE", bridge="up")
+    status = {"connection": connection, "heartbeat": frames.now_ms(), "started": frames.now_ms(),
               "updates": {"total": 1234, "windows": [10, 60], "rates": [12.5, None]},
               "subscription_details": [{"id": "sub-1", "statistics": 3, "last_update": None, "rates": [2.0, None]}]}
-    summary = ops_summary(status, connection, events.now_ms() / 1000)
+    summary = ops_summary(status, connection, frames.now_ms() / 1000)
     assert summary["update_rates"] == [{"window": "10 s", "rate": 12.5}, {"window": "1 min", "rate": None}]
     assert summary["updates_total"] == 1234
     assert ops_summary(None, connection, 0.0)["update_rates"] == []
     assert [window_label(s) for s in (10, 60, 90, 120)] == ["10 s", "1 min", "90 s", "2 min"]
-    values.write(status=status)
+    store.write(status=status)
     client.force_login(User.objects.get(username=demo.username))
     html = client.get("/ops/").content.decode()
     assert '<span data-window="10 s" data-rate="12.5">12.5/s over 10 s</span>' in html

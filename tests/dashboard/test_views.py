@@ -11,7 +11,7 @@ from django.core.cache import cache
 from dashboard.figures import MAX_SERIES_POINTS
 from dashboard.models import Dashboard, Display
 from dashboard.views import ops_summary
-from statsbridge import events, history, values
+from statsbridge import frames, history, store
 from statsbridge.models import Statistic
 
 
@@ -23,14 +23,14 @@ def clean_cache():
 
 
 def live_status():
-    connection = events.connection(upstream="connected", service="AVAILABLE", bridge="up")
-    return {"connection": connection, "heartbeat": events.now_ms(), "bridge": "test:1", "started": events.now_ms(),
+    connection = frames.connection(upstream="connected", service="AVAILABLE", bridge="up")
+    return {"connection": connection, "heartbeat": frames.now_ms(), "bridge": "test:1", "started": frames.now_ms(),
             "subscriptions": 1, "statistics": 3, "wanted": 3, "refused": {"sbad": "unknown object"},
             "last_error": None, "last_resubscribe": None, "token_expires_at": None}
 
 
 def number(n, state="fresh"):
-    return events.value(kind="number", value=n, text=str(n), state=state, timestamp=events.now_ms(), received=events.now_ms())
+    return frames.value(kind="number", value=n, text=str(n), state=state, timestamp=frames.now_ms(), received=frames.now_ms())
 
 
 def tile_attrs(html, key):
@@ -65,7 +65,7 @@ def test_a_user_sees_only_dashboards_shared_with_their_group(client, demo):
 
 def test_the_page_is_rendered_with_the_current_values(client, demo):
     key = waiting_key()
-    values.write(values={key: number(7)}, status=live_status())
+    store.write(values={key: number(7)}, status=live_status())
     client.force_login(User.objects.get(username=demo.username))
     html = client.get("/d/overview/").content.decode()
     attrs = tile_attrs(html, key)
@@ -79,7 +79,7 @@ def test_values_are_stale_when_the_bridge_is_gone(client, demo):
     key = waiting_key()
     status = live_status()
     status["heartbeat"] -= 60_000  # silent for a minute: the bridge is down
-    values.write(values={key: number(2)}, status=status)
+    store.write(values={key: number(2)}, status=status)
     client.force_login(User.objects.get(username=demo.username))
     attrs = tile_attrs(client.get("/d/overview/").content.decode(), key)
     assert (attrs["data-value"], attrs["data-state"]) == ("2.0", "stale")
@@ -113,7 +113,7 @@ def test_history_shows_what_was_recorded_at_that_time(client, demo):
 
 
 def test_ops_is_for_staff_only(client, demo):
-    values.write(status=live_status())
+    store.write(status=live_status())
     client.force_login(User.objects.create_user("bob", password="pw-bob-123"))
     assert client.get("/ops/").status_code == 302
     client.force_login(User.objects.get(username=demo.username))
@@ -137,16 +137,16 @@ def test_ops_summary_ages():
 
 def test_the_ops_page_shows_polling_and_what_is_retried(client, demo):
     status = live_status()
-    status.update(connection=events.connection(upstream="polling", service="AVAILABLE", bridge="up", poll_seconds=5.0),
-                  mode="polling", poll_seconds=5.0, polling_since=events.now_ms() - 12_000,
+    status.update(connection=frames.connection(upstream="polling", service="AVAILABLE", bridge="up", poll_seconds=5.0),
+                  mode="polling", poll_seconds=5.0, polling_since=frames.now_ms() - 12_000,
                   retrying={"sfail": "Internal Server Error"}, lost=2)
-    values.write(status=status)
+    store.write(status=status)
     client.force_login(User.objects.get(username=demo.username))
     html = client.get("/ops/").content.decode()
     assert 'data-field="upstream">polling' in html
     assert re.search(r'data-field="mode">POLLING every 5 s for 1[234] s', html)
     assert 'data-field="lost">2' in html and "sfail" in html and "Internal Server Error" in html
-    summary = ops_summary(status, status["connection"], events.now_ms() / 1000)
+    summary = ops_summary(status, status["connection"], frames.now_ms() / 1000)
     assert (summary["mode"], summary["poll_seconds"], summary["retrying"]) == (
         "polling", 5.0, [("sfail", "Internal Server Error")])
 
@@ -191,7 +191,7 @@ def test_the_page_sends_recorded_history_only_thinned_inside_its_figures(client,
     """A busy statistic records a point a second; the page must not ship every one of them
     (the raw history once made a desk page grow with the recorded rate, unused by the JS)."""
     key = waiting_key()
-    now = events.now_ms()
+    now = frames.now_ms()
     for second in range(1, 2001):  # 2,000 points over the last 33 minutes
         history.record({key: number(second % 17)}, now - second * 1000)
     client.force_login(User.objects.get(username=demo.username))

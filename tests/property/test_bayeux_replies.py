@@ -15,10 +15,10 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from statsbridge.upstream.backoff import Backoff
 from statsbridge.upstream.bayeux import BayeuxClient
 from statsbridge.upstream.bayeux.protocol import MAX_INTERVAL_MS, Action, BayeuxProtocol, parse_reply
 from statsbridge.upstream.errors import BayeuxProtocolError
-from statsbridge.upstream.http import Backoff
 from tests.live import eventually
 from tests.property.strategies import json_values, plausible
 

@@ -8,7 +8,7 @@ import logging
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from statsbridge import events
+from statsbridge import frames
 from statsbridge.bridge import Bridge
 from statsbridge.decoding import Decoding, Hint
 from statsbridge.fanout import Fanout
@@ -27,7 +27,7 @@ timestamps = st.none() | st.integers() | st.integers(min_value=10**300, max_valu
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_any_value_decodes_to_a_valid_wire_value(raw, hint, timestamp, state):
     value = Decoding().decode(raw, hint, timestamp=timestamp, received=1_700_000_000_000, state=state)
-    events.validate_value(value)
+    frames.validate_value(value)
     assert value["state"] == state
     if value["kind"] == "unknown":
         assert value["value"] is None and value["text"] != "0"
@@ -48,12 +48,12 @@ def test_deeply_nested_and_huge_values_are_unknown_not_a_crash():
     decoding = Decoding()
     for raw in (deeply_nested(50_000), [0] * 1_000_000, {"reasons": deeply_nested(50_000), "status": 8}):
         value = decoding.decode(raw, Hint("k-deep", "AgentsReady"), timestamp=None, received=1)
-        events.validate_value(value)
+        frames.validate_value(value)
 
 
 def test_a_timestamp_too_large_for_a_float_is_dropped_not_raised():
     value = Decoding().decode({"value": 3}, Hint("k", "CallsWaiting"), timestamp=10**400, received=1)
-    events.validate_value(value)
+    frames.validate_value(value)
     assert value["value"] == 3
 
 
@@ -90,7 +90,7 @@ def test_the_bridge_digests_any_data_message(channel, data):
     bridge.handle(Message(channel, data, {"channel": channel, "data": data}))
     for key, value in bridge.fanout.latest.items():
         assert key in bridge.fanout.routes.wanted, f"a value for an unconfigured statistic {key!r} was kept"
-        events.validate_value(value)
+        frames.validate_value(value)
 
 
 def test_unknown_channels_and_statistics_are_ignored():

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from contactboard.asgi import application
 from dashboard.models import Dashboard, Display, DisplayItem
-from statsbridge import events
+from statsbridge import frames
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
@@ -67,7 +67,7 @@ async def next_reply(communicator, timeout: float = 10.0) -> dict:
     message = await communicator.receive_output()
     assert message["type"] == "websocket.send", f"the server closed the socket: {message}"
     frame = strict_json(message["text"])
-    events.validate_frame(frame)
+    frames.validate_frame(frame)
     return frame
 
 

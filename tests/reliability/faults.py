@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from tests.reliability.stack import Stack
 
 # The CometD client backs off up to 30 s between attempts while the upstream is
-# unreachable (statsbridge.upstream.http.Backoff(cap=30) in BayeuxClient, documented in
+# unreachable (statsbridge.upstream.backoff.Backoff(cap=30) in BayeuxClient, documented in
 # docs/upstream.md): after a long outage the next attempt can be that far away.
 CLIENT_BACKOFF_CAP = 30.0
 # "Every tile equal to the simulator's truth within 2 s", plus one sampling period.

@@ -3,8 +3,8 @@ client`` (the session expired meanwhile). The server is reachable again, so the 
 must re-handshake at once instead of adding another full backoff on top of the one it
 waited through (which made walls wait up to a minute after a 30 s cut)."""
 
+from statsbridge.upstream.backoff import Backoff
 from statsbridge.upstream.bayeux.protocol import Action, BayeuxProtocol
-from statsbridge.upstream.http import Backoff
 
 
 def handshaken() -> BayeuxProtocol:

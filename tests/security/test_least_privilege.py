@@ -16,7 +16,7 @@ from contactboard.asgi import application
 from dashboard.models import Dashboard, Display, Widget
 from dashboard.security import origin_allowed
 from dashboard.transfer import DashboardImportError, export_dashboards, import_dashboards
-from statsbridge import values
+from statsbridge import store
 from statsbridge.views import bearer_token_matches
 
 TOKEN = "test-metrics-token"  # tests/settings.py
@@ -78,7 +78,7 @@ def failing_status() -> dict:
 
 
 def test_readyz_tells_the_public_ready_or_not_only(db, client):
-    values.write(status=failing_status())
+    store.write(status=failing_status())
     public = client.get("/readyz")
     assert public.status_code == 503
     assert public.json() == {"ready": False}

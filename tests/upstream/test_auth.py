@@ -7,6 +7,7 @@ import logging
 import pytest
 
 from statsbridge.upstream.auth import Credentials, TokenProvider
+from statsbridge.upstream.backoff import Backoff
 from statsbridge.upstream.errors import (
     BadApiKey,
     BadClientCredentials,
@@ -14,7 +15,6 @@ from statsbridge.upstream.errors import (
     ConfigurationError,
     TransientError,
 )
-from statsbridge.upstream.http import Backoff
 from tests.upstream.conftest import API_KEY
 from tests.upstream.scripted_server import Scripted
 

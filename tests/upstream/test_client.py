@@ -8,6 +8,7 @@ import time
 import pytest
 
 from statsbridge.upstream.auth import Credentials, TokenProvider
+from statsbridge.upstream.backoff import Backoff
 from statsbridge.upstream.bayeux import (
     AdviceChanged,
     BayeuxClient,
@@ -19,7 +20,6 @@ from statsbridge.upstream.bayeux import (
     StateChanged,
 )
 from statsbridge.upstream.errors import AuthenticationError, BadApiKey, BadClientCredentials
-from statsbridge.upstream.http import Backoff
 from statsbridge.upstream.statistics import StatisticsClient
 from tests.upstream.conftest import API_KEY
 from tests.upstream.fake_bayeux import PATH, FakeBayeux

@@ -3,8 +3,8 @@ ValueError) are malformed input like any other non-JSON body, wherever they arri
 
 import pytest
 
+from statsbridge.client_frames import parse_client_frame
 from statsbridge.notifications import is_service_message, service_state
-from statsbridge.sockets import parse_client_frame
 from statsbridge.upstream.auth import TokenProvider
 from statsbridge.upstream.errors import StatisticsApiError, TransientError
 from statsbridge.upstream.statistics import StatisticsClient

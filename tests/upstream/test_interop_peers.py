@@ -7,6 +7,7 @@ is lost except across a forced session loss, and that such a loss is announced.
 
 import pytest
 
+from statsbridge.upstream.backoff import Backoff
 from statsbridge.upstream.bayeux import (
     AdviceChanged,
     BayeuxClient,
@@ -17,7 +18,7 @@ from statsbridge.upstream.bayeux import (
     SessionEstablished,
 )
 from statsbridge.upstream.errors import BadApiKey
-from statsbridge.upstream.http import Backoff, create_session
+from statsbridge.upstream.http import create_session
 from tests.upstream.helpers import Collector, NodePeer, wait_for, wait_for_async
 
 pytestmark = pytest.mark.interop

@@ -2,6 +2,7 @@
 
 import pytest
 
+from statsbridge.upstream.backoff import Backoff
 from statsbridge.upstream.bayeux.buffer import EventBuffer
 from statsbridge.upstream.bayeux.events import ConnectionState, Message, MessagesLost, StateChanged
 from statsbridge.upstream.bayeux.protocol import (
@@ -14,7 +15,6 @@ from statsbridge.upstream.bayeux.protocol import (
     parse_reply,
 )
 from statsbridge.upstream.errors import BayeuxProtocolError
-from statsbridge.upstream.http import Backoff
 
 
 def make(channels=("/a", "/b"), **kwargs) -> BayeuxProtocol:
@@ -413,3 +413,13 @@ def test_backoff_is_capped_jittered_and_zero_only_without_failures():
     assert backoff.delay(1, rand=lambda: 1.0) == 0.5
     assert backoff.delay(4, rand=lambda: 1.0) == 4.0
     assert backoff.delay(400, rand=lambda: 0.0) == 2.0
+
+
+def test_the_sans_io_core_imports_no_http_library():
+    """The protocol (and the backoff rule it uses) must stay free of I/O: no aiohttp."""
+    import subprocess
+    import sys
+
+    script = ("import sys; import statsbridge.upstream.bayeux.protocol; "
+              "assert 'aiohttp' not in sys.modules, 'aiohttp was imported'")
+    subprocess.run([sys.executable, "-c", script], check=True)

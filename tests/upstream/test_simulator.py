@@ -5,13 +5,16 @@ demo tenant's credentials; these tests use its control API to revoke tokens, for
 sessions and inject failures.
 """
 
+from dataclasses import dataclass
+
 import aiohttp
 import pytest
 
 from statsbridge.upstream.auth import Credentials, TokenProvider
+from statsbridge.upstream.backoff import Backoff
 from statsbridge.upstream.bayeux import BayeuxClient, Fatal, Message
 from statsbridge.upstream.errors import BadApiKey, BadUserCredentials
-from statsbridge.upstream.http import Backoff, create_session
+from statsbridge.upstream.http import create_session
 from statsbridge.upstream.statistics import StatisticsClient
 from tests.upstream.helpers import Collector, wait_for
 from tests.upstream.tail_process import TailProcess
@@ -43,14 +46,32 @@ def update_items(event: Message) -> list[dict]:
     return inner.get("statistics", [])
 
 
+@dataclass(frozen=True)
+class Subscribed:
+    """What ``Upstream.subscribe`` created: one reply per subscription."""
+
+    results: tuple
+
+    @property
+    def subscription_ids(self) -> list[str]:
+        return [r.data.get("subscriptionId") for r in self.results]
+
+    @property
+    def statistics(self) -> list[dict]:
+        return [s for r in self.results for s in r.data.get("statistics", [])]
+
+    @property
+    def errors(self) -> list:
+        return [e for r in self.results for e in r.errors]
+
+
 class Upstream:
     """One shared session with a token provider, a REST client and a CometD client."""
 
     def __init__(self, simulator, **credential_args):
         self.session = create_session("demo-api-key")
         self.tokens = TokenProvider(self.session, demo_credentials(simulator.url, **credential_args))
-        self.rest = StatisticsClient(self.session, simulator.url, self.tokens, chunk_size=10,
-                                     backoff=Backoff(base=0.05, cap=0.3))
+        self.rest = StatisticsClient(self.session, simulator.url, self.tokens, backoff=Backoff(base=0.05, cap=0.3))
         self.cometd = BayeuxClient(self.session, simulator.url + "/statistics/v3/notifications",
                                    channels=[SERVICE, UPDATES], token_provider=self.tokens,
                                    network_allowance=2.0, backoff=Backoff(base=0.05, cap=0.3))
@@ -61,6 +82,12 @@ class Upstream:
         """Subscription ids seen in StatisticUpdate messages so far."""
         return {item.get("subscriptionId") for e in self.events.of(Message) if e.channel == UPDATES
                 for item in update_items(e)}
+
+    async def subscribe(self, statistics: list[dict], chunk_size: int = 10) -> "Subscribed":
+        """Subscribe ``statistics`` as several subscriptions of at most ``chunk_size``, as the bridge does."""
+        results = [await self.rest.create_subscription(statistics[i:i + chunk_size])
+                   for i in range(0, len(statistics), chunk_size)]
+        return Subscribed(tuple(results))
 
     async def close(self):
         await self.cometd.disconnect()
@@ -87,7 +114,7 @@ def agent_states(agents=AGENTS):
 async def test_rest_subscriptions_and_updates_share_the_cometd_session(simulator, upstream):
     up = upstream()
     await up.events.wait_sessions(1)
-    batch = await up.rest.subscribe(agent_states())
+    batch = await up.subscribe(agent_states())
     assert len(batch.subscription_ids) == 3 and batch.errors == []
     assert sorted(s["statisticId"] for s in batch.statistics) == sorted(f"state-{a}" for a in AGENTS)
     state = await control(simulator, "state", method="GET")
@@ -121,7 +148,7 @@ async def test_partial_success_reports_the_bad_items(upstream):
 async def test_revoked_tokens_are_replaced_for_rest_and_cometd(simulator, upstream):
     up = upstream()
     await up.events.wait_sessions(1)
-    batch = await up.rest.subscribe(agent_states(AGENTS[:2]))
+    batch = await up.subscribe(agent_states(AGENTS[:2]))
     await control(simulator, "load", {"updates_per_second": 50})
     requests = up.tokens.requests
     await control(simulator, "revoke-tokens", {"refresh": True})
@@ -147,13 +174,13 @@ async def test_revoked_tokens_are_replaced_for_rest_and_cometd(simulator, upstre
 async def test_forgotten_session_is_re_established_and_announced(simulator, upstream):
     up = upstream()
     await up.events.wait_sessions(1)
-    batch = await up.rest.subscribe(agent_states(AGENTS[:3]))
+    batch = await up.subscribe(agent_states(AGENTS[:3]))
     assert (await control(simulator, "forget-clients"))["forgotten"] == 1
     await up.events.wait_sessions(2)
     assert up.events.sessions()[1].rehandshake is True
     # The service dropped the subscriptions with the session; the application re-creates them.
     assert (await control(simulator, "state", method="GET"))["subscriptions"] == 0
-    again = await up.rest.subscribe(agent_states(AGENTS[:3]))
+    again = await up.subscribe(agent_states(AGENTS[:3]))
     await wait_for(lambda: set(again.subscription_ids) & up.updated_ids(), timeout=15,
                    message="updates for the re-created subscriptions")
     assert set(batch.subscription_ids).isdisjoint(again.subscription_ids)
@@ -165,7 +192,7 @@ async def test_failing_notifications_recover_without_losing_the_session(simulato
     errors = up.cometd.stats.errors
     await control(simulator, "fail", {"status": 503, "count": 3, "scope": "notifications"})
     await wait_for(lambda: up.cometd.stats.errors >= errors + 3, timeout=15, message="three failed polls")
-    await up.rest.subscribe(agent_states(AGENTS[:1]))
+    await up.subscribe(agent_states(AGENTS[:1]))
     await control(simulator, "load", {"updates_per_second": 50})
     seen = len(up.events.of(Message))
     await wait_for(lambda: len(up.events.of(Message)) > seen, timeout=15, message="messages after the failures")

@@ -34,7 +34,7 @@ class TestShortTokensAndRefreshRefused:
             self, simulator, upstream, status, form):
         up = upstream()
         await up.events.wait_sessions(1)
-        batch = await up.rest.subscribe(agent_states(AGENTS[:2]))
+        batch = await up.subscribe(agent_states(AGENTS[:2]))
         await control(simulator, "refuse-refresh", {"status": status, "form": form, "count": 1000})
         await control(simulator, "load", {"updates_per_second": 40})
         # Tokens live 3 s and are refreshed at 80 %: two refused refreshes take about 5 s.
@@ -56,7 +56,7 @@ class TestLongTokens:
     async def test_tokens_revoked_early_are_replaced_by_one_shared_grant(self, simulator, upstream):
         up = upstream()
         await up.events.wait_sessions(1)
-        batch = await up.rest.subscribe(agent_states(AGENTS[:2]))
+        batch = await up.subscribe(agent_states(AGENTS[:2]))
         await control(simulator, "load", {"updates_per_second": 40})
         before = len(up.tokens.grants_sent)
         await control(simulator, "refuse-refresh", {"status": 401, "form": "envelope"})
@@ -77,14 +77,14 @@ class TestLongTokens:
         with pytest.raises(StatisticsApiError) as refused:
             await up.rest.create_subscription(agent_states(AGENTS[:1]))
         assert not isinstance(refused.value, BadApiKey) and refused.value.http_status == 403
-        batch = await up.rest.subscribe(agent_states(AGENTS[:1]))
+        batch = await up.subscribe(agent_states(AGENTS[:1]))
         await wait_for(lambda: set(batch.subscription_ids) & up.updated_ids(), timeout=15, message="updates")
         assert not up.events.of(Fatal), "the CometD client goes on"
 
     async def test_a_403_envelope_on_cometd_is_a_failed_poll_not_a_bad_key(self, simulator, upstream):
         up = upstream()
         await up.events.wait_sessions(1)
-        await up.rest.subscribe(agent_states(AGENTS[:1]))
+        await up.subscribe(agent_states(AGENTS[:1]))
         errors = up.cometd.stats.errors
         await control(simulator, "refuse", {"method": "POST", "path": "/statistics/v3/notifications",
                                             "status": 403, "form": "envelope", "count": 2})
@@ -118,7 +118,7 @@ async def test_our_decoding_reads_every_notification_dialect_the_simulator_speak
     up = Upstream(simulator)
     try:
         await up.events.wait_sessions(1)
-        await up.rest.subscribe(agent_states(AGENTS[:2]))
+        await up.subscribe(agent_states(AGENTS[:2]))
         await control(simulator, "load", {"updates_per_second": 40})
 
         def items():

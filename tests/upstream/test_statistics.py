@@ -3,9 +3,9 @@
 import pytest
 
 from statsbridge.upstream.auth import Credentials, TokenProvider
+from statsbridge.upstream.backoff import Backoff
 from statsbridge.upstream.errors import AuthenticationError, BadApiKey, StatisticsApiError, TransientError
-from statsbridge.upstream.http import Backoff
-from statsbridge.upstream.statistics import StatisticsClient, chunked, decode_envelope
+from statsbridge.upstream.statistics import StatisticsClient, decode_envelope
 from tests.upstream.conftest import API_KEY
 from tests.upstream.scripted_server import Scripted
 from tests.upstream.test_auth import TOKEN, counting_issuer
@@ -150,31 +150,6 @@ async def test_403_in_the_envelope_is_an_ordinary_error_answer(server, client_fa
     assert (raised.value.http_status, raised.value.code, raised.value.message) == (403, 403, "Subscription limit reached")
 
 
-async def test_large_statistic_sets_are_split_into_subscriptions_of_the_chunk_size(server, client_factory):
-    server.default("POST", f"{BASE}/subscriptions", lambda r: ok({
-        "subscriptionId": r.json()["operationId"],
-        "statistics": [{"statisticId": s["statisticId"]} for s in r.json()["data"]["statistics"]]}))
-    batch = await client_factory(chunk_size=3).subscribe([stat(n) for n in range(7)])
-    requests = server.received("POST", f"{BASE}/subscriptions")
-    assert [len(r.json()["data"]["statistics"]) for r in requests] == [3, 3, 1]
-    ids = [r.json()["operationId"] for r in requests]
-    assert len(set(ids)) == 3 and batch.subscription_ids == ids
-    assert [s["statisticId"] for s in batch.statistics] == [f"s{n}" for n in range(7)]
-    assert batch.errors == []
-
-
-async def test_a_failing_chunk_rolls_back_the_chunks_already_created(server, client_factory):
-    server.queue("POST", f"{BASE}/subscriptions", ok({"subscriptionId": "first"}), ok({"subscriptionId": "second"}),
-                 Scripted(status=400, json={"status": {"code": 3, "message": "bad statistic"}}))
-    server.default("DELETE", f"{BASE}/subscriptions/first", lambda r: ok({}))
-    server.default("DELETE", f"{BASE}/subscriptions/second",
-                   lambda r: Scripted(status=500, json={"status": {"code": 500, "message": "x"}}))
-    with pytest.raises(StatisticsApiError, match="bad statistic"):
-        await client_factory(chunk_size=2).subscribe([stat(n) for n in range(6)])
-    assert len(server.received("DELETE", f"{BASE}/subscriptions/first")) == 1
-    assert len(server.received("DELETE", f"{BASE}/subscriptions/second")) == 1
-
-
 async def test_peek_sends_statistic_ids_comma_joined_or_not_at_all(server, client_factory):
     server.default("GET", f"{BASE}/subscriptions/sub-1/statistic-values", lambda r: ok({"statistics": []}))
     client = client_factory()
@@ -233,12 +208,5 @@ async def test_non_json_success_body_is_an_api_error(server, client_factory):
 
 def test_client_rejects_bad_settings_and_repr_has_no_secret(session):
     with pytest.raises(ValueError):
-        StatisticsClient(session, "http://x", None, chunk_size=0)
+        StatisticsClient(session, "http://x", None, attempts=0)
     assert repr(StatisticsClient(session, "http://x/", None)) == "<StatisticsClient http://x/statistics/v3>"
-
-
-def test_chunked():
-    assert chunked([1, 2, 3, 4, 5], 2) == [[1, 2], [3, 4], [5]]
-    assert chunked([], 2) == []
-    with pytest.raises(ValueError):
-        chunked([1], 0)

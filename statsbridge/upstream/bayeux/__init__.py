@@ -3,9 +3,11 @@
 ``protocol`` builds messages, parses replies and decides what to do next (the advice
 state machine) without doing any I/O; ``client`` moves the bytes and hands typed
 ``events`` to the application through a bounded ``buffer``.
+
+The client (and with it aiohttp) is imported on first use only, so that importing the
+sans-I/O ``protocol`` imports nothing that does I/O.
 """
 
-from statsbridge.upstream.bayeux.client import BayeuxClient, ClientStats
 from statsbridge.upstream.bayeux.events import (
     AdviceChanged,
     ConnectionState,
@@ -29,3 +31,12 @@ __all__ = [
     "SessionEstablished",
     "StateChanged",
 ]
+
+
+def __getattr__(name: str):
+    """Import the aiohttp client on first use (see the module docstring)."""
+    if name in ("BayeuxClient", "ClientStats"):
+        from statsbridge.upstream.bayeux import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from statsbridge.upstream.auth import TokenProvider
+from statsbridge.upstream.backoff import Backoff
 from statsbridge.upstream.bayeux.buffer import EventBuffer
 from statsbridge.upstream.bayeux.events import (
     AdviceChanged,
@@ -44,7 +45,6 @@ from statsbridge.upstream.errors import (
     error_summary,
     is_api_key_rejection,
 )
-from statsbridge.upstream.http import Backoff
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class _TransportFailure(Exception):
 
 @dataclass(frozen=True)
 class ClientStats:
-    """A snapshot of the client for metrics: state, last message time (epoch s), counters."""
+    """A snapshot of the client, exported on /metrics: state, last message time (epoch s), counters."""
 
     state: ConnectionState
     last_message_at: float | None

@@ -28,8 +28,8 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
+from statsbridge.upstream.backoff import Backoff
 from statsbridge.upstream.errors import BayeuxProtocolError
-from statsbridge.upstream.http import Backoff
 
 VERSION = "1.0"
 LONG_POLLING = "long-polling"

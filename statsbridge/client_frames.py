@@ -4,28 +4,28 @@ import json
 import time
 from dataclasses import dataclass, field
 
-from statsbridge import events
+from statsbridge import frames
 
 
 def parse_client_frame(text: str | None, data: bytes | None) -> tuple[dict | None, dict | None]:
     """Return ``(frame, None)`` for a valid client frame, else ``(None, error frame)``."""
     if data is not None and text is None:
-        return None, events.error("bad_message", "Send JSON text frames, not binary.")
+        return None, frames.error("bad_message", "Send JSON text frames, not binary.")
     raw = text or ""
-    if len(raw.encode("utf-8", "surrogatepass")) > events.MAX_CLIENT_FRAME_BYTES:
-        return None, events.error("too_large", f"Frames are limited to {events.MAX_CLIENT_FRAME_BYTES} bytes.")
+    if len(raw.encode("utf-8", "surrogatepass")) > frames.MAX_CLIENT_FRAME_BYTES:
+        return None, frames.error("too_large", f"Frames are limited to {frames.MAX_CLIENT_FRAME_BYTES} bytes.")
     try:
         frame = json.loads(raw)
     except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
-        return None, events.error("bad_json", "The frame is not valid JSON.")
+        return None, frames.error("bad_json", "The frame is not valid JSON.")
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-        return None, events.error("bad_message", 'A frame must be a JSON object with a "type".')
-    if not events.is_known_client_type(frame):
-        return None, events.error("unknown_type", f"Unknown frame type {frame['type'][:40]!r}.")
+        return None, frames.error("bad_message", 'A frame must be a JSON object with a "type".')
+    if not frames.is_known_client_type(frame):
+        return None, frames.error("unknown_type", f"Unknown frame type {frame['type'][:40]!r}.")
     try:
-        events.validate_client_frame(frame)
-    except events.FrameError as problem:
-        return None, events.error("bad_message", str(problem)[:200])
+        frames.validate_client_frame(frame)
+    except frames.FrameError as problem:
+        return None, frames.error("bad_message", str(problem)[:200])
     return frame, None
 
 

@@ -9,12 +9,12 @@ import secrets
 
 from django.core.cache import cache
 
-from statsbridge import events
-from statsbridge.conf import bridge_setting, dead_after_seconds
+from statsbridge import frames
+from statsbridge.conf import bridge_settings, dead_after_seconds
 
 
 def _prefix() -> str:
-    return bridge_setting("KEY_PREFIX")
+    return bridge_settings().key_prefix
 
 
 def value_key(stat_key: str) -> str:
@@ -50,7 +50,7 @@ def subscriptions_key() -> str:
 
 def missing_value() -> dict:
     """The Value of a statistic the bridge has not received yet."""
-    return events.value(kind="unknown", value=None, text="…", state="unknown", timestamp=None, received=0)
+    return frames.value(kind="unknown", value=None, text="…", state="unknown", timestamp=None, received=0)
 
 
 def connection_from_status(status: dict | None, now: int | None = None) -> dict:
@@ -59,10 +59,10 @@ def connection_from_status(status: dict | None, now: int | None = None) -> dict:
     A status whose heartbeat is older than ``dead_after_seconds()`` means the bridge is gone,
     whatever it said last.
     """
-    now = now if now is not None else events.now_ms()
+    now = now if now is not None else frames.now_ms()
     if not status or now - status.get("heartbeat", 0) > dead_after_seconds() * 1000:
         as_of = status.get("heartbeat", now) if status else now
-        return events.connection(upstream="down", service="UNKNOWN", bridge="down", as_of=int(as_of))
+        return frames.connection(upstream="down", service="UNKNOWN", bridge="down", as_of=int(as_of))
     return dict(status["connection"])
 
 
@@ -81,7 +81,7 @@ def shown_values(keys, stored: dict, connection: dict) -> dict:
         if current is None:
             result[key] = missing_value()
         elif not live and current["state"] == "fresh":
-            result[key] = events.with_state(current, "stale")
+            result[key] = frames.with_state(current, "stale")
         else:
             result[key] = current
     return result
@@ -184,4 +184,4 @@ def dashboard_snapshot(dashboard_id: int, slug: str, keys) -> dict:
     connection = connection_from_status(found.get(status_key()))
     stored = {k: found[name] for k, name in names.items() if name in found}
     seq = int(found.get(seq_key(dashboard_id), 0))
-    return events.snapshot(slug, seq, connection, shown_values(keys, stored, connection))
+    return frames.snapshot(slug, seq, connection, shown_values(keys, stored, connection))
