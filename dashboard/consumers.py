@@ -25,9 +25,7 @@ from django.utils import timezone
 from dashboard import access, security
 from dashboard.models import Dashboard, Display
 from dashboard.wanted import dashboard_keys
-from statsbridge import frames as events
-from statsbridge import metrics
-from statsbridge import store as values
+from statsbridge import frames, metrics, store
 from statsbridge.client_frames import SeqFilter, TokenBucket, parse_client_frame
 from statsbridge.conf import bridge_settings
 from statsbridge.fanout import dashboard_group, display_group
@@ -146,7 +144,7 @@ class DashboardKeysCache:
     across an edit are filed under the older version and dropped on the next call.
     """
 
-    def __init__(self, read_keys=dashboard_keys, read_version=values.config_version):
+    def __init__(self, read_keys=dashboard_keys, read_version=store.config_version):
         self._read_keys = read_keys
         self._read_version = read_version
         self._version: int | None = None
@@ -197,7 +195,7 @@ encoded_frame = EncodedFrames()
 
 def build_snapshot(dashboard_id: int, slug: str) -> dict:
     """A snapshot frame of one dashboard (keys cached per configuration version + shared store)."""
-    return values.dashboard_snapshot(dashboard_id, slug, cached_dashboard_keys(dashboard_id))
+    return store.dashboard_snapshot(dashboard_id, slug, cached_dashboard_keys(dashboard_id))
 
 
 def store_telemetry(display_id: int, frame: dict) -> None:
@@ -368,7 +366,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if not self.bucket.allow():
             metrics.client_frames_rejected.labels(code="rate_limited").inc()
             if self.bucket.should_warn():
-                await self.send_json(events.error("rate_limited", "Too many frames; slow down."))
+                await self.send_json(frames.error("rate_limited", "Too many frames; slow down."))
             return
         frame, problem = parse_client_frame(text_data, bytes_data)
         if problem is not None:
@@ -382,9 +380,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if frame["type"] == "resync":
             await self.send_all_snapshots()
         elif frame["type"] == "ping":
-            await self.send_json(events.pong(frame["t"]))
+            await self.send_json(frames.pong(frame["t"]))
         else:
-            await self.send_json(events.error("bad_message", "Telemetry is only accepted from wall displays."))
+            await self.send_json(frames.error("bad_message", "Telemetry is only accepted from wall displays."))
 
 
 class DashboardConsumer(LiveConsumer):
@@ -457,7 +455,7 @@ class WallConsumer(LiveConsumer):
 
     async def display_reload(self, message: dict) -> None:
         """Someone pressed "reload now" for this display."""
-        await self.send_json(events.reload(message.get("reason", "requested by an administrator")))
+        await self.send_json(frames.reload(message.get("reason", "requested by an administrator")))
 
     async def act(self, frame: dict) -> None:
         """Walls may also report telemetry (stored at most every few seconds)."""

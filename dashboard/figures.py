@@ -11,7 +11,7 @@ import datetime as dt
 import zoneinfo
 
 from dashboard import names, thresholds
-from statsbridge import frames as events
+from statsbridge import frames
 from statsbridge.formatting import display_text, interval_label, numeric
 
 # Label, colour and icon per agent state: one table for every board (dashboard/names.py).
@@ -384,7 +384,7 @@ def queue_table(spec: dict, tiles: list) -> dict:
 
 def render(spec: dict, values: dict, history: dict, time_zone: str, now_ms: int | None = None) -> dict:
     """Render a widget with its current values (as of ``now_ms``, default now): its tiles, and a figure or a table."""
-    now_ms = events.now_ms() if now_ms is None else now_ms
+    now_ms = frames.now_ms() if now_ms is None else now_ms
     tiles = [tile(spec, stat, values.get(stat["key"])) for stat in spec["statistics"]]
     kind = spec["type"]
     figure = None
