@@ -9,10 +9,10 @@ import pytest
 from channels.layers import get_channel_layer
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
-from dashboard.asgi import application
 from django.contrib.auth.models import AnonymousUser, Group, User
 from redis.exceptions import RedisError
 
+from contactboard.asgi import application
 from dashboard.models import Dashboard, Display, DisplayItem, Widget, WidgetStatistic
 from dashboard.routing import websocket_urlpatterns
 from statsbridge import frames, store
