@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+import functools
 import logging
 from typing import Optional
 from urllib.parse import urlencode
@@ -9,7 +10,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from .faults import reason
-from .gateway import check
+from .gateway import gated
 from .http_util import bearer_token, json_response, same_secret
 from .tenant import Tenant
 from .tokens import Grant
@@ -46,13 +47,13 @@ def _envelope_error(status: int, message: str) -> web.Response:
     return json_response({"status": {"code": status, "message": message}}, status)
 
 
-def _no_store(response: web.Response) -> web.Response:
-    response.headers.update(NO_STORE)
-    return response
-
-
 def _fault_body(status: int) -> dict:
     return {"error": "server_error" if status >= 500 else "invalid_request", "error_description": reason(status)}
+
+
+# The Authentication API is behind the gateway in the "auth" fault scope; a missing or bad
+# token is each endpoint's to answer, in its own form.
+_gateway = functools.partial(gated, "auth", _fault_body, need_token=False)
 
 
 def user_details(grant: Grant) -> dict:
@@ -106,15 +107,13 @@ class AuthApi:
             return credentials[0]
         return None
 
+    @_gateway(reply_headers=NO_STORE)
     async def token(self, request: web.Request) -> web.Response:
-        """POST /oauth/token: every reply (grant or error) carries ``Cache-Control: no-store``, ``Pragma: no-cache``."""
-        return _no_store(await self._token(request))
+        """POST /oauth/token: the password, client_credentials, refresh_token or authorization_code grant.
 
-    async def _token(self, request: web.Request) -> web.Response:
-        """The password, client_credentials, refresh_token or authorization_code grant."""
-        refused = check(request, self.tenant, "auth", _fault_body, need_token=False)
-        if refused:
-            return refused
+        Every reply (grant or error, the gateway's included) carries ``Cache-Control: no-store``
+        and ``Pragma: no-cache``.
+        """
         client_id = self._client_ok(request)
         if client_id is None:
             return _oauth_error(401, "Unauthorized", "Bad credentials")
@@ -168,31 +167,25 @@ class AuthApi:
         token = bearer_token(request)
         return self.tenant.tokens.lookup(token) if token else None
 
+    @_gateway()
     async def userinfo(self, request: web.Request) -> web.Response:
         """GET /userinfo: who the bearer token speaks for, in the reference's CloudUserDetails shape."""
-        refused = check(request, self.tenant, "auth", _fault_body, need_token=False)
-        if refused:
-            return refused
         grant = self._grant(request)
         if grant is None:
             return _envelope_error(401, "Unauthorized")
         return json_response(user_details(grant))
 
+    @_gateway()
     async def ping(self, request: web.Request) -> web.Response:
         """GET /ping: an ApiResponse (code 0) while the token is good, else 403 (reference: "Prohibited")."""
-        refused = check(request, self.tenant, "auth", _fault_body, need_token=False)
-        if refused:
-            return refused
         if self._grant(request) is None:
             # The envelope tells this 403 apart from the gateway's {"message": "Forbidden"} (bad API key).
             return _envelope_error(403, "Prohibited")
         return json_response({"status": {"code": 0, "message": "OK"}, "data": {}, "path": request.path})
 
+    @_gateway()
     async def sign_out(self, request: web.Request) -> web.Response:
         """POST|GET /sign-out?global=true|false: revoke the token, or all of its user's."""
-        refused = check(request, self.tenant, "auth", _fault_body, need_token=False)
-        if refused:
-            return refused
         grant = self._grant(request)
         if grant is None:
             return _oauth_error(401, "invalid_token", "Invalid or expired access token")
