@@ -13,6 +13,7 @@ from dashboard.models import Dashboard, Display
 from dashboard.views import ops_summary
 from statsbridge import events, history, values
 from statsbridge.models import Statistic
+from tests.dashboard.pages import live_status
 
 
 @pytest.fixture(autouse=True)
@@ -20,13 +21,6 @@ def clean_cache():
     cache.clear()
     yield
     cache.clear()
-
-
-def live_status():
-    connection = events.connection(upstream="connected", service="AVAILABLE", bridge="up")
-    return {"connection": connection, "heartbeat": events.now_ms(), "bridge": "test:1", "started": events.now_ms(),
-            "subscriptions": 1, "statistics": 3, "wanted": 3, "refused": {"sbad": "unknown object"},
-            "last_error": None, "last_resubscribe": None, "token_expires_at": None}
 
 
 def number(n, state="fresh"):

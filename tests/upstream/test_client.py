@@ -24,7 +24,7 @@ from tests.upstream.conftest import API_KEY
 from tests.upstream.fake_bayeux import PATH, FakeBayeux
 from tests.upstream.helpers import Collector, wait_for
 from tests.upstream.scripted_server import Scripted
-from tests.upstream.test_auth import TOKEN, counting_issuer
+from tests.upstream.token_endpoint import TOKEN, counting_issuer
 
 UPDATES = "/statistics/v3/updates"
 SERVICE = "/statistics/v3/service"

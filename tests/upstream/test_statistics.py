@@ -8,7 +8,7 @@ from statsbridge.upstream.http import Backoff
 from statsbridge.upstream.statistics import StatisticsClient, chunked, decode_envelope
 from tests.upstream.conftest import API_KEY
 from tests.upstream.scripted_server import Scripted
-from tests.upstream.test_auth import TOKEN, counting_issuer
+from tests.upstream.token_endpoint import TOKEN, counting_issuer
 
 BASE = "/statistics/v3"
 
