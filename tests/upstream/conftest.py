@@ -6,8 +6,7 @@ import pytest
 from statsbridge.upstream.http import create_session
 from tests.upstream.scripted_server import ScriptedServer
 from tests.upstream.simulated import Upstream
-
-API_KEY = "test-api-key-1234"
+from tests.upstream.token_endpoint import API_KEY
 
 
 @pytest.fixture

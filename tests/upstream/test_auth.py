@@ -15,9 +15,8 @@ from statsbridge.upstream.errors import (
     TransientError,
 )
 from statsbridge.upstream.http import Backoff
-from tests.upstream.conftest import API_KEY
 from tests.upstream.scripted_server import Scripted
-from tests.upstream.token_endpoint import PASSWORD, SECRET, TOKEN, counting_issuer, credentials, issued
+from tests.upstream.token_endpoint import API_KEY, PASSWORD, SECRET, TOKEN, counting_issuer, credentials, issued
 
 
 class Clock:

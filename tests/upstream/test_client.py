@@ -20,11 +20,10 @@ from statsbridge.upstream.bayeux import (
 from statsbridge.upstream.errors import AuthenticationError, BadApiKey, BadClientCredentials
 from statsbridge.upstream.http import Backoff
 from statsbridge.upstream.statistics import StatisticsClient
-from tests.upstream.conftest import API_KEY
 from tests.upstream.fake_bayeux import PATH, FakeBayeux
 from tests.upstream.helpers import Collector, wait_for
 from tests.upstream.scripted_server import Scripted
-from tests.upstream.token_endpoint import TOKEN, counting_issuer
+from tests.upstream.token_endpoint import API_KEY, TOKEN, counting_issuer
 
 UPDATES = "/statistics/v3/updates"
 SERVICE = "/statistics/v3/service"

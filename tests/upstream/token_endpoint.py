@@ -1,9 +1,10 @@
 """A scripted token endpoint's side of the upstream tests: its path, the test client's
-credentials, and token replies."""
+API key and credentials, and token replies."""
 
 from statsbridge.upstream.auth import Credentials
 from tests.upstream.scripted_server import Scripted
 
+API_KEY = "test-api-key-1234"  # the shared session's (the session fixture)
 TOKEN = "/auth/v3/oauth/token"
 SECRET = "s3cr3t-client-secret"
 PASSWORD = "p4ssw0rd-value"
