@@ -3,7 +3,6 @@
 import asyncio
 import logging
 import threading
-from typing import Optional
 
 from aiohttp import web
 
@@ -72,7 +71,7 @@ async def start_simulator(config: SimulatorConfig) -> RunningSimulator:
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port)
     await site.start()
-    host, port = runner.addresses[0][:2]
+    _host, port = runner.addresses[0][:2]
     url = f"http://{config.host}:{port}"
     logger.info("Genesys simulator listening on %s", url)
     return RunningSimulator(config, runner, url)
@@ -86,8 +85,8 @@ class SimulatorThread:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="genesys-simulator", daemon=True)
         self._started = threading.Event()
-        self._running: Optional[RunningSimulator] = None
-        self._error: Optional[BaseException] = None
+        self._running: RunningSimulator | None = None
+        self._error: BaseException | None = None
 
     @property
     def url(self) -> str:

@@ -4,7 +4,6 @@ import base64
 import binascii
 import functools
 import logging
-from typing import Optional
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -19,7 +18,7 @@ logger = logging.getLogger("statsbridge.simulator")
 BASE = "/auth/v3"
 
 
-def basic_credentials(header: str) -> Optional[tuple[str, str]]:
+def basic_credentials(header: str) -> tuple[str, str] | None:
     """``(client_id, secret)`` from an ``Authorization: Basic`` header, or None."""
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic":
@@ -100,7 +99,7 @@ class AuthApi:
             web.get(f"{BASE}/sign-out", self.sign_out),
         ]
 
-    def _client_ok(self, request: web.Request) -> Optional[str]:
+    def _client_ok(self, request: web.Request) -> str | None:
         credentials = basic_credentials(request.headers.get("Authorization", ""))
         config = self.tenant.config
         if credentials and credentials[0] == config.client_id and same_secret(credentials[1], config.client_secret):
@@ -120,7 +119,7 @@ class AuthApi:
         form = await request.post()
         grant_type = form.get("grant_type")
         config, tokens = self.tenant.config, self.tenant.tokens
-        grant: Optional[Grant]
+        grant: Grant | None
         if grant_type == "password":
             if form.get("username") != config.username or not same_secret(form.get("password"), config.password):
                 return _oauth_error(400, "invalid_grant", "Bad credentials")
@@ -163,7 +162,7 @@ class AuthApi:
         separator = "&" if "?" in redirect_uri else "?"
         raise web.HTTPFound(f"{redirect_uri}{separator}{urlencode(params)}")
 
-    def _grant(self, request: web.Request) -> Optional[Grant]:
+    def _grant(self, request: web.Request) -> Grant | None:
         token = bearer_token(request)
         return self.tenant.tokens.lookup(token) if token else None
 

@@ -16,8 +16,8 @@ the first that refuses answers:
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Mapping, Optional
 
 from aiohttp import web
 
@@ -29,7 +29,7 @@ logger = logging.getLogger("statsbridge.simulator")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # A service's own refusal, checked once the gateway has let the request through.
-ServiceCheck = Callable[[web.Request, Tenant], Optional[web.Response]]
+ServiceCheck = Callable[[web.Request, Tenant], web.Response | None]
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,8 @@ class Gate:
     scope: str  # the API's fault scope: statistics, auth or notifications
     fault_body: Callable[[int], dict]  # an armed fault's body, from its status (or code)
     need_token: bool = True
-    service: Optional[ServiceCheck] = None
-    endpoint_scope: Optional[str] = None  # a narrower fault scope, met after the service's check
+    service: ServiceCheck | None = None
+    endpoint_scope: str | None = None  # a narrower fault scope, met after the service's check
     reply_headers: Mapping[str, str] = field(default_factory=dict)  # on every answer, refusals included
 
 
@@ -54,7 +54,7 @@ def gated(scope: str, fault_body: Callable[[int], dict], **needs) -> Callable[[H
     return mark
 
 
-def route_gate(request: web.Request) -> Optional[Gate]:
+def route_gate(request: web.Request) -> Gate | None:
     """The gate of the route the request was matched to, or None (ungated or unmatched)."""
     return getattr(request.match_info.handler, "gate", None)
 
@@ -89,7 +89,7 @@ class Front:
         response.headers.update(gate.reply_headers)
         return response
 
-    def _refusal(self, request: web.Request, gate: Gate) -> Optional[web.Response]:
+    def _refusal(self, request: web.Request, gate: Gate) -> web.Response | None:
         refused = check(request, self.tenant, gate.scope, gate.fault_body, gate.need_token)
         if refused is None and gate.service is not None:
             refused = gate.service(request, self.tenant)
@@ -104,7 +104,7 @@ def api_key_ok(request: web.Request, tenant: Tenant) -> bool:
 
 
 def check(request: web.Request, tenant: Tenant, scope: str,
-          fault_body: Callable[[int], dict], need_token: bool = True) -> Optional[web.Response]:
+          fault_body: Callable[[int], dict], need_token: bool = True) -> web.Response | None:
     """The error response the gateway answers with, or None to let the request through."""
     if not api_key_ok(request, tenant):
         logger.info("refused %s %s: missing or wrong x-api-key", request.method, request.path)
@@ -123,7 +123,7 @@ def check(request: web.Request, tenant: Tenant, scope: str,
 
 
 def injected(request: web.Request, tenant: Tenant, scope: str,
-             fault_body: Callable[[int], dict]) -> Optional[web.Response]:
+             fault_body: Callable[[int], dict]) -> web.Response | None:
     """The answer of a fault armed for ``scope`` (consumed), or None. A fault with a ``code``
     answers that ``status.code`` in the body (HTTP 200: the reference's generic error form)."""
     fault = tenant.faults.armed(scope)

@@ -2,7 +2,6 @@
 
 import functools
 import logging
-from typing import Optional
 
 from aiohttp import web
 
@@ -17,7 +16,7 @@ logger = logging.getLogger("statsbridge.simulator")
 BASE = "/statistics/v3"
 
 
-def envelope(path: Optional[str], code: int = 0, message: str = "OK", data=None, errors=None) -> dict:
+def envelope(path: str | None, code: int = 0, message: str = "OK", data=None, errors=None) -> dict:
     """The Statistics API response envelope."""
     body: dict = {"status": {"code": code, "message": message}}
     if path is not None:
@@ -44,7 +43,7 @@ def _fault_body(status: int) -> dict:
     return envelope(None, status, reason(status))
 
 
-def _unavailable(request: web.Request, tenant: Tenant) -> Optional[web.Response]:
+def _unavailable(request: web.Request, tenant: Tenant) -> web.Response | None:
     """The service's own refusal while it is UNAVAILABLE (DELETE and unknown paths do without it)."""
     return fail(request, 503, "Statistics service is unavailable") if tenant.service_state == UNAVAILABLE else None
 
@@ -53,18 +52,18 @@ def _unavailable(request: web.Request, tenant: Tenant) -> Optional[web.Response]
 _gateway = functools.partial(gated, "statistics", _fault_body)
 
 
-def _verbose(request: web.Request) -> Optional[bool]:
+def _verbose(request: web.Request) -> bool | None:
     value = request.query.get("verbose", "INFO").upper()
     return {"INFO": True, "OFF": False}.get(value)
 
 
-def statistic_ids(values: list) -> Optional[list]:
+def statistic_ids(values: list) -> list | None:
     """``statisticIds`` from either form (``a,b`` or repeated keys); None when absent."""
     ids = [part.strip() for value in values for part in value.split(",") if part.strip()]
     return ids or None
 
 
-def _statistics_list(body) -> Optional[list]:
+def _statistics_list(body) -> list | None:
     data = body.get("data") if isinstance(body, dict) else None
     statistics = data.get("statistics") if isinstance(data, dict) else None
     return statistics if isinstance(statistics, list) and statistics else None
@@ -147,7 +146,7 @@ class StatisticsApi:
                 "statistics": [s.item(verbose) for s in subscription.statistics.values()]}
         return self._reply(request, data, errors)
 
-    def _open(self, subscription: Subscription, descriptor) -> Optional[dict]:
+    def _open(self, subscription: Subscription, descriptor) -> dict | None:
         if not isinstance(descriptor, dict):
             return item_error("each statistic must be an object")
         statistic_id = descriptor.get("statisticId")

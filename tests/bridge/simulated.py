@@ -35,10 +35,12 @@ class Control:
         self.headers = {"x-simulator-key": simulator.config.control_key}
 
     async def call(self, method, path, body=None):
-        async with aiohttp.ClientSession(headers=self.headers) as session:
-            async with session.request(method, self.url + path, json=body) as response:
-                assert response.status == 200, await response.text()
-                return await response.json()
+        async with (
+            aiohttp.ClientSession(headers=self.headers) as session,
+            session.request(method, self.url + path, json=body) as response,
+        ):
+            assert response.status == 200, await response.text()
+            return await response.json()
 
     async def state(self):
         return await self.call("GET", "/state")
@@ -104,8 +106,10 @@ def equal_to_truth(browser_values, truth, keys):
         items = truth.get(key)
         if not shown or not items or shown["state"] != "fresh":
             return False
-        expected = decoding.decode(items[0]["value"], Hint(key=key, name=items[0]["name"] or ""), timestamp=items[0]["timestamp"], received=0)
-        if shown["kind"] != expected["kind"] or shown["value"] != expected["value"] or shown.get("agent") != expected.get("agent"):
+        expected = decoding.decode(items[0]["value"], Hint(key=key, name=items[0]["name"] or ""),
+                                   timestamp=items[0]["timestamp"], received=0)
+        if (shown["kind"] != expected["kind"] or shown["value"] != expected["value"]
+                or shown.get("agent") != expected.get("agent")):
             return False
         if shown["timestamp"] != expected["timestamp"]:
             return False

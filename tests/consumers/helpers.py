@@ -31,7 +31,8 @@ def make_dashboard(slug="floor", stats=("CallsWaiting", "ServiceLevel"), owner=N
 
 def fresh(number, text=None):
     """A fresh number value."""
-    return events.value(kind="number", value=number, text=text or str(number), state="fresh", timestamp=1_700_000_000_000, received=events.now_ms())
+    return events.value(kind="number", value=number, text=text or str(number), state="fresh", timestamp=1_700_000_000_000,
+                        received=events.now_ms())
 
 
 def live_status():

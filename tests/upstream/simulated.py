@@ -23,10 +23,12 @@ def demo_credentials(url, *, user=True, password="demo-password") -> Credentials
 
 async def control(simulator, name, body=None, method="POST") -> dict:
     """Call the simulator's control API; it must answer 200."""
-    async with aiohttp.ClientSession() as session:
-        async with session.request(method, f"{simulator.url}/simulator/{name}", json=body, headers=CONTROL) as reply:
-            assert reply.status == 200, f"{name}: HTTP {reply.status}"
-            return await reply.json()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, f"{simulator.url}/simulator/{name}", json=body, headers=CONTROL) as reply,
+    ):
+        assert reply.status == 200, f"{name}: HTTP {reply.status}"
+        return await reply.json()
 
 
 def update_items(event: Message) -> list[dict]:
