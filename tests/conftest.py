@@ -1,4 +1,4 @@
-pytest_plugins = ["tests.fixtures_simulator"]
+pytest_plugins = ["tests.fixtures_simulator", "tests.fixtures_dashboard"]
 
 
 def pytest_addoption(parser):

@@ -10,6 +10,7 @@ from .auth_api import AuthApi
 from .authorize import AuthorizeApi  # sign-in (issue 19)
 from .config import SimulatorConfig
 from .control_api import ControlApi
+from .gateway import Front
 from .notifications_api import NotificationsApi
 from .statistics_api import BASE as STATISTICS_BASE
 from .statistics_api import StatisticsApi
@@ -22,8 +23,10 @@ TENANT = web.AppKey("tenant", Tenant)
 def create_app(config: SimulatorConfig) -> web.Application:
     """The simulator as an aiohttp application (its loops run while the app runs)."""
     tenant = Tenant(config)
-    control = ControlApi(tenant)
-    app = web.Application(middlewares=[control.guard], client_max_size=16 * 1024 * 1024)
+    control, front = ControlApi(tenant), Front(tenant)
+    # Outermost first: the control key guards /simulator/; a gated route meets the proxy,
+    # then the gateway, before its handler (see gateway.py for the order of the checks).
+    app = web.Application(middlewares=[control.guard, front.proxy, front.gateway], client_max_size=16 * 1024 * 1024)
     app[TENANT] = tenant
     statistics = StatisticsApi(tenant)
     # Sign-in (issue 19): registered first, so its /oauth/authorize and /userinfo answer.

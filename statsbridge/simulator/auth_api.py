@@ -2,13 +2,13 @@
 
 import base64
 import binascii
+import functools
 import logging
-from urllib.parse import urlencode
 
 from aiohttp import web
 
 from .faults import reason
-from .gateway import check
+from .gateway import gated
 from .http_util import bearer_token, json_response, same_secret
 from .tenant import Tenant
 from .tokens import Grant
@@ -45,13 +45,13 @@ def _envelope_error(status: int, message: str) -> web.Response:
     return json_response({"status": {"code": status, "message": message}}, status)
 
 
-def _no_store(response: web.Response) -> web.Response:
-    response.headers.update(NO_STORE)
-    return response
-
-
 def _fault_body(status: int) -> dict:
     return {"error": "server_error" if status >= 500 else "invalid_request", "error_description": reason(status)}
+
+
+# The Authentication API is behind the gateway in the "auth" fault scope; a missing or bad
+# token is each endpoint's to answer, in its own form.
+_gateway = functools.partial(gated, "auth", _fault_body, need_token=False)
 
 
 def user_details(grant: Grant) -> dict:
@@ -91,8 +91,6 @@ class AuthApi:
         """The routes to add to the application."""
         return [
             web.post(f"{BASE}/oauth/token", self.token),
-            web.get(f"{BASE}/oauth/authorize", self.authorize),
-            web.get(f"{BASE}/userinfo", self.userinfo),
             web.get(f"{BASE}/ping", self.ping),
             web.post(f"{BASE}/sign-out", self.sign_out),
             web.get(f"{BASE}/sign-out", self.sign_out),
@@ -105,15 +103,13 @@ class AuthApi:
             return credentials[0]
         return None
 
+    @_gateway(reply_headers=NO_STORE)
     async def token(self, request: web.Request) -> web.Response:
-        """POST /oauth/token: every reply (grant or error) carries ``Cache-Control: no-store``, ``Pragma: no-cache``."""
-        return _no_store(await self._token(request))
+        """POST /oauth/token: the password, client_credentials, refresh_token or authorization_code grant.
 
-    async def _token(self, request: web.Request) -> web.Response:
-        """The password, client_credentials, refresh_token or authorization_code grant."""
-        refused = check(request, self.tenant, "auth", _fault_body, need_token=False)
-        if refused:
-            return refused
+        Every reply (grant or error, the gateway's included) carries ``Cache-Control: no-store``
+        and ``Pragma: no-cache``.
+        """
         client_id = self._client_ok(request)
         if client_id is None:
             return _oauth_error(401, "Unauthorized", "Bad credentials")
@@ -149,50 +145,21 @@ class AuthApi:
             body["refresh_token"] = grant.refresh_token
         return json_response(body)
 
-    async def authorize(self, request: web.Request) -> web.Response:
-        """GET /oauth/authorize: the configured user consents at once; redirects with a code."""
-        query = request.query
-        redirect_uri = query.get("redirect_uri")
-        if query.get("response_type") != "code" or query.get("client_id") != self.tenant.config.client_id \
-                or not redirect_uri:
-            return _oauth_error(400, "invalid_request",
-                                "response_type=code, a known client_id and redirect_uri are required")
-        code = self.tenant.tokens.issue_code(self.tenant.config.client_id, redirect_uri, self.tenant.config.username)
-        params = {"code": code}
-        if "state" in query:
-            params["state"] = query["state"]
-        separator = "&" if "?" in redirect_uri else "?"
-        raise web.HTTPFound(f"{redirect_uri}{separator}{urlencode(params)}")
-
     def _grant(self, request: web.Request) -> Grant | None:
         token = bearer_token(request)
         return self.tenant.tokens.lookup(token) if token else None
 
-    async def userinfo(self, request: web.Request) -> web.Response:
-        """GET /userinfo: who the bearer token speaks for, in the reference's CloudUserDetails shape."""
-        refused = check(request, self.tenant, "auth", _fault_body, need_token=False)
-        if refused:
-            return refused
-        grant = self._grant(request)
-        if grant is None:
-            return _envelope_error(401, "Unauthorized")
-        return json_response(user_details(grant))
-
+    @_gateway()
     async def ping(self, request: web.Request) -> web.Response:
         """GET /ping: an ApiResponse (code 0) while the token is good, else 403 (reference: "Prohibited")."""
-        refused = check(request, self.tenant, "auth", _fault_body, need_token=False)
-        if refused:
-            return refused
         if self._grant(request) is None:
             # The envelope tells this 403 apart from the gateway's {"message": "Forbidden"} (bad API key).
             return _envelope_error(403, "Prohibited")
         return json_response({"status": {"code": 0, "message": "OK"}, "data": {}, "path": request.path})
 
+    @_gateway()
     async def sign_out(self, request: web.Request) -> web.Response:
         """POST|GET /sign-out?global=true|false: revoke the token, or all of its user's."""
-        refused = check(request, self.tenant, "auth", _fault_body, need_token=False)
-        if refused:
-            return refused
         grant = self._grant(request)
         if grant is None:
             return _oauth_error(401, "invalid_token", "Invalid or expired access token")

@@ -22,7 +22,7 @@ from .auth_api import BASE, user_details
 from .codes import CodeStore
 from .config import SimulatorConfig
 from .faults import reason
-from .gateway import check
+from .gateway import gated
 from .http_util import bearer_token, json_response, same_secret
 from .tenant import Tenant
 from .tokens import Grant
@@ -264,22 +264,18 @@ class AuthorizeApi:
         token = bearer_token(request)
         return self.tenant.tokens.lookup(token) if token else None
 
+    @gated("auth", _fault_body, need_token=False)
     async def userinfo(self, request: web.Request) -> web.Response:
         """GET /userinfo: CloudUserDetails of the token's user (or application)."""
-        refused = check(request, self.tenant, "auth", _fault_body, need_token=False)
-        if refused:
-            return refused
         grant = self._grant(request)
         if grant is None:
             return json_response({"status": {"code": 401, "message": "Unauthorized"}}, 401)
         user = self.sign_in.user(grant.username)
         return json_response(cloud_user_details(user) if user else user_details(grant))
 
+    @gated("auth", _fault_body, need_token=False)
     async def openid_userinfo(self, request: web.Request) -> web.Response:
         """GET /openid/userinfo: OpenIdUserInfo of the token's user (or application)."""
-        refused = check(request, self.tenant, "auth", _fault_body, need_token=False)
-        if refused:
-            return refused
         grant = self._grant(request)
         if grant is None:
             return json_response({"status": {"code": 401, "message": "Unauthorized"}}, 401)

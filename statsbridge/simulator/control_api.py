@@ -1,13 +1,16 @@
 """The simulator's own control and fault API under /simulator/ (header ``x-simulator-key``)."""
 
+import functools
 import json
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
-from .arms import parse_refresh_refusal, parse_refusal
+from .arms import RefreshRefusal, Refusal, parse_refresh_refusal, parse_refusal
 from .catalog import catalog_reply
-from .faults import SCOPES, FaultError, parse_fault, parse_lost_peek
+from .faults import SCOPES, Fault, parse_fault, parse_lost_peek
 from .http_util import json_response, same_secret
 from .tenant import AVAILABLE, UNAVAILABLE, Tenant
 
@@ -18,6 +21,35 @@ BASE = "/simulator"
 def _bad(message: str) -> web.Response:
     logger.info("control API refused a request: %s", message)
     return json_response({"message": message}, 400)
+
+
+async def _json_object(request: web.Request, required: bool) -> dict:
+    raw = await request.read()
+    if not raw and not required:
+        return {}
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise ValueError("body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise ValueError("body must be a JSON object")
+    return body
+
+
+def with_body(parse: Callable[[dict], Any] = dict, required: bool = True):
+    """The handler gets the request's JSON object, through ``parse`` (``dict``: as it is), as its
+    second argument; a body that is not one (or absent, when ``required``), or that ``parse``
+    refuses with a ValueError, is answered 400 and changes nothing."""
+    def decorate(method):
+        @functools.wraps(method)
+        async def handler(self, request: web.Request) -> web.Response:
+            try:
+                body = parse(await _json_object(request, required))
+            except ValueError as error:  # a parser's FaultError is one
+                return _bad(str(error))
+            return await method(self, request, body)
+        return handler
+    return decorate
 
 
 class ControlApi:
@@ -53,24 +85,9 @@ class ControlApi:
             return json_response({"message": "Forbidden"}, 403)
         return await handler(request)
 
-    async def _json(self, request: web.Request, required: bool = True):
-        raw = await request.read()
-        if not raw and not required:
-            return {}
-        try:
-            body = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-            raise ValueError("body must be a JSON object") from None
-        if not isinstance(body, dict):
-            raise ValueError("body must be a JSON object")
-        return body
-
-    async def service(self, request: web.Request) -> web.Response:
+    @with_body()
+    async def service(self, request: web.Request, body: dict) -> web.Response:
         """POST /service {"state": "UNAVAILABLE"|"AVAILABLE"}."""
-        try:
-            body = await self._json(request)
-        except ValueError as error:
-            return _bad(str(error))
         state = body.get("state")
         if not isinstance(state, str) or state.upper() not in (AVAILABLE, UNAVAILABLE):
             return _bad("state must be AVAILABLE or UNAVAILABLE")
@@ -83,44 +100,32 @@ class ControlApi:
         logger.info("forgot %d Bayeux session(s)", forgotten)
         return json_response({"forgotten": forgotten})
 
-    async def fail(self, request: web.Request) -> web.Response:
+    @with_body(parse_fault)
+    async def fail(self, request: web.Request, fault: Fault) -> web.Response:
         """POST /fail {"status", "count", "scope"}: the next requests in scope fail."""
-        try:
-            fault = parse_fault(await self._json(request))
-        except (ValueError, FaultError) as error:
-            return _bad(str(error))
         self.tenant.faults.arm(fault)
         return json_response({"armed": self.tenant.faults.pending()})
 
-    async def clear_faults(self, request: web.Request) -> web.Response:
+    @with_body(required=False)
+    async def clear_faults(self, request: web.Request, body: dict) -> web.Response:
         """POST /clear-faults [{"scope": S}]: disarm one scope's fault, or every fault."""
-        try:
-            body = await self._json(request, required=False)
-        except ValueError as error:
-            return _bad(str(error))
         scope = body.get("scope")
         if scope is not None and scope not in SCOPES:
             return _bad(f"scope must be one of {', '.join(SCOPES)}")
         cleared = self.tenant.faults.clear(scope)
         return json_response({"cleared": cleared, "armed": self.tenant.faults.pending()})
 
-    async def lost_peek(self, request: web.Request) -> web.Response:
+    @with_body(parse_lost_peek)
+    async def lost_peek(self, request: web.Request, answer: tuple[int, int]) -> web.Response:
         """POST /lost-peek {"status": 404|500|200[, "code": N]}: how a peek of a subscription
         the service does not hold is answered from now on."""
-        try:
-            answer = parse_lost_peek(await self._json(request))
-        except (ValueError, FaultError) as error:
-            return _bad(str(error))
         self.tenant.faults.lost_peek = answer
         return json_response({"status": answer[0], "code": answer[1]})
 
-    async def drop_subscriptions(self, request: web.Request) -> web.Response:
+    @with_body(required=False)
+    async def drop_subscriptions(self, request: web.Request, body: dict) -> web.Response:
         """POST /drop-subscriptions [{"ids": [...]}]: the service loses these subscriptions (all
         when absent) without telling anyone, as a back-end restart behind the API would."""
-        try:
-            body = await self._json(request, required=False)
-        except ValueError as error:
-            return _bad(str(error))
         ids = body.get("ids")
         if ids is None:
             ids = list(self.tenant.registry.by_id)
@@ -130,41 +135,29 @@ class ControlApi:
         logger.info("dropped %d subscription(s) silently", dropped)
         return json_response({"dropped": dropped})
 
-    async def revoke_tokens(self, request: web.Request) -> web.Response:
+    @with_body(required=False)
+    async def revoke_tokens(self, request: web.Request, body: dict) -> web.Response:
         """POST /revoke-tokens [{"refresh": true}]: revoke access (and refresh) tokens."""
-        try:
-            body = await self._json(request, required=False)
-        except ValueError as error:
-            return _bad(str(error))
         refresh = body.get("refresh", False)
         if not isinstance(refresh, bool):
             return _bad("refresh must be a boolean")
         return json_response({"revoked": self.tenant.tokens.revoke_all(include_refresh=refresh)})
 
-    async def refuse_refresh(self, request: web.Request) -> web.Response:
+    @with_body(parse_refresh_refusal, required=False)
+    async def refuse_refresh(self, request: web.Request, refusal: RefreshRefusal) -> web.Response:
         """POST /refuse-refresh {"status": 400|401|403, "form": "oauth"|"envelope", "count"}: refuse refresh grants."""
-        try:
-            refusal = parse_refresh_refusal(await self._json(request, required=False))
-        except (ValueError, FaultError) as error:
-            return _bad(str(error))
         self.tenant.refresh_refusals.arm(refusal)
         return json_response({"armed": self.tenant.refresh_refusals.pending()})
 
-    async def refuse(self, request: web.Request) -> web.Response:
+    @with_body(parse_refusal)
+    async def refuse(self, request: web.Request, refusal: Refusal) -> web.Response:
         """POST /refuse {"method", "path", "status", "form": "envelope"|"api-key", "count"}: refuse matching requests."""
-        try:
-            refusal = parse_refusal(await self._json(request))
-        except (ValueError, FaultError) as error:
-            return _bad(str(error))
         self.tenant.refusals.arm(refusal)
         return json_response({"armed": self.tenant.refusals.pending()})
 
-    async def load(self, request: web.Request) -> web.Response:
+    @with_body()
+    async def load(self, request: web.Request, body: dict) -> web.Response:
         """POST /load {"updates_per_second": N}: extra updates spread over live statistics (0 stops)."""
-        try:
-            body = await self._json(request)
-        except ValueError as error:
-            return _bad(str(error))
         rate = body.get("updates_per_second")
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate < 0:
             return _bad("updates_per_second must be a non-negative number")

@@ -1,11 +1,10 @@
 """The CometD endpoint /statistics/v3/notifications (every path suffix CometD appends)."""
 
-import asyncio
 import logging
 
 from aiohttp import web
 
-from .gateway import check, plain_fault
+from .gateway import gated, plain_fault
 from .http_util import BROWSER_COOKIE, SESSION_COOKIE, json_response, read_json, request_cookies
 from .tenant import Tenant
 
@@ -23,19 +22,9 @@ class NotificationsApi:
         """``/notifications``, ``/notifications/`` and ``/notifications/<anything>``."""
         return [web.post(PATH + "{suffix:(/.*)?}", self.handle)]
 
+    @gated("notifications", plain_fault)
     async def handle(self, request: web.Request) -> web.Response:
         """Answer one Bayeux request."""
-        cut = self.tenant.faults.armed("notifications")
-        if cut is not None and cut.cut_after is not None:
-            # A proxy in front of the service holds the request, then gives up: the service
-            # never sees it (so a CometD session that can only be reached this way expires).
-            self.tenant.faults.take_fault("notifications")
-            await asyncio.sleep(cut.cut_after)
-            logger.info("injected fault: %s %s cut by a proxy after %g s", request.method, request.path, cut.cut_after)
-            return json_response(plain_fault(cut.status), cut.status)
-        refused = check(request, self.tenant, "notifications", plain_fault)
-        if refused:
-            return refused
         try:
             body = await read_json(request)
         except ValueError as error:

@@ -1,12 +1,13 @@
 """The Statistics API (base /statistics/v3): subscriptions, peeks and one-off reads."""
 
+import functools
 import logging
 
 from aiohttp import web
 
 from .catalog import StatisticError, resolve
 from .faults import reason
-from .gateway import check, injected
+from .gateway import gated
 from .http_util import SESSION_COOKIE, json_response, read_json, request_cookies
 from .subscriptions import Subscription
 from .tenant import UNAVAILABLE, Tenant, find_session, now_ms
@@ -42,6 +43,15 @@ def _fault_body(status: int) -> dict:
     return envelope(None, status, reason(status))
 
 
+def _unavailable(request: web.Request, tenant: Tenant) -> web.Response | None:
+    """The service's own refusal while it is UNAVAILABLE (DELETE and unknown paths do without it)."""
+    return fail(request, 503, "Statistics service is unavailable") if tenant.service_state == UNAVAILABLE else None
+
+
+# Every Statistics API route is behind the gateway in the "statistics" fault scope.
+_gateway = functools.partial(gated, "statistics", _fault_body)
+
+
 def _verbose(request: web.Request) -> bool | None:
     value = request.query.get("verbose", "INFO").upper()
     return {"INFO": True, "OFF": False}.get(value)
@@ -75,14 +85,6 @@ class StatisticsApi:
             web.get(f"{BASE}/statistic-values/{{name}}", self.get_statistic_value),
         ]
 
-    def _gate(self, request: web.Request, scope: str | None = None) -> web.Response | None:
-        refused = check(request, self.tenant, "statistics", _fault_body)
-        if refused is None and self.tenant.service_state == UNAVAILABLE:
-            return fail(request, 503, "Statistics service is unavailable")
-        if refused is None and scope is not None:
-            return injected(request, self.tenant, scope, _fault_body)
-        return refused
-
     def _create_fault(self):
         """The fault armed for the next create that the endpoint itself builds (consumed):
         a partial success (code 2) or a lost reply; None otherwise."""
@@ -100,11 +102,9 @@ class StatisticsApi:
             return None, fail(request, 400, "request body must be a JSON object")
         return body, None
 
+    @_gateway(service=_unavailable, endpoint_scope="subscriptions")
     async def create_subscription(self, request: web.Request) -> web.Response:
         """POST /subscriptions: open statistics; subscriptionId = operationId."""
-        refused = self._gate(request, "subscriptions")
-        if refused:
-            return refused
         fault = self._create_fault()
         partial = fault is not None and not fault.lost_reply
         verbose = _verbose(request)
@@ -169,11 +169,9 @@ class StatisticsApi:
             return json_response(envelope(request.path, 2, "Partial success", data, errors))
         return json_response(envelope(request.path, 0, "OK", data))
 
+    @_gateway(service=_unavailable, endpoint_scope="peek")
     async def peek(self, request: web.Request) -> web.Response:
         """GET /subscriptions/{id}/statistic-values: current values of (some of) its statistics."""
-        refused = self._gate(request, "peek")
-        if refused:
-            return refused
         verbose = _verbose(request)
         if verbose is None:
             return fail(request, 400, "verbose must be INFO or OFF")
@@ -194,23 +192,19 @@ class StatisticsApi:
         data = {"subscriptionId": subscription_id, "statistics": [s.item(verbose) for s in found]}
         return self._reply(request, data, errors)
 
+    @_gateway()
     async def delete(self, request: web.Request) -> web.Response:
         """DELETE /subscriptions/{id}: fire and forget, always succeeds (also while UNAVAILABLE).
 
         The reference: "a fire-and-forget operation that always returns a success response".
         Only the gateway (API key, token, armed faults) can refuse it.
         """
-        refused = check(request, self.tenant, "statistics", _fault_body)
-        if refused:
-            return refused
         self.tenant.registry.remove(request.match_info["id"])
         return json_response(envelope(request.path))
 
+    @_gateway(service=_unavailable)
     async def get_statistic_ex(self, request: web.Request) -> web.Response:
         """POST /operations/get-statistic-ex: values without a subscription."""
-        refused = self._gate(request)
-        if refused:
-            return refused
         body, bad = await self._body(request)
         if bad:
             return bad
@@ -235,11 +229,9 @@ class StatisticsApi:
         return {"name": resolved.name, "objectId": object_id, "objectType": object_type,
                 "value": self.tenant.compute(resolved, object_type, object_id), "timestamp": now_ms()}
 
+    @_gateway(service=_unavailable)
     async def get_statistic_value(self, request: web.Request) -> web.Response:
         """GET /statistic-values/{name}?objectId=&objectType=: one value without a subscription."""
-        refused = self._gate(request)
-        if refused:
-            return refused
         descriptor = {"name": request.match_info["name"], "objectId": request.query.get("objectId"),
                       "objectType": request.query.get("objectType")}
         try:
@@ -248,7 +240,7 @@ class StatisticsApi:
             return fail(request, 400, str(error))
         return json_response(envelope(request.path, data={"statistic": self._read(descriptor, resolved)}))
 
+    @_gateway()
     async def not_found(self, request: web.Request) -> web.Response:
         """Anything else under /statistics/v3."""
-        refused = check(request, self.tenant, "statistics", _fault_body)
-        return refused or fail(request, 404, f"no such resource: {request.method} {request.path}")
+        return fail(request, 404, f"no such resource: {request.method} {request.path}")

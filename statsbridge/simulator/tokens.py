@@ -22,13 +22,6 @@ class Grant:
         return self.username or self.client_id
 
 
-@dataclass
-class _Code:
-    client_id: str
-    redirect_uri: str
-    username: str
-
-
 class TokenStore:
     """Issues, looks up, refreshes and revokes tokens; ``clock`` is monotonic seconds."""
 
@@ -37,7 +30,6 @@ class TokenStore:
         self._clock = clock
         self._by_access: dict[str, Grant] = {}
         self._by_refresh: dict[str, Grant] = {}
-        self._codes: dict[str, _Code] = {}
 
     def issue(self, client_id: str, username: str | None, with_refresh: bool = True) -> Grant:
         """Issue a fresh access token (plus a refresh token when ``with_refresh``)."""
@@ -70,19 +62,6 @@ class TokenStore:
             return None
         del self._by_refresh[refresh_token]
         return self.issue(old.client_id, old.username)
-
-    def issue_code(self, client_id: str, redirect_uri: str, username: str) -> str:
-        """An authorization code for the authorization_code grant."""
-        code = secrets.token_urlsafe(16)
-        self._codes[code] = _Code(client_id, redirect_uri, username)
-        return code
-
-    def redeem_code(self, code: str, client_id: str, redirect_uri: str) -> str | None:
-        """The username the code was issued for; codes are single use and bound."""
-        issued = self._codes.pop(code, None)
-        if issued is None or issued.client_id != client_id or issued.redirect_uri != redirect_uri:
-            return None
-        return issued.username
 
     def sign_out(self, grant: Grant, everywhere: bool) -> int:
         """Revoke ``grant`` (or every grant of its principal); returns how many."""

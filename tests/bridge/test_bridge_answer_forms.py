@@ -12,7 +12,7 @@ from statsbridge import metrics, store
 from statsbridge.host import BridgeHost
 from statsbridge.lease import LocalLease
 from statsbridge.upstream.bayeux import MessagesLost
-from tests.bridge.test_bridge_simulator import Control, _truth_with, _until_equal, genesys_for, open_desk, seed
+from tests.bridge.simulated import Control, genesys_for, open_desk, seed, truth_with, until_equal
 from tests.fixtures_simulator import fast_config
 from tests.live import eventually
 
@@ -56,9 +56,9 @@ async def once_each(control_api, keys):
 async def live_desk(simulator):
     control_api = Control(simulator)
     user, _dashboard, _widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
-    await eventually(lambda: _truth_with(control_api, set(keys)), 10, "subscribed")
+    await eventually(lambda: truth_with(control_api, set(keys)), 10, "subscribed")
     browser = await open_desk(user)
-    await _until_equal(browser, control_api, keys, "live")
+    await until_equal(browser, control_api, keys, "live")
     return control_api, browser, keys
 
 
@@ -83,7 +83,7 @@ async def test_a_lost_subscription_is_found_by_any_answer_form_and_created_again
     await once_each(control_api, keys)
     assert bridge.bridge.book.lost_total >= len(old_ids)
     assert set(bridge.bridge.held).isdisjoint(old_ids)
-    await _until_equal(browser, control_api, keys, "values equal to the truth again")
+    await until_equal(browser, control_api, keys, "values equal to the truth again")
     await browser.communicator.disconnect()
 
 
@@ -98,7 +98,7 @@ async def test_a_failing_peek_that_recovers_loses_nothing(simulator, bridge):
     await control_api.call("POST", "/clear-faults")
     await eventually(lambda: bridge.bridge.book.next_due(time.monotonic()) is None, 40, "the retried peeks succeeded")
     assert bridge.bridge.held == held and bridge.bridge.book.lost_total == 0, "503 is transient: nothing lost"
-    await _until_equal(browser, control_api, keys, "still live")
+    await until_equal(browser, control_api, keys, "still live")
     await browser.communicator.disconnect()
 
 
@@ -112,7 +112,7 @@ async def test_one_failing_batch_is_retried_alone_and_the_others_are_not_recreat
     ok, failed = creates("ok"), creates("failed")
     await control_api.call("POST", "/fail", {"scope": "subscriptions", "count": 1, **fault})
     user, _dashboard, _widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
-    await eventually(lambda: _truth_with(control_api, set(keys)), 10, "every batch subscribed")
+    await eventually(lambda: truth_with(control_api, set(keys)), 10, "every batch subscribed")
     truth = await once_each(control_api, keys)
     subscriptions = {items[0]["subscriptionId"] for items in truth.values()}
     assert len(subscriptions) >= 3, "batches of two"
@@ -120,7 +120,7 @@ async def test_one_failing_batch_is_retried_alone_and_the_others_are_not_recreat
     assert (creates("failed") - failed, creates("ok") - ok) == (1, len(subscriptions))
     assert set(bridge.bridge.held) == {items[0]["subscriptionId"] for items in truth.values()}
     browser = await open_desk(user)
-    await _until_equal(browser, control_api, keys, "every value flows")
+    await until_equal(browser, control_api, keys, "every value flows")
     await browser.communicator.disconnect()
 
 
@@ -139,7 +139,7 @@ async def test_a_partial_success_keeps_what_succeeded_and_reports_the_refused(si
     held = bridge.bridge.book.held_keys()
     assert held | set(status["refused"]) == set(keys) and not held & set(status["refused"])
     browser = await open_desk(user)
-    await _until_equal(browser, control_api, sorted(held), "what succeeded flows")
+    await until_equal(browser, control_api, sorted(held), "what succeeded flows")
     assert set(await control_api.truth()) == held, "refused statistics are not retried"
     await browser.communicator.disconnect()
 
@@ -148,7 +148,7 @@ async def test_a_create_whose_reply_was_lost_is_never_duplicated(simulator, brid
     control_api = Control(simulator)
     await control_api.call("POST", "/fail", {"scope": "subscriptions", "status": 504, "lost_reply": True})
     user, _dashboard, _widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
-    await eventually(lambda: _truth_with(control_api, set(keys)), 10, "subscribed")
+    await eventually(lambda: truth_with(control_api, set(keys)), 10, "subscribed")
 
     async def single():
         state = await control_api.state()
@@ -158,7 +158,7 @@ async def test_a_create_whose_reply_was_lost_is_never_duplicated(simulator, brid
     truth = await once_each(control_api, keys)
     assert set(bridge.bridge.held) == {items[0]["subscriptionId"] for items in truth.values()}
     browser = await open_desk(user)
-    await _until_equal(browser, control_api, keys, "values flow")
+    await until_equal(browser, control_api, keys, "values flow")
     await browser.communicator.disconnect()
 
 
@@ -176,15 +176,15 @@ async def test_polling_while_notifications_are_blocked_then_streaming_again(simu
     await browser.until(lambda b: b.connection["upstream"] == "polling", 15, "POLLING after 3 failed connects")
     assert browser.connection["poll_seconds"] == 0.5
     # The old session expires with its subscriptions: peeks find them lost, they are created again.
-    await _until_equal(browser, control_api, keys, "fresh polled values equal to the truth")
+    await until_equal(browser, control_api, keys, "fresh polled values equal to the truth")
     key = keys[0]
     polled = browser.values[key]["received"]
     await browser.until(lambda b: b.values[key]["received"] > polled and b.values[key]["state"] == "fresh",
                         5, "the next poll refreshes it")
     # The session nobody can poll expires (3 s here) with its subscriptions: found lost, made again.
     await eventually(lambda: bridge.bridge.book.lost_total > 0, 15, "the session's subscriptions found lost")
-    await eventually(lambda: _truth_with(control_api, set(keys)), 10, "created again while polling")
-    await _until_equal(browser, control_api, keys, "polled values of the new subscriptions equal to the truth")
+    await eventually(lambda: truth_with(control_api, set(keys)), 10, "created again while polling")
+    await until_equal(browser, control_api, keys, "polled values of the new subscriptions equal to the truth")
     assert browser.connection["upstream"] == "polling"
     status = store.read_status()
     assert status["mode"] == "polling" and status["connection"]["upstream"] == "polling"
@@ -194,7 +194,7 @@ async def test_polling_while_notifications_are_blocked_then_streaming_again(simu
     await control_api.call("POST", "/clear-faults")
     await browser.until(lambda b: b.connection["upstream"] == "connected", 40, "streaming again")
     assert "poll_seconds" not in browser.connection
-    await _until_equal(browser, control_api, keys, "streamed values equal to the truth")
+    await until_equal(browser, control_api, keys, "streamed values equal to the truth")
     await eventually(lambda: bridge.bridge.book.busy is False and not bridge.bridge.worker.need_resubscribe, 10, "settled")
     await once_each(control_api, keys)
     assert store.read_status()["mode"] == "streaming"
@@ -216,7 +216,7 @@ async def test_no_polling_status_while_rest_does_not_answer_either(simulator, br
     assert store.read_status()["mode"] == "streaming"
     await control_api.call("POST", "/clear-faults", {"scope": "statistics"})
     await browser.until(lambda b: b.connection["upstream"] == "polling", 15, "POLLING once REST answers")
-    await _until_equal(browser, control_api, keys, "fresh polled values")
+    await until_equal(browser, control_api, keys, "fresh polled values")
     await control_api.call("POST", "/clear-faults")
     await browser.until(lambda b: b.connection["upstream"] == "connected", 40, "streaming again")
     await browser.communicator.disconnect()

@@ -13,7 +13,7 @@ from statsbridge import store
 from statsbridge.host import BridgeHost
 from statsbridge.lease import LocalLease
 from statsbridge.views import readiness
-from tests.bridge.test_bridge_simulator import Control, _truth_with, _until_equal, genesys_for, open_desk, seed
+from tests.bridge.simulated import Control, genesys_for, open_desk, seed, truth_with, until_equal
 from tests.fixtures_simulator import fast_config
 from tests.live import eventually
 
@@ -38,9 +38,9 @@ async def test_short_tokens_with_refresh_refused_keep_every_tile_fresh(simulator
     user, _dashboard, _widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
     host, stop, task = await run_bridge(genesys_for(simulator))
     try:
-        await eventually(lambda: _truth_with(control, set(keys)), 10, "subscribed")
+        await eventually(lambda: truth_with(control, set(keys)), 10, "subscribed")
         browser = await open_desk(user)
-        await _until_equal(browser, control, keys, "live values")
+        await until_equal(browser, control, keys, "live values")
         await control.call("POST", "/refuse-refresh", {"status": status, "form": form, "count": 1000})
         tokens = host.bridge.link.tokens
         before = len(tokens.grants_sent)
@@ -55,7 +55,7 @@ async def test_short_tokens_with_refresh_refused_keep_every_tile_fresh(simulator
         assert grants.count("refresh_token") >= 2, grants
         # Each refused refresh is followed at once by a fresh login with the configured grant.
         assert all(grants[i + 1] == "password" for i, g in enumerate(grants[:-1]) if g == "refresh_token"), grants
-        await _until_equal(browser, control, keys, "values still equal to the truth")
+        await until_equal(browser, control, keys, "values still equal to the truth")
         assert (await control.state())["sessions"] == 1, "the same CometD session all along"
         await browser.communicator.disconnect()
     finally:

@@ -12,7 +12,7 @@ from statsbridge.decoding import Decoding, Hint
 from statsbridge.host import BridgeHost
 from statsbridge.lease import LocalLease
 from statsbridge.models import Statistic
-from tests.bridge.test_bridge_simulator import Control, _truth_with, _until_equal, genesys_for, open_desk, seed
+from tests.bridge.simulated import Control, genesys_for, open_desk, seed, truth_with, until_equal
 from tests.fixtures_simulator import fast_config
 from tests.live import eventually
 
@@ -46,7 +46,7 @@ async def test_refused_statistics_are_reported_and_the_rest_flows(simulator, bri
     control_api = Control(simulator)
     user, _dashboard, widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
     bad = await database_sync_to_async(add_bad_statistics)(widget)
-    await eventually(lambda: _truth_with(control_api, set(keys)), 10, "good statistics subscribed")
+    await eventually(lambda: truth_with(control_api, set(keys)), 10, "good statistics subscribed")
 
     def settled():
         status = store.read_status()
@@ -56,7 +56,7 @@ async def test_refused_statistics_are_reported_and_the_rest_flows(simulator, bri
     status = await eventually(settled, 5, "refusal and every good statistic in the shared status")
     assert "VQ_Nowhere" in status["refused"][bad]
     browser = await open_desk(user)
-    await _until_equal(browser, control_api, keys, "good values flow (flat notifications)")
+    await until_equal(browser, control_api, keys, "good values flow (flat notifications)")
     assert browser.values[bad]["kind"] == "unknown" and browser.values[bad]["value"] is None
     await browser.communicator.disconnect()
 
@@ -64,9 +64,9 @@ async def test_refused_statistics_are_reported_and_the_rest_flows(simulator, bri
 async def test_updates_are_coalesced_to_one_batch_per_dashboard_per_tick(simulator, bridge):
     control_api = Control(simulator)
     user, _dashboard, _widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
-    await eventually(lambda: _truth_with(control_api, set(keys)), 10, "subscribed")
+    await eventually(lambda: truth_with(control_api, set(keys)), 10, "subscribed")
     browser = await open_desk(user)
-    await _until_equal(browser, control_api, keys, "live")
+    await until_equal(browser, control_api, keys, "live")
     await control_api.call("POST", "/load", {"updates_per_second": 3000})
     start_sent = (await control_api.state())["loadUpdatesSent"]
     frames_before = len(browser.frames)
@@ -93,11 +93,11 @@ async def test_updates_are_coalesced_to_one_batch_per_dashboard_per_tick(simulat
 async def test_operator_resubscribe_and_peek(simulator, bridge):
     control_api = Control(simulator)
     _user, _dashboard, _widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
-    before = await eventually(lambda: _truth_with(control_api, set(keys)), 10, "subscribed")
+    before = await eventually(lambda: truth_with(control_api, set(keys)), 10, "subscribed")
     await control.request_resubscribe_async()
 
     async def resubscribed():
-        truth = await _truth_with(control_api, set(keys))
+        truth = await truth_with(control_api, set(keys))
         if not truth:
             return None
         old = {items[0]["subscriptionId"] for items in before.values()}
@@ -131,7 +131,7 @@ def seed_second_dashboard():
 async def test_a_statistic_on_two_dashboards_is_subscribed_once_and_reaches_both(simulator, bridge):
     control_api = Control(simulator)
     user, _dashboard, _widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
-    await eventually(lambda: _truth_with(control_api, set(keys)), 10, "subscribed")
+    await eventually(lambda: truth_with(control_api, set(keys)), 10, "subscribed")
     shared = await database_sync_to_async(seed_second_dashboard)()
     browser = await open_desk(user, "other")
     await browser.until(lambda b: b.values.get(shared, {}).get("state") == "fresh", 5, "shared statistic on the second dashboard")
@@ -170,16 +170,16 @@ async def test_readyz_and_metrics_follow_the_bridge(simulator, bridge, client):
 async def test_a_broken_cometd_link_turns_values_stale_and_recovery_fresh(simulator, bridge):
     control_api = Control(simulator)
     user, _dashboard, _widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
-    await eventually(lambda: _truth_with(control_api, set(keys)), 10, "subscribed")
+    await eventually(lambda: truth_with(control_api, set(keys)), 10, "subscribed")
     browser = await open_desk(user)
-    await _until_equal(browser, control_api, keys, "live")
+    await until_equal(browser, control_api, keys, "live")
     await control_api.call("POST", "/fail", {"scope": "notifications", "status": 503, "count": 2})
     await browser.until(
         lambda b: b.connection["upstream"] == "reconnecting" and all(b.values[k]["state"] == "stale" for k in keys),
         2.0, "stale within 2 s of the link breaking",
     )
     await browser.until(lambda b: b.connection["upstream"] == "connected", 15, "link restored")
-    await _until_equal(browser, control_api, keys, "fresh values equal to the truth after recovery")
+    await until_equal(browser, control_api, keys, "fresh values equal to the truth after recovery")
     truth = await control_api.truth()
     assert all(len(items) == 1 for items in truth.values()), "no duplicate subscriptions after recovery"
     await browser.communicator.disconnect()
@@ -192,7 +192,7 @@ async def test_lost_notifications_make_the_bridge_peek_every_subscription(simula
 
     control_api = Control(simulator)
     _user, _dashboard, _widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
-    await eventually(lambda: _truth_with(control_api, set(keys)), 10, "subscribed")
+    await eventually(lambda: truth_with(control_api, set(keys)), 10, "subscribed")
     latest = bridge.bridge.fanout.latest
     await eventually(lambda: all(k in latest for k in keys), 5, "values received")
     before = {k: latest[k]["received"] for k in keys}

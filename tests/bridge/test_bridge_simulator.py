@@ -2,25 +2,19 @@
 
 import asyncio
 
-import aiohttp
 import pytest
 from channels.db import database_sync_to_async
-from channels.routing import URLRouter
-from channels.testing import WebsocketCommunicator
-from django.contrib.auth.models import User
 from django.core.cache import cache
-from django.db import transaction
 from django.utils import timezone
 
-from dashboard.models import Dashboard, Widget, WidgetStatistic
-from dashboard.routing import websocket_urlpatterns
+from dashboard.models import WidgetStatistic
 from statsbridge import history, store
-from statsbridge.decoding import Decoding, Hint
 from statsbridge.host import BridgeHost
 from statsbridge.lease import LocalLease
 from statsbridge.models import Statistic, StatisticSample
+from tests.bridge.simulated import Control, genesys_for, open_desk, seed, truth_with, until_equal
 from tests.fixtures_simulator import fast_config
-from tests.live import Browser, eventually
+from tests.live import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,106 +25,6 @@ QUEUE = "VQ_Sales@SIP_Switch"
 def simulator_config():
     # Slow model ticks keep values still long enough to compare with the truth.
     return fast_config(tick_seconds=0.3, notification_nesting="nested")
-
-
-def genesys_for(simulator):
-    config = simulator.config
-    return {
-        "API_URL": simulator.url,
-        "API_KEY": config.api_key,
-        "CLIENT_ID": config.client_id,
-        "CLIENT_SECRET": config.client_secret,
-        "USERNAME": config.username,
-        "PASSWORD": config.password,
-    }
-
-
-class Control:
-    """The simulator's control API, over HTTP as an operator would use it."""
-
-    def __init__(self, simulator):
-        self.url = simulator.url + "/simulator"
-        self.headers = {"x-simulator-key": simulator.config.control_key}
-
-    async def call(self, method, path, body=None):
-        async with (
-            aiohttp.ClientSession(headers=self.headers) as session,
-            session.request(method, self.url + path, json=body) as response,
-        ):
-            assert response.status == 200, await response.text()
-            return await response.json()
-
-    async def state(self):
-        return await self.call("GET", "/state")
-
-    async def truth(self):
-        """{statisticId: [items]} of every statistic subscribed upstream."""
-        found = {}
-        for item in (await self.call("GET", "/values"))["values"]:
-            found.setdefault(item["statisticId"], []).append(item)
-        return found
-
-
-def seed(objects):
-    """A staff user and one dashboard of queue, group and agent statistics, in one commit.
-
-    One commit: a running bridge polls for edits and would otherwise subscribe a
-    half-seeded dashboard in two rounds (three subscriptions instead of two).
-    """
-    with transaction.atomic():
-        return _seed(objects)
-
-
-def _seed(objects):
-    user = User.objects.create_user("boss", password="x", is_staff=True)
-    dashboard = Dashboard.objects.create(title="Floor", slug="floor")
-    widget = Widget.objects.create(dashboard=dashboard, type=Widget.QUEUE_TABLE, label="Sales")
-    agent = objects["Agent"][0]
-    group = objects["GroupAgents"][0]
-    queue = objects["Queue"][0]
-    specs = [
-        ("Queue", queue, "CallsWaiting", None),
-        ("Queue", queue, "ServiceLevel", None),
-        ("Queue", queue, "LongestWaitTime", None),
-        ("GroupAgents", group, "AgentsReady", None),
-        ("Agent", agent, "CurrentAgentState", None),
-        ("Queue", queue, "", {"category": "TotalNumber", "subject": "DNAction", "mainMask": "CallAnswered",
-                              "notificationMode": "Changes", "intervalType": "GrowingWindow"}),
-    ]
-    keys = []
-    for position, (object_type, object_id, name, definition) in enumerate(specs):
-        statistic = Statistic(object_type=object_type, object_id=object_id, name=name, definition=definition)
-        statistic.full_clean()
-        statistic.save()
-        WidgetStatistic.objects.create(widget=widget, statistic=statistic, position=position)
-        keys.append(statistic.key)
-    return user, dashboard, widget, keys
-
-
-async def open_desk(user, slug="floor"):
-    communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/dashboards/{slug}/")
-    communicator.scope["user"] = user
-    connected, _ = await communicator.connect()
-    assert connected
-    return Browser(communicator)
-
-
-def equal_to_truth(browser_values, truth, keys):
-    """Every key fresh, and showing exactly what the simulator holds now."""
-    decoding = Decoding()
-    for key in keys:
-        shown = browser_values.get(key)
-        items = truth.get(key)
-        if not shown or not items or shown["state"] != "fresh":
-            return False
-        expected = decoding.decode(items[0]["value"], Hint(key=key, name=items[0]["name"] or ""),
-                                   timestamp=items[0]["timestamp"], received=0)
-        if (shown["kind"] != expected["kind"] or shown["value"] != expected["value"]
-                or shown.get("agent") != expected.get("agent")):
-            return False
-        if shown["timestamp"] != expected["timestamp"]:
-            return False
-    return True
 
 
 @pytest.fixture
@@ -150,14 +44,14 @@ async def test_lifecycle_against_the_simulator(simulator, bridge):
 
     # Exactly the configured statistics are subscribed, in batches of 3.
     truth = await eventually(
-        lambda: _truth_with(control, set(keys)), 10, "subscriptions for exactly the configured statistics"
+        lambda: truth_with(control, set(keys)), 10, "subscriptions for exactly the configured statistics"
     )
     assert set(truth) == set(keys) and all(len(items) == 1 for items in truth.values())
     assert (await control.state())["subscriptions"] == 2
 
     browser = await open_desk(user)
     await browser.until(lambda b: b.connection and b.connection["service"] == "AVAILABLE", 5, "live connection")
-    await _until_equal(browser, control, keys, "values equal to the simulator's truth")
+    await until_equal(browser, control, keys, "values equal to the simulator's truth")
     agent_value = browser.values[keys[4]]
     assert agent_value["kind"] == "agent_state" and agent_value["agent"]["state"] in (
         "Ready", "NotReady", "Talking", "AfterCallWork", "LoggedOut")
@@ -174,25 +68,25 @@ async def test_lifecycle_against_the_simulator(simulator, bridge):
     # AVAILABLE: every subscription re-created, fresh values equal to the truth.
     await control.call("POST", "/service", {"state": "AVAILABLE"})
     await browser.until(lambda b: b.connection["service"] == "AVAILABLE", 10, "AVAILABLE status")
-    truth = await eventually(lambda: _truth_with(control, set(keys)), 10, "subscriptions re-created")
+    truth = await eventually(lambda: truth_with(control, set(keys)), 10, "subscriptions re-created")
     assert all(len(items) == 1 for items in truth.values())
-    await _until_equal(browser, control, keys, "fresh values equal to the truth after AVAILABLE")
+    await until_equal(browser, control, keys, "fresh values equal to the truth after AVAILABLE")
 
     # Admin edits: a new statistic is subscribed, a removed one released, others untouched.
     before = await control.truth()
     added = await database_sync_to_async(_add_statistic)(widget, simulator.tenant.model.objects()["Queue"][1])
     await database_sync_to_async(_remove_statistic)(widget, keys[3])
     wanted = (set(keys) - {keys[3]}) | {added}
-    after = await eventually(lambda: _truth_with(control, wanted), 10, "admin edit applied live")
+    after = await eventually(lambda: truth_with(control, wanted), 10, "admin edit applied live")
     untouched = [k for k in keys[:3] if before[k][0]["subscriptionId"] == after[k][0]["subscriptionId"]]
     assert untouched, "statistics in unchanged subscriptions must keep their subscription"
     await browser.until(lambda b: b.values.get(added, {}).get("state") == "fresh", 10, "value of the added statistic")
 
     # Forget every client: the bridge re-handshakes and re-creates its subscriptions.
     await control.call("POST", "/forget-clients")
-    await eventually(lambda: _truth_with(control, wanted), 8, "subscriptions re-created after re-handshake")
+    await eventually(lambda: truth_with(control, wanted), 8, "subscriptions re-created after re-handshake")
     assert (await control.state())["sessions"] == 1
-    await _until_equal(browser, control, sorted(wanted), "values after re-handshake")
+    await until_equal(browser, control, sorted(wanted), "values after re-handshake")
     assert browser.gaps == []
 
     # History: each statistic from its first publish, then in one bulk insert at most once
@@ -217,9 +111,9 @@ async def test_shutdown_releases_subscriptions_and_a_restart_resubscribes(simula
     host = BridgeHost(genesys_for(simulator), lease=LocalLease())
     stop = asyncio.Event()
     task = asyncio.create_task(host.run(stop))
-    await eventually(lambda: _truth_with(control, set(keys)), 10, "subscribed")
+    await eventually(lambda: truth_with(control, set(keys)), 10, "subscribed")
     browser = await open_desk(user)
-    await _until_equal(browser, control, keys, "live values")
+    await until_equal(browser, control, keys, "live values")
     stop.set()
     await asyncio.wait_for(task, 20)
     state = await control.state()
@@ -229,7 +123,7 @@ async def test_shutdown_releases_subscriptions_and_a_restart_resubscribes(simula
     # A new bridge (a restart) subscribes again and the screen turns fresh by itself.
     stop = asyncio.Event()
     task = asyncio.create_task(BridgeHost(genesys_for(simulator), lease=LocalLease()).run(stop))
-    await _until_equal(browser, control, keys, "fresh after restart")
+    await until_equal(browser, control, keys, "fresh after restart")
     stop.set()
     await asyncio.wait_for(task, 20)
     await browser.communicator.disconnect()
@@ -241,7 +135,7 @@ async def test_after_the_store_lost_its_data_the_bridge_writes_its_subscription_
     it died would not delete them and upstream would hold duplicates."""
     control = Control(simulator)
     _, _, _, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
-    truth = await eventually(lambda: _truth_with(control, set(keys)), 10, "subscribed")
+    truth = await eventually(lambda: truth_with(control, set(keys)), 10, "subscribed")
     upstream = sorted({item["subscriptionId"] for items in truth.values() for item in items})
 
     def ids_written():
@@ -261,28 +155,14 @@ async def test_after_the_store_lost_its_data_the_bridge_writes_its_subscription_
 async def test_revoked_tokens_are_recovered_and_values_keep_flowing(simulator, bridge):
     control = Control(simulator)
     user, _dashboard, _widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
-    await eventually(lambda: _truth_with(control, set(keys)), 10, "subscribed")
+    await eventually(lambda: truth_with(control, set(keys)), 10, "subscribed")
     browser = await open_desk(user)
-    await _until_equal(browser, control, keys, "live values")
+    await until_equal(browser, control, keys, "live values")
     await control.call("POST", "/revoke-tokens", {"refresh": True})
     await control.call("POST", "/forget-clients")
-    await eventually(lambda: _truth_with(control, set(keys)), 8, "subscriptions back after token recovery")
-    await _until_equal(browser, control, keys, "values after token recovery")
+    await eventually(lambda: truth_with(control, set(keys)), 8, "subscriptions back after token recovery")
+    await until_equal(browser, control, keys, "values after token recovery")
     await browser.communicator.disconnect()
-
-
-async def _truth_with(control, keys):
-    truth = await control.truth()
-    return truth if set(truth) == set(keys) else None
-
-
-async def _until_equal(browser, control, keys, message):
-    async def check():
-        await browser.pump(0.02)
-        return equal_to_truth(browser.values, await control.truth(), keys)
-
-    # Generous: the truth moves every tick, so a loaded machine may need several looks.
-    await eventually(check, 20, message, interval=0.05)
 
 
 def _add_statistic(widget, queue):

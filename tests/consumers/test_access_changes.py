@@ -5,7 +5,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import Group, User
 
-from tests.consumers.test_consumers import communicator_closed, desk, make_dashboard
+from tests.consumers.helpers import communicator_closed, desk, make_dashboard
 from tests.live import Browser, eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,70 +1,31 @@
 """WebSocket consumers, driven by WebsocketCommunicator (no bridge: frames come from the store/layer)."""
 
-import asyncio
-import contextlib
 import json
 import time
 
 import pytest
 from channels.layers import get_channel_layer
-from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser, Group, User
-from redis.exceptions import RedisError
 
 from contactboard.asgi import application
-from dashboard.models import Dashboard, Display, DisplayItem, Widget, WidgetStatistic
-from dashboard.routing import websocket_urlpatterns
+from dashboard.models import Display, DisplayItem
 from statsbridge import frames, store
 from statsbridge.control import display_changed_async, reload_display_async
 from statsbridge.fanout import FRAME_MESSAGE, dashboard_group
-from statsbridge.models import Statistic
+from tests.consumers.helpers import (
+    communicator_closed,
+    desk,
+    fresh,
+    live_status,
+    make_async,
+    make_dashboard,
+    router,
+    staff_user,
+)
 from tests.live import Browser, eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-router = URLRouter(websocket_urlpatterns)
-
-
-def make_dashboard(slug="floor", stats=("CallsWaiting", "ServiceLevel"), owner=None):
-    dashboard = Dashboard.objects.create(title=slug.title(), slug=slug, owner=owner)
-    widget = Widget.objects.create(dashboard=dashboard, type=Widget.KPI, label="Queue")
-    keys = []
-    for position, name in enumerate(stats):
-        statistic = Statistic.objects.create(object_type="Queue", object_id=f"VQ_{slug}", name=name)
-        WidgetStatistic.objects.create(widget=widget, statistic=statistic, position=position)
-        keys.append(statistic.key)
-    return dashboard, keys
-
-
-def fresh(number, text=None):
-    return frames.value(kind="number", value=number, text=text or str(number), state="fresh", timestamp=1_700_000_000_000,
-                        received=frames.now_ms())
-
-
-def live_status():
-    return {"connection": frames.connection(upstream="connected", service="AVAILABLE", bridge="up"), "heartbeat": frames.now_ms()}
-
-
-async def beat(stop: asyncio.Event, every: float = 0.1) -> None:
-    """Write a live bridge status every ``every`` s, as a bridge does, until ``stop``;
-    a store that cannot be written (Redis killed by the test) is retried, as a bridge would."""
-    while not stop.is_set():
-        with contextlib.suppress(RedisError):
-            await make_async(store.write, status=live_status())
-        await asyncio.sleep(every)
-
-
-async def desk(slug, user):
-    communicator = WebsocketCommunicator(router, f"/ws/dashboards/{slug}/")
-    communicator.scope["user"] = user
-    connected, code = await communicator.connect()
-    return communicator, connected, code
-
-
-def staff_user(name="boss"):
-    return User.objects.create_user(name, password="x", is_staff=True)
-
 
 async def test_anonymous_and_outsiders_are_refused_members_of_a_group_get_in():
     dashboard, _ = await make_async(make_dashboard)
@@ -87,12 +48,6 @@ def member_of_dashboard_group(dashboard):
     user = User.objects.create_user("member", password="x")
     user.groups.add(group)
     return user
-
-
-async def make_async(function, *args, **kwargs):
-    from channels.db import database_sync_to_async
-
-    return await database_sync_to_async(function)(*args, **kwargs)
 
 
 async def test_snapshot_first_with_stored_values_then_batches_in_sequence():
@@ -267,15 +222,6 @@ async def test_wall_follows_its_playlist_reports_telemetry_and_is_closed_on_revo
 def revoke(display):
     display.revoked = True
     display.save()
-
-
-async def communicator_closed(communicator):
-    if await communicator.receive_nothing(0.02):
-        return None
-    message = await communicator.receive_output()
-    if message["type"] == "websocket.close":
-        return message
-    return None
 
 
 async def test_reissuing_a_token_closes_sockets_opened_with_the_old_one():

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from dashboard.consumers import DashboardKeysCache, build_snapshot
 from dashboard.models import Widget, WidgetStatistic
 from statsbridge.models import Statistic
-from tests.consumers.test_consumers import make_dashboard
+from tests.consumers.helpers import make_dashboard
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -25,7 +25,7 @@ from dashboard.consumers import LiveConsumer
 from statsbridge import metrics, store
 from statsbridge.fanout import dashboard_group
 from statsbridge.watch import watcher
-from tests.consumers.test_consumers import live_status, make_async, make_dashboard, router, staff_user
+from tests.consumers.helpers import live_status, make_async, make_dashboard, router, staff_user
 from tests.live import Browser, eventually
 from tests.reliability.stack import PrivateRedis
 

@@ -15,7 +15,7 @@ from channels.testing import WebsocketCommunicator
 
 from statsbridge import store
 from statsbridge.watch import watcher
-from tests.consumers.test_consumers import beat, fresh, live_status, make_async, make_dashboard, router, staff_user
+from tests.consumers.helpers import beat, fresh, live_status, make_async, make_dashboard, router, staff_user
 from tests.live import Browser, eventually
 from tests.reliability.stack import PrivateRedis
 

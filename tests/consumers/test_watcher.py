@@ -8,7 +8,7 @@ from django.core.cache import cache
 
 from statsbridge import frames, store
 from statsbridge.watch import BridgeWatcher
-from tests.consumers.test_consumers import beat, live_status, make_async
+from tests.consumers.helpers import beat, live_status, make_async
 from tests.live import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,6 +1,5 @@
 """Drill-down: a widget's tiles link to the dashboard behind its number (desk link, wall QR)."""
 
-import html as html_lib
 import re
 
 import pytest
@@ -13,7 +12,7 @@ from dashboard.models import Dashboard, Widget
 from dashboard.seeding import group_board_slug
 from statsbridge import frames, store
 from statsbridge.models import Statistic
-from tests.dashboard.test_views import live_status
+from tests.dashboard.pages import attribute, live_status, tile_tag
 
 
 @pytest.fixture(autouse=True)
@@ -26,19 +25,6 @@ def clean_cache():
 def logged_in_widget(group: str = "Sales") -> Widget:
     return Widget.objects.get(dashboard__slug="overview", statistics__name="AgentsLoggedIn",
                               statistics__object_id=group)
-
-
-def tile_tag(page: str, key: str) -> str:
-    """The opening tag of the tile of statistic ``key`` (link or plain)."""
-    match = re.search(rf'<(a|div|td) class="tile[^"]*"[^>]*data-statistic="{re.escape(key)}"[^>]*>', page)
-    assert match, f"no tile for {key}"
-    return match.group(0)
-
-
-def attribute(tag: str, name: str) -> str:
-    match = re.search(rf'\s{name}="([^"]*)"', tag)
-    assert match, f"no {name} in {tag}"
-    return html_lib.unescape(match.group(1))
 
 
 def test_a_widget_cannot_drill_down_to_its_own_dashboard(demo):

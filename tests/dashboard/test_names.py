@@ -17,8 +17,7 @@ from dashboard import figures, names
 from dashboard.models import DisplayName, Widget, WidgetStatistic
 from statsbridge import formatting, frames, store
 from statsbridge.models import OBJECT_TYPES, Statistic
-from tests.dashboard.test_drilldown import attribute, tile_tag
-from tests.dashboard.test_views import live_status
+from tests.dashboard.pages import attribute, live_status, tile_tag
 
 ROOT = Path(__file__).resolve().parents[2]
 

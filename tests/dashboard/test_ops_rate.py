@@ -16,7 +16,7 @@ from statsbridge.host import BridgeHost
 from statsbridge.lease import LocalLease
 from statsbridge.models import Statistic
 from statsbridge.rates import WINDOWS, UpdateRates, rate
-from tests.bridge.test_bridge_simulator import Control, genesys_for
+from tests.bridge.simulated import Control, genesys_for
 from tests.live import eventually
 from tests.live_fixtures import fresh_live_state  # noqa: F401  (fast bridge timings, clean cache)
 

@@ -1,4 +1,4 @@
-"""Pages: who may see what, and that they show the bridge's current and recorded values."""
+"""Pages: who may see what, and that they show the bridge's current and recorded store."""
 
 import datetime as dt
 import json
@@ -13,6 +13,7 @@ from dashboard.models import Dashboard, Display
 from dashboard.views import ops_summary
 from statsbridge import frames, history, store
 from statsbridge.models import Statistic
+from tests.dashboard.pages import live_status
 
 
 @pytest.fixture(autouse=True)
@@ -20,13 +21,6 @@ def clean_cache():
     cache.clear()
     yield
     cache.clear()
-
-
-def live_status():
-    connection = frames.connection(upstream="connected", service="AVAILABLE", bridge="up")
-    return {"connection": connection, "heartbeat": frames.now_ms(), "bridge": "test:1", "started": frames.now_ms(),
-            "subscriptions": 1, "statistics": 3, "wanted": 3, "refused": {"sbad": "unknown object"},
-            "last_error": None, "last_resubscribe": None, "token_expires_at": None}
 
 
 def number(n, state="fresh"):

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from dashboard.models import Dashboard, Display, Widget, WidgetStatistic
 from dashboard.transfer import DashboardImportError, export_dashboards, import_dashboards
 from statsbridge.models import Statistic
-from tests.dashboard.conftest import catalog, demo  # noqa: F401  (reused fixtures)
 from tests.property.strategies import json_values
 
 SLOW = settings(max_examples=150, deadline=None,

@@ -23,9 +23,10 @@ import psycopg
 
 from statsbridge.lease import holder_of
 from statsbridge.simulator import SimulatorThread
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, free_port, login, manage, wait_for
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, login, manage
 from tests.fixtures_simulator import fast_config
 from tests.reliability.proxy import CuttableProxy
+from tests.waiting import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTROL_KEY = "reliability-control-key"

@@ -1,9 +1,8 @@
-"""Fixtures of the security tests: the demo dashboards from the simulator's catalogue."""
+"""Fixtures of the security tests: an empty cache around each (the demo dashboards are
+tests/fixtures_dashboard.py's)."""
 
 import pytest
 from django.core.cache import cache
-
-from tests.dashboard.conftest import catalog, demo  # noqa: F401  (reused fixtures)
 
 
 @pytest.fixture(autouse=True)

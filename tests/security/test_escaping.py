@@ -12,8 +12,8 @@ import urllib.request
 import pytest
 
 from statsbridge.simulator import model
-from tests.browser.conftest import wait_for
 from tests.reliability.stack import Stack, launch_chromium
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.browser
 

@@ -9,8 +9,8 @@ from django.views.debug import ExceptionReporter
 
 from statsbridge.simulator import tokens as simulator_tokens
 from statsbridge.upstream.auth import Credentials
-from tests.browser.conftest import wait_for
 from tests.reliability.stack import SimulatorControl, Stack, launch_chromium
+from tests.waiting import wait_for
 
 SECRETS = {
     "api_key": "apikey-3b9d1f7e5c2a",

@@ -1,11 +1,12 @@
-"""Fixtures of the upstream tests: a scripted server and the shared client session."""
+"""Fixtures of the upstream tests: a scripted server, the shared client session, and upstream
+clients of the simulator."""
 
 import pytest
 
 from statsbridge.upstream.http import create_session
 from tests.upstream.scripted_server import ScriptedServer
-
-API_KEY = "test-api-key-1234"
+from tests.upstream.simulated import Upstream
+from tests.upstream.token_endpoint import API_KEY
 
 
 @pytest.fixture
@@ -22,3 +23,16 @@ async def session():
     shared = create_session(API_KEY)
     yield shared
     await shared.close()
+
+
+@pytest.fixture
+async def upstream(simulator):
+    """Makes ``Upstream`` clients of the simulator (closed at the end of the test)."""
+    made = []
+
+    def make(**credential_args):
+        made.append(Upstream(simulator, **credential_args))
+        return made[-1]
+    yield make
+    for item in made:
+        await item.close()

@@ -15,12 +15,8 @@ from statsbridge.upstream.errors import (
     ConfigurationError,
     TransientError,
 )
-from tests.upstream.conftest import API_KEY
 from tests.upstream.scripted_server import Scripted
-
-TOKEN = "/auth/v3/oauth/token"
-SECRET = "s3cr3t-client-secret"
-PASSWORD = "p4ssw0rd-value"
+from tests.upstream.token_endpoint import API_KEY, PASSWORD, SECRET, TOKEN, counting_issuer, credentials, issued
 
 
 class Clock:
@@ -31,30 +27,6 @@ class Clock:
 
     def __call__(self):
         return self.now
-
-
-def credentials(server, *, user=False) -> Credentials:
-    return Credentials(api_url=server.url, client_id="cid", client_secret=SECRET,
-                       username="tenant\\alice" if user else "", password=PASSWORD if user else "")
-
-
-def issued(n, expires_in=100, refresh=True) -> Scripted:
-    body = {"access_token": f"token-{n}", "token_type": "bearer", "expires_in": expires_in, "scope": "*"}
-    if refresh:
-        body["refresh_token"] = f"refresh-{n}"
-    return Scripted(json=body)
-
-
-def counting_issuer():
-    """A default token handler issuing token-1, token-2, ... (answering a little later)."""
-    count = {"n": 0}
-
-    def handler(recorded):
-        count["n"] += 1
-        reply = issued(count["n"])
-        reply.delay = 0.05
-        return reply
-    return handler
 
 
 async def test_client_credentials_grant_sends_basic_auth_api_key_and_caches(server, session):

@@ -21,11 +21,10 @@ from statsbridge.upstream.bayeux import (
 )
 from statsbridge.upstream.errors import AuthenticationError, BadApiKey, BadClientCredentials
 from statsbridge.upstream.statistics import StatisticsClient
-from tests.upstream.conftest import API_KEY
 from tests.upstream.fake_bayeux import PATH, FakeBayeux
 from tests.upstream.helpers import Collector, wait_for
 from tests.upstream.scripted_server import Scripted
-from tests.upstream.test_auth import TOKEN, counting_issuer
+from tests.upstream.token_endpoint import API_KEY, TOKEN, counting_issuer
 
 UPDATES = "/statistics/v3/updates"
 SERVICE = "/statistics/v3/service"

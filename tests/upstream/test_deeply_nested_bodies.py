@@ -9,7 +9,7 @@ from statsbridge.upstream.auth import TokenProvider
 from statsbridge.upstream.errors import StatisticsApiError, TransientError
 from statsbridge.upstream.statistics import StatisticsClient
 from tests.upstream.scripted_server import Scripted
-from tests.upstream.test_auth import TOKEN, counting_issuer, credentials
+from tests.upstream.token_endpoint import TOKEN, counting_issuer, credentials
 
 DEEP = "[" * 100_000 + "]" * 100_000
 

@@ -14,7 +14,7 @@ from statsbridge.upstream.bayeux import Fatal, Message
 from statsbridge.upstream.errors import BadApiKey, StatisticsApiError
 from tests.fixtures_simulator import fast_config
 from tests.upstream.helpers import wait_for
-from tests.upstream.test_simulator import AGENTS, UPDATES, agent_states, control, upstream  # noqa: F401 (fixture)
+from tests.upstream.simulated import AGENTS, UPDATES, Upstream, agent_states, control
 
 FORMS = [(401, "envelope"), (400, "envelope"), (401, "oauth"), (400, "oauth"), (403, "envelope")]
 
@@ -112,7 +112,6 @@ class TestLongTokens:
 @pytest.mark.parametrize("nesting", ["nested", "flat"])
 async def test_our_decoding_reads_every_notification_dialect_the_simulator_speaks(dialect, nesting):
     from statsbridge.simulator import start_simulator
-    from tests.upstream.test_simulator import Upstream
 
     simulator = await start_simulator(fast_config(notification_dialect=dialect, notification_nesting=nesting))
     up = Upstream(simulator)

@@ -6,9 +6,8 @@ from statsbridge.upstream.auth import Credentials, TokenProvider
 from statsbridge.upstream.backoff import Backoff
 from statsbridge.upstream.errors import AuthenticationError, BadApiKey, StatisticsApiError, TransientError
 from statsbridge.upstream.statistics import StatisticsClient, decode_envelope
-from tests.upstream.conftest import API_KEY
 from tests.upstream.scripted_server import Scripted
-from tests.upstream.test_auth import TOKEN, counting_issuer
+from tests.upstream.token_endpoint import API_KEY, TOKEN, counting_issuer
 
 BASE = "/statistics/v3"
 

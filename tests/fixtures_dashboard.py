@@ -1,4 +1,5 @@
-"""Fixtures for the dashboard tests: the demo seeded from the real simulator catalogue."""
+"""Fixtures for the dashboard, security and property tests: the demo seeded from the real
+simulator catalogue (registered in tests/conftest.py)."""
 
 import pytest
 
