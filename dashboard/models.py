@@ -47,6 +47,8 @@ class Dashboard(models.Model):
 
     class Meta:
         ordering = ["title"]
+        # Editors build dashboards in the product's own pages (dashboard.editing), without being staff.
+        permissions = [("edit_dashboards", "Can edit dashboards in the editor")]
 
     def __str__(self) -> str:
         return self.title

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from statsbridge.models import OBJECT_TYPES, Statistic, StatisticSample, statistic_key
+from statsbridge.probe import check_statistics
 
 
 class StatisticForm(forms.ModelForm):
@@ -34,7 +35,21 @@ class StatisticForm(forms.ModelForm):
             twin = Statistic.objects.filter(key=key).exclude(pk=self.instance.pk).first()
             if twin is not None:
                 raise ValidationError(f"The same statistic already exists as “{twin}”: use that one.")
+            if cleaned.get("name") and key != self.instance.key:
+                refuse_unknown(self, object_type, object_id, cleaned["name"])
         return cleaned
+
+
+def refuse_unknown(form: forms.Form, object_type: str, object_id: str, name: str) -> None:
+    """Add the upstream's refusal of a new statistic to the form's field it concerns.
+
+    An upstream that cannot be reached refuses nothing: an admin decides (the bridge
+    reports a refusal later, on the widget and on /ops/).
+    """
+    verdict = check_statistics([(object_type, object_id, name)])[0]
+    if verdict.refused:
+        field = "object_id" if "objectid" in verdict.message.lower() else "name"
+        form.add_error(field, f"The upstream refused it: {verdict.message}")
 
 
 @admin.register(Statistic)
