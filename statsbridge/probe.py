@@ -37,6 +37,7 @@ class Verdict:
     name: str
     status: str
     message: str = ""
+    value: object = None  # the upstream's current value when known (the editor's preview)
 
     @property
     def refused(self) -> bool:
@@ -55,7 +56,9 @@ async def _check_one(client: StatisticsClient, object_type: str, object_id: str,
         return Verdict(object_type, object_id, name, UNCHECKED, f"the upstream could not be reached ({error})")
     if result.errors:
         return Verdict(object_type, object_id, name, REFUSED, result.errors[0].message)
-    return Verdict(object_type, object_id, name, KNOWN)
+    statistic = result.data.get("statistic")
+    value = statistic.get("value") if isinstance(statistic, dict) else None
+    return Verdict(object_type, object_id, name, KNOWN, value=value)
 
 
 async def _check_all(items: Sequence[tuple[str, str, str]], genesys: dict) -> list[Verdict]:
