@@ -104,7 +104,11 @@ class Editor {
     this.rendering = true;
     this.grid.removeAll();
     this.grid.batchUpdate();
-    for (const widget of this.board.widgets) this.grid.makeWidget(this.widgetElement(widget));
+    for (const widget of this.board.widgets) {
+      const element = this.widgetElement(widget);
+      this.grid.el.append(element); // makeWidget adopts an element already in the grid
+      this.grid.makeWidget(element);
+    }
     this.grid.batchUpdate(false);
     this.rendering = false;
   }
