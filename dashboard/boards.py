@@ -68,6 +68,16 @@ def render_board(dashboard: Dashboard, specs: list[dict], values: dict, history:
     return {"dashboard": dashboard, "widgets": widgets, "rows": rows}
 
 
+def mark_refused(board: dict, refused: dict | None) -> dict:
+    """Give each widget the statistics the upstream refused (key → reason, as the bridge
+    publishes them), so the widget itself says why it has no data."""
+    refused = refused or {}
+    for widget in board["widgets"]:
+        widget["refused"] = [{"label": s["label"], "reason": refused[s["key"]]}
+                             for s in widget["spec"]["statistics"] if s["key"] in refused]
+    return board
+
+
 def js_config(boards: list[dict], values: dict, ws_path: str, wall: dict | None = None) -> dict:
     """The JSON the page's module boots from (#dash-config); the history it needs is
     already in the figures, thinned (``figures.thin``), so it is not sent again raw."""

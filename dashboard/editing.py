@@ -20,6 +20,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_POST, require_safe
 
 from dashboard.catalogue import build_catalogue
+from dashboard.cost import cost_preview
 from dashboard.models import Dashboard, Widget, WidgetStatistic
 from dashboard.validation import REFUSED, UNCHECKED, Box, layout_problems, new_statistic_verdicts
 from statsbridge.models import OBJECT_TYPES, Statistic, statistic_key
@@ -156,6 +157,7 @@ def editor_page(request, slug: str):
             "types": Widget.TYPES,
             "save_url": reverse("editor-save", args=[slug]),
             "check_url": reverse("editor-check"),
+            "cost_url": reverse("editor-cost", args=[slug]),
             "view_url": reverse("dashboard", args=[slug]),
             "object_types": OBJECT_TYPES,
         },
@@ -316,6 +318,21 @@ def editor_save(request, slug: str):
         apply_board(current, board)
     current.refresh_from_db()
     return JsonResponse({"version": version_of(current), "board": board_state(current)})
+
+
+@login_required
+@require_POST
+def editor_cost(request, slug: str):
+    """The admin's cost preview for the board as it is on the page: what saving it adds upstream."""
+    _editable(request, slug)
+    try:
+        board = parse_board(json.loads(request.body or b"null"))
+    except (ValueError, BadBoard) as error:
+        return JsonResponse({"error": str(error)}, status=400)
+    selected = [{"key": statistic_key(t, i, n, None), "object_type": t, "object_id": i, "name": n, "label": f"{n} of {i}"}
+                for spec in board["widgets"] for t, i, n in spec["statistics"] if n]
+    subscribed = set(WidgetStatistic.objects.values_list("statistic__key", flat=True))
+    return JsonResponse(cost_preview(selected, subscribed))
 
 
 @login_required

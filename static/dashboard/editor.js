@@ -50,7 +50,7 @@ class Editor {
     this.undoStack = [];
     this.nextLocalId = 1;
     this.dirty = false;
-    this.checked = null; // the last statistic the field check accepted
+    this.costAsked = 0;
   }
 
   start() {
@@ -84,6 +84,17 @@ class Editor {
     this.dirty = true;
     document.getElementById("undo").disabled = this.undoStack.length === 0;
     this.status("Unsaved changes.");
+    this.showCost();
+  }
+
+  /** The cost preview: what saving the board as it is now adds upstream (latest answer wins). */
+  async showCost() {
+    const asked = ++this.costAsked;
+    const body = { ...this.board, widgets: this.board.widgets.map(({ key, ...rest }) => rest) };
+    let reply;
+    try { reply = await postJson(this.config.cost_url, body); } catch { return; }
+    if (asked !== this.costAsked) return;
+    document.getElementById("cost").textContent = reply.status === 200 ? `If saved: ${reply.data.summary}` : "";
   }
 
   undo() {

@@ -6,10 +6,11 @@ message; two editors' conflicting saves are caught.
 """
 
 import re
+import time
 
 import pytest
 
-from tests.browser.conftest import CONTROL_KEY, login, manage, new_context, wait_for
+from tests.browser.conftest import CONTROL_KEY, login, manage, new_context, readme_screenshot, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -33,6 +34,15 @@ def editors(stack):
            "from django.contrib.auth.models import Permission, User; "
            f"p = Permission.objects.get(codename='edit_dashboards'); {make}")
     return EDITORS
+
+
+def wait_explained(condition, timeout: float, explain) -> None:
+    """Like ``wait_for``, but the failure says what the page showed instead (``explain()``)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{explain()} (waited {timeout} s)")
+        time.sleep(0.05)
 
 
 def open_editor(tab, stack, user: str, path: str) -> None:
@@ -82,9 +92,12 @@ def test_a_supervisor_builds_a_board_from_scratch_and_sees_it_live(browser, stac
         wait_for(lambda: re.fullmatch(r"Now: \d+(\.\d+)?", tab.inner_text("#statistic-preview")), 10,
                  "the preview never showed the upstream's value")
         tab.click("#add-widget")
-        pick(tab, queue.removeprefix("VQ_")[:4], queue, "abandon", "CallsAbandoned")
+        pick(tab, queue.removeprefix("VQ_")[:4], queue, "answered", "CallsAnswered")
         tab.click("#add-widget")
         wait_for(lambda: len(widgets(tab)) == 2, 10, "the second widget was not added")
+        cost = "If saved: Adds 1 upstream statistic (1 statistic × 1 object); reuses 1 already subscribed."
+        wait_explained(lambda: tab.inner_text("#cost") == cost, 10,
+                       lambda: f"no cost preview: {tab.inner_text('#cost')!r}")
         first, second = widgets(tab)
         assert (first["x"], first["y"], first["w"], first["h"]) == (0, 0, 3, 2)
         assert (second["x"], second["y"]) == (3, 0)
@@ -97,10 +110,12 @@ def test_a_supervisor_builds_a_board_from_scratch_and_sees_it_live(browser, stac
         drag(tab, tab.locator(".grid-stack-item").nth(0).locator(".ui-resizable-se"), cell * 2, 0)
         wait_for(lambda: widgets(tab)[0]["w"] >= 5, 10, f"resizing did not widen the widget: {widgets(tab)}")
         moved = widgets(tab)
+        tab.evaluate("() => window.scrollTo(0, 0)")
+        readme_screenshot(tab, "editor-grid.png")
 
         tab.click("#save")
-        wait_for(lambda: tab.inner_text("#save-status") == "Saved.", 15,
-                 lambda: f"not saved: {tab.inner_text('#save-status')} {tab.inner_text('#board-problems')}")
+        wait_explained(lambda: tab.inner_text("#save-status") == "Saved.", 15,
+                       lambda: f"not saved: {tab.inner_text('#save-status')} {tab.inner_text('#board-problems')}")
         tab.reload()
         wait_for(lambda: tab.evaluate("() => document.getElementById('editor')?.dataset.ready === 'true'"), 15,
                  "the editor never restarted")
@@ -124,16 +139,17 @@ def test_a_typo_is_refused_at_the_field_with_the_upstreams_message(browser, stac
         tab.fill("#statistic-search", "CallsAnswerd")
         assert tab.locator("#statistic-name option").count() == 0
         tab.click("#add-widget")
-        wait_for(lambda: "unknown statistic name 'CallsAnswerd'" in tab.inner_text("#statistic-error"), 10,
-                 lambda: f"no refusal at the field: {tab.inner_text('#statistic-error')!r}")
+        wait_explained(lambda: "unknown statistic name 'CallsAnswerd'" in tab.inner_text("#statistic-error"), 10,
+                       lambda: f"no refusal at the field: {tab.inner_text('#statistic-error')!r}")
         assert widgets(tab) == []
+        readme_screenshot(tab, "editor-typo.png")
 
         tab.fill("#object-search", "VQ_Claims@SIP_Switch")
         tab.fill("#statistic-search", "")
         tab.select_option("#statistic-name", "CallsWaiting")
         tab.click("#add-widget")
-        wait_for(lambda: "VQ_Claims@SIP_Switch" in tab.inner_text("#statistic-error"), 10,
-                 lambda: f"unknown object not refused: {tab.inner_text('#statistic-error')!r}")
+        wait_explained(lambda: "VQ_Claims@SIP_Switch" in tab.inner_text("#statistic-error"), 10,
+                       lambda: f"unknown object not refused: {tab.inner_text('#statistic-error')!r}")
         assert widgets(tab) == []
 
 
@@ -163,6 +179,8 @@ def test_two_editors_conflicting_saves_are_caught(browser, stack, editors):
         ben.click("#save")
         wait_for(lambda: ben.locator("#conflict").is_visible(), 15, "Ben's conflicting save was not caught")
         assert "Someone else saved" in ben.inner_text("#conflict")
+        ben.evaluate("() => window.scrollTo(0, 0)")
+        readme_screenshot(ben, "editor-conflict.png")
         assert [w["label"] for w in widgets(ben)] == [widgets(ben)[0]["label"]], "Ben's work was dropped"
 
         # Anna's widget is still what is stored; Ben may knowingly save over it.
@@ -172,3 +190,18 @@ def test_two_editors_conflicting_saves_are_caught(browser, stack, editors):
         assert [w["label"] for w in widgets(anna)] != [w["label"] for w in widgets(ben)]
         ben.click("#conflict button")
         wait_for(lambda: ben.inner_text("#save-status") == "Saved.", 15, "saving over theirs failed")
+
+
+def test_on_a_phone_the_editor_says_it_needs_a_wider_screen(browser, stack, editors):
+    with new_context(browser, 390, 844) as context:
+        tab = context.new_page()
+        login(tab, stack["server"].base, editors[0], PASSWORD, "/edit/")
+        assert tab.locator(".narrow-note").is_visible()
+        assert not tab.locator(".editor-create").is_visible()
+        slug = tab.locator(".editor-boards tbody tr").first.get_attribute("data-slug")
+        tab.goto(f"{stack['server'].base}/edit/{slug}/")
+        assert "needs a screen at least 1024 pixels wide" in tab.inner_text(".narrow-note")
+        assert not tab.locator("#editor").is_visible()
+        readme_screenshot(tab, "editor-phone.png")
+        tab.click(".narrow-note a")
+        tab.wait_for_url(f"{stack['server'].base}/d/{slug}/")

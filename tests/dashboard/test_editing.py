@@ -171,3 +171,27 @@ def test_someone_elses_unshared_board_is_not_editable(client, editor, db):
     stranger = Dashboard.objects.create(title="Private", slug="private")
     client.force_login(editor)
     assert client.get(f"/edit/{stranger.slug}/").status_code == 403
+
+
+def test_the_cost_preview_counts_what_saving_adds_upstream(client, editor, board, upstream):
+    client.force_login(editor)
+    save(client, board, [widget()])
+    body = {"title": "Sales floor", "groups": [], "widgets": [widget(), widget("Abandoned", x=3, name="CallsAbandoned")]}
+    reply = client.post(f"/edit/{board.slug}/cost/", json.dumps(body), content_type="application/json")
+    assert reply.json()["summary"] == "Adds 1 upstream statistic (1 statistic × 1 object); reuses 1 already subscribed."
+
+
+def test_a_statistic_the_upstream_refuses_later_is_named_on_its_widget(client, editor, board, upstream):
+    from statsbridge import frames, store
+
+    client.force_login(editor)
+    save(client, board, [widget(), widget("Abandoned", x=3, name="CallsAbandoned")])
+    refused_key = Statistic.objects.get(name="CallsAbandoned").key
+    status = {"connection": frames.connection(upstream="connected", service="AVAILABLE", bridge="up"),
+              "heartbeat": frames.now_ms(), "refused": {refused_key: "unknown objectId 'VQ_Sales@SIP_Switch'"}}
+    store.write(values={}, status=status)
+    html = client.get(f"/d/{board.slug}/").content.decode()
+    assert html.count('class="widget-refused"') == 1
+    notice = html[html.index('class="widget-refused"'):]
+    assert "Refused by the upstream:" in notice and "unknown objectId &#x27;VQ_Sales@SIP_Switch&#x27;" in notice[:300]
+    assert html.index('id="w-') < html.index('class="widget-refused"')
