@@ -51,6 +51,7 @@ class Editor {
     this.nextLocalId = 1;
     this.dirty = false;
     this.costAsked = 0;
+    this.editingKey = null; // the widget the form edits, or null when it adds one
   }
 
   start() {
@@ -144,7 +145,15 @@ class Editor {
     remove.textContent = "×";
     remove.setAttribute("aria-label", `Remove ${widget.label}`);
     remove.addEventListener("click", () => this.removeWidget(widget.key));
-    title.append(remove);
+    const edit = document.createElement("button");
+    edit.type = "button";
+    edit.className = "edit";
+    edit.textContent = "✎";
+    edit.setAttribute("aria-label", `Edit ${widget.label}`);
+    edit.addEventListener("click", () => this.editWidget(widget.key));
+    const buttons = document.createElement("span");
+    buttons.append(edit, remove);
+    title.append(buttons);
     const kind = this.config.types.find(([code]) => code === widget.type);
     const detail = document.createElement("div");
     detail.className = "muted";
@@ -171,6 +180,7 @@ class Editor {
   }
 
   removeWidget(key) {
+    if (this.editingKey === key) this.stopEditing();
     const before = this.snapshot();
     this.board.widgets = this.board.widgets.filter((w) => w.key !== key);
     this.render();
@@ -300,6 +310,7 @@ class Editor {
     for (const id of ["object-id", "statistic-name"]) {
       document.getElementById(id).addEventListener("change", () => this.picked());
     }
+    document.getElementById("cancel-edit").addEventListener("click", () => this.stopEditing());
     document.getElementById("widget-form").addEventListener("submit", (event) => {
       event.preventDefault();
       this.addFromForm();
@@ -383,7 +394,89 @@ class Editor {
     return true;
   }
 
+  /** Fill the form with a widget's settings; submitting it then updates that widget. */
+  editWidget(key) {
+    const widget = this.board.widgets.find((w) => w.key === key);
+    if (!widget) return;
+    this.editingKey = key;
+    const first = widget.statistics[0];
+    const set = (id, value) => { document.getElementById(id).value = value ?? ""; };
+    if (first) {
+      const typeSelect = document.getElementById("object-type");
+      if (![...typeSelect.options].some((o) => o.value === first.object_type)) typeSelect.append(option(first.object_type, first.object_type));
+      set("object-type", first.object_type);
+      set("object-search", first.object_id);
+      this.listObjects();
+      set("object-id", first.object_id);
+      set("statistic-search", first.name);
+      this.listStatistics();
+      set("statistic-name", first.name);
+      this.describe();
+    }
+    set("widget-label", widget.label);
+    set("widget-type", widget.type);
+    set("widget-unit", widget.unit);
+    set("widget-warning", widget.warning);
+    set("widget-critical", widget.critical);
+    set("widget-direction", widget.direction);
+    document.getElementById("statistic-error").textContent = "";
+    document.getElementById("statistic-preview").textContent = widget.statistics.length > 1
+      ? `This widget shows ${widget.statistics.length} statistics: they stay as they are.` : "";
+    document.getElementById("catalogue-heading").textContent = `Edit “${widget.label}”`;
+    document.getElementById("add-widget").textContent = "Update the widget";
+    document.getElementById("cancel-edit").hidden = false;
+    document.getElementById("widget-label").focus();
+  }
+
+  stopEditing() {
+    this.editingKey = null;
+    document.getElementById("catalogue-heading").textContent = "Add a widget";
+    document.getElementById("add-widget").textContent = "Add to the board";
+    document.getElementById("cancel-edit").hidden = true;
+  }
+
+  formSettings() {
+    const number = (id) => {
+      const value = document.getElementById(id).value;
+      return value === "" ? null : Number(value);
+    };
+    return {
+      type: document.getElementById("widget-type").value, unit: document.getElementById("widget-unit").value.trim(),
+      warning: number("widget-warning"), critical: number("widget-critical"),
+      direction: document.getElementById("widget-direction").value,
+    };
+  }
+
+  async updateFromForm() {
+    const widget = this.board.widgets.find((w) => w.key === this.editingKey);
+    if (!widget) { this.stopEditing(); return; }
+    const changes = { ...this.formSettings(), label: document.getElementById("widget-label").value.trim() || widget.label };
+    if (widget.statistics.length <= 1) {
+      const stat = this.formStatistic();
+      const first = widget.statistics[0];
+      const same = first && ["object_type", "object_id", "name"].every((f) => first[f] === stat[f]);
+      if (!same) {
+        if (!stat.object_id || !stat.name) {
+          document.getElementById("statistic-error").textContent = "Pick or type an object and a statistic.";
+          return;
+        }
+        if (!(await this.check(stat))) return;
+        changes.statistics = [stat];
+      }
+    }
+    const before = this.snapshot();
+    Object.assign(widget, changes);
+    this.stopEditing();
+    this.render();
+    this.remember(before);
+    this.status(`Updated “${widget.label}”; unsaved.`);
+  }
+
   async addFromForm() {
+    if (this.editingKey) {
+      await this.updateFromForm();
+      return;
+    }
     const stat = this.formStatistic();
     const error = document.getElementById("statistic-error");
     if (!stat.object_id || !stat.name) {
@@ -391,17 +484,11 @@ class Editor {
       return;
     }
     if (!(await this.check(stat))) return;
-    const number = (id) => {
-      const value = document.getElementById(id).value;
-      return value === "" ? null : Number(value);
-    };
-    const type = document.getElementById("widget-type").value;
-    const wide = ["agent_grid", "queue_table", "line", "bar"].includes(type);
+    const settings = this.formSettings();
+    const wide = ["agent_grid", "queue_table", "line", "bar"].includes(settings.type);
     this.addWidgets([{
-      type, label: document.getElementById("widget-label").value.trim() || `${stat.object_id} ${stat.name}`,
-      w: wide ? 6 : 3, h: wide ? 4 : 2, unit: document.getElementById("widget-unit").value.trim(),
-      warning: number("widget-warning"), critical: number("widget-critical"),
-      direction: document.getElementById("widget-direction").value, statistics: [stat],
+      ...settings, label: document.getElementById("widget-label").value.trim() || `${stat.object_id} ${stat.name}`,
+      w: wide ? 6 : 3, h: wide ? 4 : 2, statistics: [stat],
     }]);
     this.status(`Added “${this.board.widgets.at(-1).label}”; unsaved.`);
   }

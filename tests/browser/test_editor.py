@@ -109,6 +109,16 @@ def test_a_supervisor_builds_a_board_from_scratch_and_sees_it_live(browser, stac
         tab.locator(".grid-stack-item").nth(0).hover()  # its resize handles show on hover
         drag(tab, tab.locator(".grid-stack-item").nth(0).locator(".ui-resizable-se"), cell * 2, 0)
         wait_for(lambda: widgets(tab)[0]["w"] >= 5, 10, f"resizing did not widen the widget: {widgets(tab)}")
+
+        # Edit the first widget: its label and thresholds, its statistic kept.
+        tab.click(".grid-stack-item >> nth=0 >> button.edit")
+        assert tab.input_value("#widget-label") == first["label"]
+        tab.fill("#widget-label", "Sales queue waiting")
+        tab.fill("#widget-warning", "3")
+        tab.fill("#widget-critical", "6")
+        tab.click("#add-widget")
+        wait_for(lambda: widgets(tab)[0]["label"] == "Sales queue waiting", 10, "the widget was not updated")
+        assert tab.evaluate("() => window.dashboardEditor.board.widgets[0].statistics.map((s) => s.name)") == ["CallsWaiting"]
         moved = widgets(tab)
         tab.evaluate("() => window.scrollTo(0, 0)")
         readme_screenshot(tab, "editor-grid.png")
@@ -120,6 +130,8 @@ def test_a_supervisor_builds_a_board_from_scratch_and_sees_it_live(browser, stac
         wait_for(lambda: tab.evaluate("() => document.getElementById('editor')?.dataset.ready === 'true'"), 15,
                  "the editor never restarted")
         assert widgets(tab) == moved, "the saved layout is not what was on the grid"
+        assert tab.evaluate("() => window.dashboardEditor.board.widgets.map((w) => [w.warning, w.critical])") == [
+            [3, 6], [None, None]]
 
         tab.goto(f"{stack['server'].base}/d/{slug}/")
         wait_for(lambda: tab.evaluate(
