@@ -30,8 +30,18 @@ def drilldown_link(target: Dashboard | None) -> dict | None:
     return {"slug": target.slug, "title": target.title, "url": reverse("dashboard", args=[target.slug])}
 
 
-def widget_specs(dashboard: Dashboard) -> list[dict]:
-    """The specs of a dashboard's widgets, statistics in their display order and names (three queries)."""
+def wall_place(widget: Widget) -> dict | None:
+    """A widget's own place on walls ({x, y, w, h}), or None when walls use its desk place."""
+    place = widget.wall_layout
+    if not isinstance(place, dict) or not all(isinstance(place.get(k), int) for k in ("x", "y", "w", "h")):
+        return None
+    return {k: place[k] for k in ("x", "y", "w", "h")}
+
+
+def widget_specs(dashboard: Dashboard, layout: str = "desk") -> list[dict]:
+    """The specs of a dashboard's widgets, statistics in their display order and names (three queries).
+
+    ``layout="wall"`` places widgets where the editor put them for walls (where set)."""
     widgets = list(Widget.objects.filter(dashboard=dashboard).select_related("drilldown").order_by("y", "x", "pk"))
     links = list(WidgetStatistic.objects.filter(widget__in=widgets).select_related("statistic").order_by("position", "pk"))
     display_names = DisplayName.names_for(link.statistic for link in links)
@@ -42,7 +52,8 @@ def widget_specs(dashboard: Dashboard) -> list[dict]:
     for w in widgets:
         own = by_widget.get(w.pk, [])
         spec = figures.widget_spec(w, [link.statistic for link in own], display_names, [link.limits(w) for link in own])
-        specs.append({**spec, "drilldown": drilldown_link(w.drilldown)})
+        place = wall_place(w) if layout == "wall" else None
+        specs.append({**spec, **(place or {}), "drilldown": drilldown_link(w.drilldown)})
     return specs
 
 

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST, require_safe
 
+from dashboard.boards import wall_place
 from dashboard.catalogue import build_catalogue
 from dashboard.cost import cost_preview
 from dashboard.models import Dashboard, Widget, WidgetStatistic
@@ -137,7 +138,7 @@ def board_state(dashboard: Dashboard) -> dict:
         "widgets": [
             {"id": w.pk, "type": w.type, "label": w.label, "x": w.x, "y": w.y, "w": w.w, "h": w.h, "unit": w.unit,
              "format": w.format, "warning": w.warning, "critical": w.critical, "direction": w.direction,
-             "statistics": by_widget.get(w.pk, [])}
+             "wall": wall_place(w), "statistics": by_widget.get(w.pk, [])}
             for w in dashboard.widgets.order_by("y", "x", "pk")
         ],
     }
@@ -213,6 +214,14 @@ def parse_board(body: dict) -> dict:
                 raise BadBoard(f"widget {index}: unknown object type {object_type!r}")
             items.append((object_type, _text(stat.get("object_id"), "an object id", 255, required=True),
                           _text(stat.get("name", ""), "a statistic name", 128)))
+        wall = raw.get("wall")
+        if wall is not None:
+            if not isinstance(wall, dict):
+                raise BadBoard(f"widget {index}'s wall place must be an object or null")
+            wall = {"x": _number(wall.get("x"), f"widget {index}'s wall column"),
+                    "y": _number(wall.get("y"), f"widget {index}'s wall row"),
+                    "w": _number(wall.get("w"), f"widget {index}'s wall width", minimum=1),
+                    "h": _number(wall.get("h"), f"widget {index}'s wall height", minimum=1)}
         widget_id = raw.get("id")
         widgets.append({
             "id": widget_id if isinstance(widget_id, int) and not isinstance(widget_id, bool) else None,
@@ -226,6 +235,7 @@ def parse_board(body: dict) -> dict:
             "direction": raw.get("direction") if raw.get("direction") in DIRECTIONS else Widget.HIGH_IS_BAD,
             "warning": _level(raw.get("warning"), f"widget {index}'s warning level"),
             "critical": _level(raw.get("critical"), f"widget {index}'s critical level"),
+            "wall": wall,
             "statistics": items,
         })
     return {"title": _text(body.get("title"), "the title", 200, required=True), "groups": groups,
@@ -237,6 +247,10 @@ def board_problems(board: dict, columns: int, *, may_save_unchecked: bool) -> li
     problems = [{"widget": None, "field": "layout", "message": m}
                 for m in layout_problems([Box(w["label"], w["x"], w["y"], w["w"], w["h"]) for w in board["widgets"]],
                                          columns)]
+    if any(w["wall"] for w in board["widgets"]):
+        walls = [Box(w["label"], **(w["wall"] or {k: w[k] for k in ("x", "y", "w", "h")})) for w in board["widgets"]]
+        problems += [{"widget": None, "field": "wall layout", "message": f"On walls: {m}"}
+                     for m in layout_problems(walls, columns)]
     for index, spec in enumerate(board["widgets"]):
         widget = Widget(**{k: spec[k] for k in ("type", "label", "unit", "format", "direction", "warning", "critical")})
         try:
@@ -273,6 +287,7 @@ def apply_board(dashboard: Dashboard, board: dict) -> None:
     for spec in board["widgets"]:
         fields = {k: spec[k] for k in ("type", "label", "x", "y", "w", "h", "unit", "format", "direction",
                                        "warning", "critical")}
+        fields["wall_layout"] = spec["wall"]
         if spec["id"] in kept_ids and spec["id"] not in seen:
             widget = Widget.objects.get(pk=spec["id"])
             for name, value in fields.items():

@@ -148,7 +148,7 @@ def wall_page(request, token: str):
     rendered = []
     all_values: dict = {}
     for dashboard in dashboards:
-        specs = boards.widget_specs(dashboard)
+        specs = boards.widget_specs(dashboard, layout="wall")
         keys = boards.statistic_keys(specs)
         values = livedata.current_values(keys)
         history = livedata.history(keys, boards.history_window_ms(specs))

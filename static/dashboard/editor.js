@@ -52,6 +52,7 @@ class Editor {
     this.dirty = false;
     this.costAsked = 0;
     this.editingKey = null; // the widget the form edits, or null when it adds one
+    this.layout = "desk"; // the layout the grid shows: desk, or wall
   }
 
   start() {
@@ -128,10 +129,11 @@ class Editor {
   widgetElement(widget) {
     const item = document.createElement("div");
     item.className = "grid-stack-item";
-    item.setAttribute("gs-x", widget.x);
-    item.setAttribute("gs-y", widget.y);
-    item.setAttribute("gs-w", widget.w);
-    item.setAttribute("gs-h", widget.h);
+    const place = this.place(widget);
+    item.setAttribute("gs-x", place.x);
+    item.setAttribute("gs-y", place.y);
+    item.setAttribute("gs-w", place.w);
+    item.setAttribute("gs-h", place.h);
     item.setAttribute("gs-id", widget.key);
     item.dataset.key = widget.key;
     const content = document.createElement("div");
@@ -168,13 +170,33 @@ class Editor {
     return item;
   }
 
+  /** Where a widget sits in a layout: walls use its desk place until it is given one of its own. */
+  place(widget, layout = this.layout) {
+    if (layout === "wall" && widget.wall) return widget.wall;
+    return { x: widget.x, y: widget.y, w: widget.w, h: widget.h };
+  }
+
+  showLayout(layout) {
+    this.layout = layout;
+    document.getElementById("grid").dataset.layout = layout;
+    this.render();
+  }
+
   layoutChanged() {
     if (this.rendering) return;
     const before = this.pending ?? this.snapshot();
     this.pending = null;
     for (const node of this.grid.engine.nodes) {
       const widget = this.board.widgets.find((w) => w.key === node.el.dataset.key);
-      if (widget) Object.assign(widget, { x: node.x, y: node.y, w: node.w, h: node.h });
+      const place = { x: node.x, y: node.y, w: node.w, h: node.h };
+      if (!widget) continue;
+      if (this.layout === "wall") {
+        const desk = this.place(widget, "desk");
+        const same = ["x", "y", "w", "h"].every((k) => desk[k] === place[k]);
+        if (!(same && !widget.wall)) widget.wall = place;
+      } else {
+        Object.assign(widget, place);
+      }
     }
     if (before !== this.snapshot()) this.remember(before);
   }
@@ -188,9 +210,10 @@ class Editor {
   }
 
   /** The first free place for a w×h box, scanning rows from the top (never over another widget). */
-  freePlace(w, h) {
+  freePlace(w, h, layout) {
     const columns = this.board.columns;
-    const taken = (x, y) => this.board.widgets.some((o) => x < o.x + o.w && o.x < x + w && y < o.y + o.h && o.y < y + h);
+    const boxes = this.board.widgets.map((o) => this.place(o, layout));
+    const taken = (x, y) => boxes.some((o) => x < o.x + o.w && o.x < x + w && y < o.y + o.h && o.y < y + h);
     for (let y = 0; ; y++) {
       for (let x = 0; x + w <= columns; x++) if (!taken(x, y)) return { x, y };
     }
@@ -200,9 +223,11 @@ class Editor {
     const before = this.snapshot();
     for (const spec of specs) {
       const w = Math.min(spec.w, this.board.columns);
-      const place = this.freePlace(w, spec.h);
+      const place = this.freePlace(w, spec.h, "desk");
+      // Once walls have a layout of their own, a new widget gets a free place there too.
+      const wall = this.board.widgets.some((o) => o.wall) ? { ...this.freePlace(w, spec.h, "wall"), w, h: spec.h } : null;
       this.board.widgets.push({ id: null, key: this.localKey(), unit: "", format: "auto", warning: null, critical: null,
-                                direction: "above", ...spec, w, ...place });
+                                direction: "above", ...spec, w, ...place, wall });
     }
     this.render();
     this.remember(before);
@@ -239,6 +264,15 @@ class Editor {
     });
     this.renderGroups();
     document.getElementById("undo").addEventListener("click", () => this.undo());
+    for (const radio of document.querySelectorAll("input[name=layout]")) {
+      radio.addEventListener("change", () => { if (radio.checked) this.showLayout(radio.value); });
+    }
+    document.getElementById("wall-as-desk").addEventListener("click", () => {
+      const before = this.snapshot();
+      for (const widget of this.board.widgets) widget.wall = null;
+      this.render();
+      this.remember(before);
+    });
     document.getElementById("save").addEventListener("click", () => this.save());
   }
 

@@ -119,7 +119,18 @@ def test_a_supervisor_builds_a_board_from_scratch_and_sees_it_live(browser, stac
         tab.click("#add-widget")
         wait_for(lambda: widgets(tab)[0]["label"] == "Sales queue waiting", 10, "the widget was not updated")
         assert tab.evaluate("() => window.dashboardEditor.board.widgets[0].statistics.map((s) => s.name)") == ["CallsWaiting"]
+
+        # Walls get their own layout: the second widget moves right there, not on desks.
+        desk = widgets(tab)[1]
+        on_wall = {"x": desk["x"] + 4, "y": desk["y"], "w": 3, "h": 2}
+        tab.check("input[name=layout][value=wall]")
+        drag(tab, tab.locator(".editor-widget-title").nth(1), cell * 4, 0)
+        wall = "() => window.dashboardEditor.board.widgets.map((w) => w.wall)"
+        wait_explained(lambda: tab.evaluate(wall)[1] == on_wall, 10, lambda: f"the wall layout is {tab.evaluate(wall)}")
+        assert tab.evaluate(wall)[0] is None
+        tab.check("input[name=layout][value=desk]")
         moved = widgets(tab)
+        assert moved[1] == desk, "moving a widget on the wall layout moved it on desks"
         tab.evaluate("() => window.scrollTo(0, 0)")
         readme_screenshot(tab, "editor-grid.png")
 
@@ -132,6 +143,7 @@ def test_a_supervisor_builds_a_board_from_scratch_and_sees_it_live(browser, stac
         assert widgets(tab) == moved, "the saved layout is not what was on the grid"
         assert tab.evaluate("() => window.dashboardEditor.board.widgets.map((w) => [w.warning, w.critical])") == [
             [3, 6], [None, None]]
+        assert tab.evaluate(wall) == [None, on_wall]
 
         tab.goto(f"{stack['server'].base}/d/{slug}/")
         wait_for(lambda: tab.evaluate(

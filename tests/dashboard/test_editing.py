@@ -195,3 +195,22 @@ def test_a_statistic_the_upstream_refuses_later_is_named_on_its_widget(client, e
     notice = html[html.index('class="widget-refused"'):]
     assert "Refused by the upstream:" in notice and "unknown objectId &#x27;VQ_Sales@SIP_Switch&#x27;" in notice[:300]
     assert html.index('id="w-') < html.index('class="widget-refused"')
+
+
+def test_walls_get_their_own_layout_checked_like_the_desks(client, editor, board, upstream):
+    from dashboard.boards import widget_specs
+
+    client.force_login(editor)
+    wide = widget(wall={"x": 0, "y": 0, "w": 12, "h": 3})
+    beside = widget("Abandoned", x=3, name="CallsAbandoned", wall={"x": 0, "y": 2, "w": 6, "h": 2})
+    reply = save(client, board, [wide, beside])
+    assert reply.status_code == 400
+    assert [p["message"] for p in reply.json()["problems"]] == [
+        "On walls: “Waiting” overlaps “Abandoned”: move one of them."]
+    beside["wall"]["y"] = 3
+    reply = save(client, board, [wide, beside])
+    assert reply.status_code == 200, reply.json()
+    desk = {s["label"]: (s["x"], s["y"], s["w"], s["h"]) for s in widget_specs(board)}
+    wall = {s["label"]: (s["x"], s["y"], s["w"], s["h"]) for s in widget_specs(board, layout="wall")}
+    assert desk == {"Waiting": (0, 0, 3, 2), "Abandoned": (3, 0, 3, 2)}
+    assert wall == {"Waiting": (0, 0, 12, 3), "Abandoned": (0, 3, 6, 2)}
