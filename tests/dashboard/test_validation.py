@@ -60,3 +60,47 @@ def test_only_new_statistics_are_asked_about(monkeypatch):
     verdicts = new_statistic_verdicts([("Queue", "q1", "CallsWaiting"), ("Queue", "q2", "CallsWaiting")])
     assert asked == [("Queue", "q2", "CallsWaiting")]
     assert verdicts[("Queue", "q1", "CallsWaiting")].status == KNOWN
+
+
+def test_the_admin_refuses_a_typo_at_the_name_with_the_upstream_message(client, demo, simulator_thread, settings):
+    from django.contrib.auth.models import User
+
+    settings.GENESYS = genesys_of(simulator_thread)
+    client.force_login(User.objects.get(username=demo.username))
+    stat = {"label": "", "object_type": "Queue", "object_id": "VQ_Sales@SIP_Switch", "name": "CallsAnswerd", "definition": ""}
+    response = client.post("/admin/statsbridge/statistic/add/", stat)
+    assert response.status_code == 200
+    assert "The upstream refused it: unknown statistic name &#x27;CallsAnswerd&#x27;" in response.content.decode()
+    assert not Statistic.objects.filter(name="CallsAnswerd").exists()
+    response = client.post("/admin/statsbridge/statistic/add/", {**stat, "name": "CallsAnswered"})
+    assert response.status_code == 302
+    assert Statistic.objects.filter(name="CallsAnswered", object_id="VQ_Sales@SIP_Switch").exists()
+
+
+def test_the_admin_saves_unchecked_statistics_and_says_so(client, demo):
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.get(username=demo.username))
+    stat = {"label": "", "object_type": "Queue", "object_id": "VQ_Sales@SIP_Switch", "name": "CallsAnswered", "definition": ""}
+    response = client.post("/admin/statsbridge/statistic/add/", stat, follow=True)
+    assert "Saved without the upstream&#x27;s check: the upstream could not be reached" in response.content.decode()
+    assert Statistic.objects.filter(name="CallsAnswered").exists()
+
+
+def test_the_admin_refuses_a_widget_over_another(client, demo):
+    from django.contrib.auth.models import User
+
+    from dashboard.models import Dashboard, Widget
+
+    client.force_login(User.objects.get(username=demo.username))
+    board = Dashboard.objects.get(slug="overview")
+    taken = Widget.objects.filter(dashboard=board).order_by("y", "x").first()
+    form = {"dashboard": board.pk, "type": "kpi", "label": "On top", "unit": "", "format": "auto", "interval": "",
+            "x": taken.x, "y": taken.y, "w": 2, "h": 1, "direction": "above", "hysteresis": 0, "history_minutes": 30,
+            "widgetstatistic_set-TOTAL_FORMS": 0, "widgetstatistic_set-INITIAL_FORMS": 0}
+    response = client.post("/admin/dashboard/widget/add/", form)
+    assert response.status_code == 200
+    assert f"“On top” overlaps “{taken.label}”: move one of them." in response.content.decode()
+    assert not Widget.objects.filter(label="On top").exists()
+    response = client.post("/admin/dashboard/widget/add/", {**form, "y": 40})
+    assert response.status_code == 302
