@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST, require_safe
 
+from dashboard import livedata
 from dashboard.boards import wall_place
 from dashboard.catalogue import build_catalogue
 from dashboard.cost import cost_preview
@@ -122,13 +123,16 @@ def editor_delete(request, slug: str):
 
 
 def board_state(dashboard: Dashboard) -> dict:
-    """The board as the editor page edits it (and as a save sends it back)."""
+    """The board as the editor page edits it (and as a save sends it back), with what the
+    upstream refused of each widget's statistics (read only: ``refused``)."""
+    refused = (livedata.bridge_status() or {}).get("refused") or {}
     links = WidgetStatistic.objects.filter(widget__dashboard=dashboard).select_related("statistic").order_by("position", "pk")
     by_widget: dict[int, list] = {}
     for link in links:
         s = link.statistic
         by_widget.setdefault(link.widget_id, []).append(
-            {"object_type": s.object_type, "object_id": s.object_id, "name": s.name or "", "custom": not s.name})
+            {"object_type": s.object_type, "object_id": s.object_id, "name": s.name or "", "custom": not s.name,
+             "refused": refused.get(s.key)})
     return {
         "slug": dashboard.slug,
         "title": dashboard.title,
@@ -138,7 +142,9 @@ def board_state(dashboard: Dashboard) -> dict:
         "widgets": [
             {"id": w.pk, "type": w.type, "label": w.label, "x": w.x, "y": w.y, "w": w.w, "h": w.h, "unit": w.unit,
              "format": w.format, "warning": w.warning, "critical": w.critical, "direction": w.direction,
-             "wall": wall_place(w), "statistics": by_widget.get(w.pk, [])}
+             "wall": wall_place(w), "statistics": by_widget.get(w.pk, []),
+             "refused": [{"label": f"{s['name']} of {s['object_id']}", "reason": s["refused"]}
+                         for s in by_widget.get(w.pk, []) if s["refused"]]}
             for w in dashboard.widgets.order_by("y", "x", "pk")
         ],
     }

@@ -124,6 +124,7 @@ class Editor {
     }
     this.grid.batchUpdate(false);
     this.rendering = false;
+    document.getElementById("empty-hint").hidden = this.board.widgets.length > 0;
   }
 
   widgetElement(widget) {
@@ -165,6 +166,8 @@ class Editor {
     const problem = document.createElement("p");
     problem.className = "widget-problem";
     problem.setAttribute("role", "alert");
+    // What the upstream refused since this widget was saved (the bridge's word, as on the desk page).
+    problem.textContent = (widget.refused || []).map((r) => `Refused by the upstream: ${r.label}: ${r.reason}`).join("; ");
     content.append(title, detail, problem);
     item.append(content);
     return item;

@@ -177,6 +177,32 @@ def test_a_typo_is_refused_at_the_field_with_the_upstreams_message(browser, stac
         assert widgets(tab) == []
 
 
+def test_templates_fill_a_board_without_overlaps(browser, stack, editors):
+    catalog = stack["simulator"].catalog()
+    queues, groups = catalog["objects"]["Queue"], catalog["groups"]
+    group = sorted(groups)[0]
+    with new_context(browser, 1920, 1080) as context:
+        tab = context.new_page()
+        new_board(tab, stack, editors[0], "From templates")
+        assert tab.locator("#empty-hint").is_visible()
+        tab.select_option("#template-queue-stat", "LongestWaitTime")
+        tab.click("#template-queues")
+        tab.select_option("#template-group", group)
+        tab.click("#template-agents")
+        wait_for(lambda: len(widgets(tab)) == len(queues) + 1, 10, "the templates added no widgets")
+        assert not tab.locator("#empty-hint").is_visible()
+        board = tab.evaluate("() => window.dashboardEditor.board.widgets.map((w) => ({type: w.type, "
+                             "stats: w.statistics.map((s) => [s.object_type, s.object_id, s.name])}))")
+        assert board[:-1] == [{"type": "kpi", "stats": [["Queue", q, "LongestWaitTime"]]} for q in sorted(queues)]
+        assert board[-1] == {"type": "agent_grid", "stats": [["Agent", a, "CurrentAgentState"] for a in groups[group]]}
+        boxes = widgets(tab)
+        cells = [(b["x"] + dx, b["y"] + dy) for b in boxes for dx in range(b["w"]) for dy in range(b["h"])]
+        assert len(cells) == len(set(cells)), f"templates placed widgets over each other: {boxes}"
+        tab.click("#save")
+        wait_explained(lambda: tab.inner_text("#save-status") == "Saved.", 15,
+                       lambda: f"not saved: {tab.inner_text('#save-status')} {tab.inner_text('#board-problems')}")
+
+
 def test_two_editors_conflicting_saves_are_caught(browser, stack, editors):
     queue = stack["simulator"].catalog()["objects"]["Queue"][0]
     with new_context(browser, 1366, 768) as first, new_context(browser, 1366, 768) as second:
