@@ -7,6 +7,7 @@ checked by ``dashboard.validation`` (the same checks as the admin) and refused w
 overwritten unseen.
 """
 
+import hashlib
 import json
 
 from django.contrib.auth.decorators import login_required
@@ -75,8 +76,18 @@ def unique_slug(title: str) -> str:
 
 
 def version_of(dashboard: Dashboard) -> str:
-    """What a page saves against: the board's last save time."""
-    return dashboard.updated.isoformat()
+    """What a page saves against: a fingerprint of everything stored about the board.
+
+    Made from the rows themselves, not a save time, so a change made anywhere (another
+    editor, the admin, an import) is caught, and a save that changed nothing is not a conflict.
+    """
+    content = [
+        [dashboard.title, dashboard.description, dashboard.columns, dashboard.time_zone, dashboard.owner_id],
+        sorted(dashboard.groups.values_list("pk", flat=True)),
+        list(Widget.objects.filter(dashboard=dashboard).order_by("pk").values()),
+        list(WidgetStatistic.objects.filter(widget__dashboard=dashboard).order_by("pk").values()),
+    ]
+    return hashlib.sha256(json.dumps(content, default=str, sort_keys=True).encode()).hexdigest()[:20]
 
 
 @login_required
@@ -332,8 +343,8 @@ def editor_save(request, slug: str):
     with transaction.atomic():
         current = Dashboard.objects.select_for_update().get(pk=dashboard.pk)
         if board["version"] != version_of(current):
-            return JsonResponse({"conflict": f"Someone else saved “{current.title}” at "
-                                             f"{current.updated:%H:%M:%S} UTC after you opened it. Your changes are still "
+            return JsonResponse({"conflict": f"Someone else changed “{current.title}” after you opened it (last "
+                                             f"saved {current.updated:%H:%M:%S} UTC). Your changes are still "
                                              "here: open the board in a new tab to see theirs, then redo yours or save "
                                              "over theirs.", "version": version_of(current)}, status=409)
         apply_board(current, board)

@@ -198,6 +198,11 @@ def test_templates_fill_a_board_without_overlaps(browser, stack, editors):
         boxes = widgets(tab)
         cells = [(b["x"] + dx, b["y"] + dy) for b in boxes for dx in range(b["w"]) for dy in range(b["h"])]
         assert len(cells) == len(set(cells)), f"templates placed widgets over each other: {boxes}"
+        # Undo takes back the last change: a removed widget comes back where it was.
+        tab.click(f'button[aria-label="Remove {boxes[0]["label"]}"]')
+        wait_for(lambda: len(widgets(tab)) == len(boxes) - 1, 10, "the widget was not removed")
+        tab.click("#undo")
+        wait_for(lambda: widgets(tab) == boxes, 10, "undo did not bring the widget back")
         tab.click("#save")
         wait_explained(lambda: tab.inner_text("#save-status") == "Saved.", 15,
                        lambda: f"not saved: {tab.inner_text('#save-status')} {tab.inner_text('#board-problems')}")
@@ -228,7 +233,7 @@ def test_two_editors_conflicting_saves_are_caught(browser, stack, editors):
         wait_for(lambda: anna.inner_text("#save-status") == "Saved.", 15, "Anna's save failed")
         ben.click("#save")
         wait_for(lambda: ben.locator("#conflict").is_visible(), 15, "Ben's conflicting save was not caught")
-        assert "Someone else saved" in ben.inner_text("#conflict")
+        assert "Someone else changed “Shared floor” after you opened it" in ben.inner_text("#conflict")
         ben.evaluate("() => window.scrollTo(0, 0)")
         readme_screenshot(ben, "editor-conflict.png")
         assert [w["label"] for w in widgets(ben)] == [widgets(ben)[0]["label"]], "Ben's work was dropped"

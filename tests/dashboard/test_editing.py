@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.core.cache import cache
 
+from dashboard.editing import version_of
 from dashboard.models import Dashboard, Widget, WidgetStatistic
 from dashboard.validation import REFUSED, UNCHECKED
 from statsbridge.models import Statistic
@@ -56,7 +57,7 @@ def widget(label="Waiting", x=0, y=0, w=3, h=2, name="CallsWaiting", object_id="
 
 
 def save(client, board, widgets, version=None, **extra):
-    body = {"title": board.title, "groups": [], "version": version or board.updated.isoformat(), "widgets": widgets,
+    body = {"title": board.title, "groups": [], "version": version or version_of(board), "widgets": widgets,
             **extra}
     return client.post(f"/edit/{board.slug}/save/", json.dumps(body), content_type="application/json")
 
@@ -80,7 +81,7 @@ def test_an_editor_creates_a_board_and_saves_widgets(client, editor, upstream):
     names = list(WidgetStatistic.objects.filter(widget__dashboard=board).order_by("widget__x")
                  .values_list("statistic__name", flat=True))
     assert names == ["CallsWaiting", "CallsAbandoned"]
-    assert reply.json()["version"] != board.updated.isoformat()
+    assert reply.json()["version"] == version_of(board)
 
 
 def test_a_typo_is_refused_with_the_upstream_message_and_nothing_is_saved(client, editor, board, upstream):
@@ -112,11 +113,11 @@ def test_overlapping_widgets_are_refused(client, editor, board, upstream):
 
 def test_a_second_editor_saving_an_old_version_gets_a_conflict(client, editor, board, upstream):
     client.force_login(editor)
-    opened = board.updated.isoformat()
+    opened = version_of(board)
     assert save(client, board, [widget()], version=opened).status_code == 200
     reply = save(client, board, [widget("Mine", x=6)], version=opened)
     assert reply.status_code == 409
-    assert "Someone else saved" in reply.json()["conflict"]
+    assert "Someone else changed “Sales floor” after you opened it" in reply.json()["conflict"]
     assert list(board.widgets.values_list("label", flat=True)) == ["Waiting"]
     # Saving over theirs, knowingly, with the version the conflict named.
     assert save(client, board, [widget("Mine", x=6)], version=reply.json()["version"]).status_code == 200
@@ -214,3 +215,12 @@ def test_walls_get_their_own_layout_checked_like_the_desks(client, editor, board
     wall = {s["label"]: (s["x"], s["y"], s["w"], s["h"]) for s in widget_specs(board, layout="wall")}
     assert desk == {"Waiting": (0, 0, 3, 2), "Abandoned": (3, 0, 3, 2)}
     assert wall == {"Waiting": (0, 0, 12, 3), "Abandoned": (0, 3, 6, 2)}
+
+
+def test_a_change_made_in_the_admin_meanwhile_is_a_conflict_too(client, editor, board, upstream):
+    client.force_login(editor)
+    opened = save(client, board, [widget()]).json()["version"]
+    Widget.objects.filter(dashboard=board).update(critical=9)  # e.g. an admin sets a level
+    reply = save(client, board, [widget("Mine", x=6)], version=opened)
+    assert reply.status_code == 409
+    assert list(board.widgets.values_list("label", "critical")) == [("Waiting", 9.0)]
