@@ -31,6 +31,7 @@ from statsbridge.probe import check_statistics
 
 PERMISSION = "dashboard.edit_dashboards"
 MAX_WIDGETS = 200
+PREVIEW_VALUES = 4  # values a widget's preview shows in the editor
 MAX_STATISTICS_PER_WIDGET = 400
 WIDGET_TYPES = {code for code, _ in Widget.TYPES}
 FORMATS = {code for code, _ in Widget.FORMATS}
@@ -133,6 +134,20 @@ def editor_delete(request, slug: str):
     return redirect("editor-list")
 
 
+def widget_values(dashboard: Dashboard) -> dict[int, str]:
+    """The live preview: each saved widget's current values as text ("7", "7 · 3 · 12 …"), by widget id."""
+    keys: dict[int, list] = {}
+    for widget_id, key in (WidgetStatistic.objects.filter(widget__dashboard=dashboard)
+                           .order_by("position", "pk").values_list("widget_id", "statistic__key")):
+        keys.setdefault(widget_id, []).append(key)
+    stored = livedata.stored_values({k for ks in keys.values() for k in ks})
+    shown = {}
+    for widget_id, own in keys.items():
+        texts = [stored[k].get("text") or "" for k in own if k in stored]
+        shown[widget_id] = " · ".join(texts[:PREVIEW_VALUES]) + (" …" if len(texts) > PREVIEW_VALUES else "")
+    return shown
+
+
 def board_state(dashboard: Dashboard) -> dict:
     """The board as the editor page edits it (and as a save sends it back), with what the
     upstream refused of each widget's statistics (read only: ``refused``)."""
@@ -176,6 +191,7 @@ def editor_page(request, slug: str):
             "save_url": reverse("editor-save", args=[slug]),
             "check_url": reverse("editor-check"),
             "cost_url": reverse("editor-cost", args=[slug]),
+            "values_url": reverse("editor-values", args=[slug]),
             "view_url": reverse("dashboard", args=[slug]),
             "object_types": OBJECT_TYPES,
         },
@@ -350,6 +366,14 @@ def editor_save(request, slug: str):
         apply_board(current, board)
     current.refresh_from_db()
     return JsonResponse({"version": version_of(current), "board": board_state(current)})
+
+
+@login_required
+@require_safe
+def editor_values(request, slug: str):
+    """The saved widgets' current values (the editor's grid shows them and asks again now and then)."""
+    dashboard = _editable(request, slug)
+    return JsonResponse({"values": {str(k): v for k, v in widget_values(dashboard).items()}})
 
 
 @login_required

@@ -15,6 +15,7 @@ urlpatterns = [
     path("edit/<slug:slug>/", editing.editor_page, name="editor"),
     path("edit/<slug:slug>/save/", editing.editor_save, name="editor-save"),
     path("edit/<slug:slug>/cost/", editing.editor_cost, name="editor-cost"),
+    path("edit/<slug:slug>/values/", editing.editor_values, name="editor-values"),
     path("edit/<slug:slug>/duplicate/", editing.editor_duplicate, name="editor-duplicate"),
     path("edit/<slug:slug>/delete/", editing.editor_delete, name="editor-delete"),
     path("vendor/plotly.min.js", views.plotly_js, name="plotly-js"),

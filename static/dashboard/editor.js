@@ -7,6 +7,7 @@
 
 const MAX_LISTED = 50; // options shown per search; a real tenant has thousands of objects
 const UNDO_DEPTH = 50;
+const VALUES_EVERY_MS = 5000; // how often the grid's preview asks for current values
 
 function csrfToken() {
   const input = document.querySelector("input[name=csrfmiddlewaretoken]");
@@ -51,6 +52,7 @@ class Editor {
     this.nextLocalId = 1;
     this.dirty = false;
     this.costAsked = 0;
+    this.values = {}; // saved widget id → its current values as text
     this.editingKey = null; // the widget the form edits, or null when it adds one
     this.layout = "desk"; // the layout the grid shows: desk, or wall
   }
@@ -68,8 +70,26 @@ class Editor {
     this.bindBar();
     this.bindForm();
     this.bindTemplates();
+    this.refreshValues();
+    window.setInterval(() => this.refreshValues(), VALUES_EVERY_MS);
     window.addEventListener("beforeunload", (event) => { if (this.dirty) event.preventDefault(); });
     document.getElementById("editor").dataset.ready = "true";
+  }
+
+  /** The live preview on the grid: saved widgets show their current values. */
+  async refreshValues() {
+    let reply;
+    try {
+      reply = await fetch(this.config.values_url, { credentials: "same-origin" });
+      if (!reply.ok) return;
+      this.values = (await reply.json()).values || {};
+    } catch {
+      return;
+    }
+    for (const element of document.querySelectorAll(".widget-now")) {
+      const text = this.values[element.dataset.widgetId];
+      element.textContent = text ? `Now: ${text}` : "";
+    }
   }
 
   localKey() { return `w${this.nextLocalId++}`; }
@@ -163,12 +183,16 @@ class Editor {
     const first = widget.statistics[0];
     const more = widget.statistics.length > 1 ? ` + ${widget.statistics.length - 1} more` : "";
     detail.textContent = `${kind ? kind[1] : widget.type}: ${first ? `${first.name} of ${first.object_id}` : "no statistic"}${more}`;
+    const now = document.createElement("p");
+    now.className = "widget-now";
+    now.dataset.widgetId = widget.id ?? "";
+    now.textContent = widget.id && this.values[widget.id] ? `Now: ${this.values[widget.id]}` : "";
     const problem = document.createElement("p");
     problem.className = "widget-problem";
     problem.setAttribute("role", "alert");
     // What the upstream refused since this widget was saved (the bridge's word, as on the desk page).
     problem.textContent = (widget.refused || []).map((r) => `Refused by the upstream: ${r.label}: ${r.reason}`).join("; ");
-    content.append(title, detail, problem);
+    content.append(title, detail, now, problem);
     item.append(content);
     return item;
   }
@@ -313,6 +337,7 @@ class Editor {
       this.showProblems([]);
       this.dirty = false;
       this.render();
+      this.refreshValues();
       this.status("Saved.");
       document.getElementById("editor").dataset.saved = this.board.version;
     } else if (reply.status === 409) {

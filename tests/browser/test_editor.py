@@ -137,6 +137,10 @@ def test_a_supervisor_builds_a_board_from_scratch_and_sees_it_live(browser, stac
         tab.click("#save")
         wait_explained(lambda: tab.inner_text("#save-status") == "Saved.", 15,
                        lambda: f"not saved: {tab.inner_text('#save-status')} {tab.inner_text('#board-problems')}")
+        # The grid's preview shows the saved widgets' live values.
+        wait_explained(lambda: all(re.fullmatch(r"Now: \d+(\.\d+)?", t)
+                                   for t in tab.locator(".widget-now").all_inner_texts() or ["none"]), 30,
+                       lambda: f"no live values on the grid: {tab.locator('.widget-now').all_inner_texts()}")
         tab.reload()
         wait_for(lambda: tab.evaluate("() => document.getElementById('editor')?.dataset.ready === 'true'"), 15,
                  "the editor never restarted")

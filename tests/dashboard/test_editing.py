@@ -224,3 +224,17 @@ def test_a_change_made_in_the_admin_meanwhile_is_a_conflict_too(client, editor, 
     reply = save(client, board, [widget("Mine", x=6)], version=opened)
     assert reply.status_code == 409
     assert list(board.widgets.values_list("label", "critical")) == [("Waiting", 9.0)]
+
+
+def test_the_grid_preview_reads_the_saved_widgets_current_values(client, editor, board, upstream):
+    from statsbridge import frames, store
+
+    client.force_login(editor)
+    save(client, board, [widget(), widget("Abandoned", x=3, name="CallsAbandoned")])
+    waiting = Statistic.objects.get(name="CallsWaiting").key
+    now = frames.now_ms()
+    store.write(values={waiting: frames.value(kind="number", value=7, text="7", state="fresh", timestamp=now,
+                                              received=now)}, status={})
+    values = client.get(f"/edit/{board.slug}/values/").json()["values"]
+    ids = dict(board.widgets.values_list("label", "pk"))
+    assert values == {str(ids["Waiting"]): "7", str(ids["Abandoned"]): ""}
