@@ -15,6 +15,10 @@ from dashboard.models import DisplayName
 from dashboard.seeding import CatalogError, fetch_catalog
 from statsbridge.models import Statistic
 
+# Up to this many objects the page gets them all and searches in the browser; beyond it
+# (a real centre's thousands of agents and DNs) it asks the server (``search_objects``).
+EMBED_LIMIT = 3000
+SEARCH_LIMIT = 50
 CACHE_KEY = "dashboard.catalogue.simulator"
 CACHE_SECONDS = 60
 FETCH_SECONDS = 3.0
@@ -34,11 +38,32 @@ def _simulator_catalogue() -> dict:
     return found
 
 
-def build_catalogue() -> dict:
-    """``{"objects": {type: [{"id", "name"}]}, "groups": {group: [agent ids]}, "statistics": [...]}``.
+def build_catalogue(embed_limit: int | None = None) -> dict:
+    """``{"objects": {type: [{"id", "name"}]}, "groups": {group: [agent ids]}, "statistics": [...], "remote"}``.
 
     Each statistic is ``{"name", "label", "description", "objectTypes"}``; lists are sorted.
+    With more than ``embed_limit`` objects, ``objects`` lists only the types (each empty)
+    and ``remote`` is true: the page searches them with ``search_objects``.
     """
+    found = full_catalogue()
+    limit = EMBED_LIMIT if embed_limit is None else embed_limit
+    total = sum(len(ids) for ids in found["objects"].values())
+    if total > limit:
+        return {**found, "objects": {t: [] for t in found["objects"]}, "remote": True,
+                "counts": {t: len(ids) for t, ids in found["objects"].items()}}
+    return {**found, "remote": False}
+
+
+def search_objects(object_type: str, query: str, limit: int = SEARCH_LIMIT) -> tuple[list[dict], bool]:
+    """Objects of a type whose id or name contains ``query`` (any case): the first ``limit``, and whether there are more."""
+    query = query.strip().lower()
+    matches = [o for o in full_catalogue()["objects"].get(object_type, [])
+               if not query or query in o["id"].lower() or query in o["name"].lower()]
+    return matches[:limit], len(matches) > limit
+
+
+def full_catalogue() -> dict:
+    """The whole catalogue (see ``build_catalogue``), every object listed."""
     simulator = _simulator_catalogue()
     objects: dict[str, set] = {t: set(ids) for t, ids in (simulator.get("objects") or {}).items()}
     statistics = {s["name"]: {"name": s["name"], "description": s.get("description", ""),

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from dashboard import livedata
 from dashboard.boards import wall_place
-from dashboard.catalogue import build_catalogue
+from dashboard.catalogue import build_catalogue, search_objects
 from dashboard.cost import cost_preview
 from dashboard.models import Dashboard, Widget, WidgetStatistic
 from dashboard.validation import REFUSED, UNCHECKED, Box, layout_problems, new_statistic_verdicts
@@ -190,6 +190,7 @@ def editor_page(request, slug: str):
             "types": Widget.TYPES,
             "save_url": reverse("editor-save", args=[slug]),
             "check_url": reverse("editor-check"),
+            "objects_url": reverse("editor-objects"),
             "cost_url": reverse("editor-cost", args=[slug]),
             "values_url": reverse("editor-values", args=[slug]),
             "view_url": reverse("dashboard", args=[slug]),
@@ -366,6 +367,15 @@ def editor_save(request, slug: str):
         apply_board(current, board)
     current.refresh_from_db()
     return JsonResponse({"version": version_of(current), "board": board_state(current)})
+
+
+@login_required
+@require_safe
+def editor_objects(request):
+    """Search the catalogue's objects of one type (for catalogues too large to send whole)."""
+    _editor(request)
+    found, more = search_objects(request.GET.get("type", ""), request.GET.get("q", "")[:200])
+    return JsonResponse({"objects": found, "more": more})
 
 
 @login_required

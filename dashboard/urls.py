@@ -12,6 +12,7 @@ urlpatterns = [
     path("ops/", views.ops_page, name="ops"),
     path("edit/", editing.editor_list, name="editor-list"),
     path("edit/check/", editing.editor_check, name="editor-check"),
+    path("edit/objects/", editing.editor_objects, name="editor-objects"),
     path("edit/<slug:slug>/", editing.editor_page, name="editor"),
     path("edit/<slug:slug>/save/", editing.editor_save, name="editor-save"),
     path("edit/<slug:slug>/cost/", editing.editor_cost, name="editor-cost"),

@@ -52,6 +52,7 @@ class Editor {
     this.nextLocalId = 1;
     this.dirty = false;
     this.costAsked = 0;
+    this.objectsAsked = 0;
     this.values = {}; // saved widget id → its current values as text
     this.editingKey = null; // the widget the form edits, or null when it adds one
     this.layout = "desk"; // the layout the grid shows: desk, or wall
@@ -381,12 +382,28 @@ class Editor {
     this.listStatistics();
   }
 
-  listObjects() {
+  /** Objects of a type matching a query: from the page, or from the server for a large catalogue. */
+  async findObjects(type, query) {
+    if (!this.catalogue.remote) {
+      return (this.catalogue.objects[type] || [])
+        .filter((o) => !query || o.id.toLowerCase().includes(query) || o.name.toLowerCase().includes(query));
+    }
+    const url = `${this.config.objects_url}?${new URLSearchParams({ type, q: query })}`;
+    try {
+      const reply = await fetch(url, { credentials: "same-origin" });
+      return reply.ok ? (await reply.json()).objects : [];
+    } catch {
+      return [];
+    }
+  }
+
+  async listObjects() {
     const type = document.getElementById("object-type").value;
     const query = document.getElementById("object-search").value.trim().toLowerCase();
+    const asked = ++this.objectsAsked;
+    const matches = await this.findObjects(type, query);
+    if (asked !== this.objectsAsked) return; // a later search is under way
     const select = document.getElementById("object-id");
-    const matches = (this.catalogue.objects[type] || [])
-      .filter((o) => !query || o.id.toLowerCase().includes(query) || o.name.toLowerCase().includes(query));
     select.replaceChildren(...matches.slice(0, MAX_LISTED).map((o) => option(o.id, o.name === o.id ? o.id : `${o.name} (${o.id})`)));
     if (matches.length === 1) select.value = matches[0].id;
   }
@@ -468,8 +485,7 @@ class Editor {
       if (![...typeSelect.options].some((o) => o.value === first.object_type)) typeSelect.append(option(first.object_type, first.object_type));
       set("object-type", first.object_type);
       set("object-search", first.object_id);
-      this.listObjects();
-      set("object-id", first.object_id);
+      this.listObjects().then(() => set("object-id", first.object_id));
       set("statistic-search", first.name);
       this.listStatistics();
       set("statistic-name", first.name);
@@ -563,10 +579,11 @@ class Editor {
     if (this.catalogue.statistics.some((s) => s.name === "CallsWaiting")) queueStat.value = "CallsWaiting";
     const groupSelect = document.getElementById("template-group");
     for (const group of Object.keys(this.catalogue.groups)) groupSelect.append(option(group, group));
-    document.getElementById("template-queues").addEventListener("click", () => {
+    document.getElementById("template-queues").addEventListener("click", async () => {
       const name = queueStat.value;
       const entry = this.catalogue.statistics.find((s) => s.name === name);
-      this.addWidgets((this.catalogue.objects.Queue || []).map((queue) => ({
+      const queues = await this.findObjects("Queue", "");
+      this.addWidgets(queues.map((queue) => ({
         type: "kpi", label: `${queue.name} ${entry ? entry.label : name}`, w: 3, h: 2,
         statistics: [{ object_type: "Queue", object_id: queue.id, name }],
       })));

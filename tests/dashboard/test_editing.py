@@ -238,3 +238,23 @@ def test_the_grid_preview_reads_the_saved_widgets_current_values(client, editor,
     values = client.get(f"/edit/{board.slug}/values/").json()["values"]
     ids = dict(board.widgets.values_list("label", "pk"))
     assert values == {str(ids["Waiting"]): "7", str(ids["Abandoned"]): ""}
+
+
+def test_a_large_catalogue_is_searched_on_the_server(client, editor, db, monkeypatch):
+    from dashboard import catalogue
+    from dashboard.models import DisplayName
+
+    DisplayName.objects.bulk_create(
+        [DisplayName(object_type="Agent", object_id=f"agent{i:04}", display_name=f"Agent {i:04}") for i in range(120)]
+        + [DisplayName(object_type="RegDN", object_id="7001", display_name="Reception desk")])
+    sent = catalogue.build_catalogue(embed_limit=100)
+    assert sent["remote"] is True and sent["objects"] == {"Agent": [], "RegDN": []}
+    assert sent["counts"] == {"Agent": 120, "RegDN": 1}
+    assert catalogue.build_catalogue()["remote"] is False
+    client.force_login(editor)
+    found = client.get("/edit/objects/", {"type": "Agent", "q": "AGENT 01"}).json()
+    assert found == {"objects": [{"id": f"agent01{i:02}", "name": f"Agent 01{i:02}"} for i in range(20)], "more": False}
+    some = client.get("/edit/objects/", {"type": "Agent", "q": ""}).json()
+    assert len(some["objects"]) == catalogue.SEARCH_LIMIT and some["more"] is True
+    assert client.get("/edit/objects/", {"type": "RegDN", "q": "recep"}).json()["objects"] == [
+        {"id": "7001", "name": "Reception desk"}]
