@@ -348,7 +348,12 @@ class Editor {
       again.type = "button";
       again.textContent = "Save mine over theirs";
       again.addEventListener("click", () => this.save(true));
-      conflict.append(again);
+      const theirs = document.createElement("a");
+      theirs.href = window.location.href;
+      theirs.target = "_blank";
+      theirs.rel = "noopener";
+      theirs.textContent = "Open theirs in a new tab";
+      conflict.append(theirs, " ", again);
       conflict.hidden = false;
       this.status("Not saved: someone else changed this dashboard.");
     } else {
