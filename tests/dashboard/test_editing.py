@@ -1,6 +1,7 @@
 """The editor's pages: who may edit, saving, conflicts, refusals at the field, copies and deletion."""
 
 import json
+import re
 
 import pytest
 from django.contrib.auth.models import Group, Permission, User
@@ -73,7 +74,12 @@ def test_an_editor_creates_a_board_and_saves_widgets(client, editor, upstream):
     assert reply.status_code == 302 and reply["Location"] == "/edit/sales-floor/"
     board = Dashboard.objects.get(slug="sales-floor")
     assert board.owner == editor
-    assert client.get("/edit/sales-floor/").status_code == 200
+    page = client.get("/edit/sales-floor/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert '<script src="/static/vendor/gridstack/gridstack-all.js"></script>' in html  # served here, no CDN
+    assert re.search(r'<script type="module" nonce="[^"]+">import \{ boot \} from "/static/dashboard/editor.js"', html)
+    assert 'id="editor-config"' in html and "cdn" not in html.lower()
     reply = save(client, board, [widget(), widget("Abandoned", x=3, name="CallsAbandoned", warning=5, critical=10)])
     assert reply.status_code == 200, reply.json()
     saved = list(board.widgets.order_by("x").values_list("label", "x", "y", "w", "h", "warning"))
