@@ -379,6 +379,7 @@ class Editor {
       document.getElementById(id).addEventListener("change", () => this.picked());
     }
     document.getElementById("cancel-edit").addEventListener("click", () => this.stopEditing());
+    document.getElementById("add-statistic").addEventListener("click", () => this.addStatisticToWidget());
     document.getElementById("widget-form").addEventListener("submit", (event) => {
       event.preventDefault();
       this.addFromForm();
@@ -503,12 +504,60 @@ class Editor {
     set("widget-critical", widget.critical);
     set("widget-direction", widget.direction);
     document.getElementById("statistic-error").textContent = "";
-    document.getElementById("statistic-preview").textContent = widget.statistics.length > 1
-      ? `This widget shows ${widget.statistics.length} statistics: they stay as they are.` : "";
+    document.getElementById("statistic-preview").textContent = "";
+    this.listWidgetStatistics(widget);
     document.getElementById("catalogue-heading").textContent = `Edit “${widget.label}”`;
     document.getElementById("add-widget").textContent = "Update the widget";
     document.getElementById("cancel-edit").hidden = false;
+    document.getElementById("add-statistic").hidden = false;
     document.getElementById("widget-label").focus();
+  }
+
+  /** The statistics of the widget being edited, each removable (a chart's bars, a table's cells). */
+  listWidgetStatistics(widget) {
+    const list = document.getElementById("widget-statistics");
+    list.replaceChildren();
+    if (widget.statistics.length < 2) return;
+    widget.statistics.forEach((stat, index) => {
+      const item = document.createElement("li");
+      item.textContent = `${stat.name} of ${stat.object_id} `;
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.textContent = "×";
+      remove.setAttribute("aria-label", `Remove ${stat.name} of ${stat.object_id} from the widget`);
+      remove.addEventListener("click", () => {
+        const before = this.snapshot();
+        widget.statistics.splice(index, 1);
+        this.render();
+        this.remember(before);
+        this.listWidgetStatistics(widget);
+      });
+      item.append(remove);
+      list.append(item);
+    });
+  }
+
+  /** Add the form's statistic to the widget being edited (after the upstream's check). */
+  async addStatisticToWidget() {
+    const widget = this.board.widgets.find((w) => w.key === this.editingKey);
+    const stat = this.formStatistic();
+    const error = document.getElementById("statistic-error");
+    if (!widget) return;
+    if (!stat.object_id || !stat.name) {
+      error.textContent = "Pick or type an object and a statistic.";
+      return;
+    }
+    if (widget.statistics.some((s) => ["object_type", "object_id", "name"].every((f) => s[f] === stat[f]))) {
+      error.textContent = "The widget shows this statistic already.";
+      return;
+    }
+    if (!(await this.check(stat))) return;
+    const before = this.snapshot();
+    widget.statistics.push(stat);
+    this.render();
+    this.remember(before);
+    this.listWidgetStatistics(widget);
+    this.status(`“${widget.label}” now shows ${widget.statistics.length} statistics; unsaved.`);
   }
 
   stopEditing() {
@@ -516,6 +565,8 @@ class Editor {
     document.getElementById("catalogue-heading").textContent = "Add a widget";
     document.getElementById("add-widget").textContent = "Add to the board";
     document.getElementById("cancel-edit").hidden = true;
+    document.getElementById("add-statistic").hidden = true;
+    document.getElementById("widget-statistics").replaceChildren();
   }
 
   formSettings() {

@@ -180,6 +180,21 @@ def test_a_typo_is_refused_at_the_field_with_the_upstreams_message(browser, stac
                        lambda: f"unknown object not refused: {tab.inner_text('#statistic-error')!r}")
         assert widgets(tab) == []
 
+        # A bar chart of two queues: add it with one, then add the other to it while editing it.
+        other = stack["simulator"].catalog()["objects"]["Queue"][1]
+        stats = "() => window.dashboardEditor.board.widgets.map((w) => w.statistics.map((s) => s.object_id))"
+        pick(tab, queue, queue, "CallsWaiting", "CallsWaiting")
+        tab.select_option("#widget-type", "bar")
+        tab.click("#add-widget")
+        wait_for(lambda: tab.evaluate(stats) == [[queue]], 10, "the bar chart was not added")
+        tab.click(".grid-stack-item >> nth=0 >> button.edit")
+        pick(tab, other, other, "CallsWaiting", "CallsWaiting")
+        tab.click("#add-statistic")
+        wait_for(lambda: tab.evaluate(stats) == [[queue, other]], 10, "the second queue was not added to the chart")
+        assert tab.locator("#widget-statistics li").count() == 2
+        tab.click(f'#widget-statistics button[aria-label="Remove CallsWaiting of {queue} from the widget"]')
+        wait_for(lambda: tab.evaluate(stats) == [[other]], 10, "the statistic was not removed from the chart")
+
 
 def test_templates_fill_a_board_without_overlaps(browser, stack, editors):
     catalog = stack["simulator"].catalog()
