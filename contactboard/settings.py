@@ -267,6 +267,9 @@ GENESYS = {
     "USERNAME": env_str("GENESYS_USERNAME", ""),
     "PASSWORD": env_str("GENESYS_PASSWORD", ""),
 }
+# The simulator's control key: the editor's catalogue is read from GET /simulator/catalog
+# at GENESYS_API_URL when the upstream is the simulator (dashboard.catalogue).
+SIMULATOR_CONTROL_KEY = env_str("SIMULATOR_CONTROL_KEY", "demo-control-key")
 
 # Sign in with Genesys (the reference's Authorization Code grant), beside local accounts;
 # off unless GENESYS_SSO=true. See README.md and docs/upstream.md.

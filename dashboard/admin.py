@@ -36,6 +36,7 @@ from dashboard.transfer import (
     incoming_links,
     read_document,
 )
+from dashboard.validation import Box, layout_problems
 from statsbridge import control
 from statsbridge.models import OBJECT_TYPES, Statistic
 
@@ -147,8 +148,32 @@ def preview_for(widget_id: int | None, statistic_ids: list[int]) -> dict:
     return cost_preview(selected, set(others.values_list("statistic__key", flat=True)))
 
 
+class WidgetForm(forms.ModelForm):
+    """A widget must fit its dashboard's grid and not overlap its other widgets (as in the editor)."""
+
+    class Meta:
+        model = Widget
+        fields = "__all__"  # noqa: DJ007 - the admin's fieldsets choose what is shown
+
+    def clean(self):
+        cleaned = super().clean()
+        dashboard = cleaned.get("dashboard")
+        place = [cleaned.get(f) for f in ("x", "y", "w", "h")]
+        if dashboard is None or None in place:
+            return cleaned
+        others = Widget.objects.filter(dashboard=dashboard).exclude(pk=self.instance.pk)
+        box = Box(cleaned.get("label") or "this widget", *place)
+        problems = layout_problems([box], dashboard.columns)
+        problems += [layout_problems([box, other], dashboard.columns)[-1]
+                     for other in (Box(o.label, o.x, o.y, o.w, o.h) for o in others) if box.overlaps(other)]
+        for problem in problems:
+            self.add_error(None, problem)
+        return cleaned
+
+
 @admin.register(Widget)
 class WidgetAdmin(admin.ModelAdmin):
+    form = WidgetForm
     list_display = ("label", "type", "dashboard", "x", "y", "w", "h", "warning", "critical")
     list_filter = ("type", "dashboard")
     search_fields = ("label",)

@@ -30,8 +30,18 @@ def drilldown_link(target: Dashboard | None) -> dict | None:
     return {"slug": target.slug, "title": target.title, "url": reverse("dashboard", args=[target.slug])}
 
 
-def widget_specs(dashboard: Dashboard) -> list[dict]:
-    """The specs of a dashboard's widgets, statistics in their display order and names (three queries)."""
+def wall_place(widget: Widget) -> dict | None:
+    """A widget's own place on walls ({x, y, w, h}), or None when walls use its desk place."""
+    place = widget.wall_layout
+    if not isinstance(place, dict) or not all(isinstance(place.get(k), int) for k in ("x", "y", "w", "h")):
+        return None
+    return {k: place[k] for k in ("x", "y", "w", "h")}
+
+
+def widget_specs(dashboard: Dashboard, layout: str = "desk") -> list[dict]:
+    """The specs of a dashboard's widgets, statistics in their display order and names (three queries).
+
+    ``layout="wall"`` places widgets where the editor put them for walls (where set)."""
     widgets = list(Widget.objects.filter(dashboard=dashboard).select_related("drilldown").order_by("y", "x", "pk"))
     links = list(WidgetStatistic.objects.filter(widget__in=widgets).select_related("statistic").order_by("position", "pk"))
     display_names = DisplayName.names_for(link.statistic for link in links)
@@ -42,7 +52,8 @@ def widget_specs(dashboard: Dashboard) -> list[dict]:
     for w in widgets:
         own = by_widget.get(w.pk, [])
         spec = figures.widget_spec(w, [link.statistic for link in own], display_names, [link.limits(w) for link in own])
-        specs.append({**spec, "drilldown": drilldown_link(w.drilldown)})
+        place = wall_place(w) if layout == "wall" else None
+        specs.append({**spec, **(place or {}), "drilldown": drilldown_link(w.drilldown)})
     return specs
 
 
@@ -66,6 +77,16 @@ def render_board(dashboard: Dashboard, specs: list[dict], values: dict, history:
         widgets.append(figures.render(spec, values, own_history, dashboard.time_zone, at_ms))
     rows = max((spec["y"] + spec["h"] for spec in specs), default=1)
     return {"dashboard": dashboard, "widgets": widgets, "rows": rows}
+
+
+def mark_refused(board: dict, refused: dict | None) -> dict:
+    """Give each widget the statistics the upstream refused (key → reason, as the bridge
+    publishes them), so the widget itself says why it has no data."""
+    refused = refused or {}
+    for widget in board["widgets"]:
+        widget["refused"] = [{"label": s["label"], "reason": refused[s["key"]]}
+                             for s in widget["spec"]["statistics"] if s["key"] in refused]
+    return board
 
 
 def js_config(boards: list[dict], values: dict, ws_path: str, wall: dict | None = None) -> dict:

@@ -47,6 +47,8 @@ class Dashboard(models.Model):
 
     class Meta:
         ordering = ["title"]
+        # Editors build dashboards in the product's own pages (dashboard.editing), without being staff.
+        permissions = [("edit_dashboards", "Can edit dashboards in the editor")]
 
     def __str__(self) -> str:
         return self.title
@@ -94,6 +96,10 @@ class Widget(models.Model):
     y = models.PositiveSmallIntegerField(default=0)
     w = models.PositiveSmallIntegerField(default=3)
     h = models.PositiveSmallIntegerField(default=2)
+    wall_layout = models.JSONField(
+        null=True, blank=True,
+        help_text='Its place on walls, {"x", "y", "w", "h"} (set in the dashboard editor); empty: the same as on desks.',
+    )
     unit = models.CharField(max_length=20, blank=True)
     format = models.CharField(max_length=10, choices=FORMATS, default="auto")
     warning = models.FloatField(null=True, blank=True)

@@ -69,6 +69,7 @@ def dashboard_page(request, slug: str):
     values = livedata.current_values(keys)
     history = livedata.history(keys, boards.history_window_ms(specs))
     board = boards.render_board(dashboard, specs, values, history)
+    boards.mark_refused(board, (livedata.bridge_status() or {}).get("refused"))
     config = boards.js_config([board], values, dashboard_ws_path(slug))
     return render(request, "dashboard/page.html", {"board": board, "config": config, "dashboard": dashboard})
 
@@ -147,7 +148,7 @@ def wall_page(request, token: str):
     rendered = []
     all_values: dict = {}
     for dashboard in dashboards:
-        specs = boards.widget_specs(dashboard)
+        specs = boards.widget_specs(dashboard, layout="wall")
         keys = boards.statistic_keys(specs)
         values = livedata.current_values(keys)
         history = livedata.history(keys, boards.history_window_ms(specs))
