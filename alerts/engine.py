@@ -157,6 +157,11 @@ class AlertEngine:
         finally:
             self._sending.pop(delivery_id, None)
 
+    @property
+    def sending(self) -> int:
+        """How many notifications are being sent (or waiting to be retried) now."""
+        return len(self._sending)
+
     async def close(self) -> None:
         """Stop sending (what is left is sent by the next active bridge) and close the HTTP session."""
         tasks = list(self._sending.values())
