@@ -94,20 +94,22 @@ class AlertEngine:
         self._outbox_at = -math.inf
         self._session: aiohttp.ClientSession | None = None
         self._sending: dict[int, asyncio.Task] = {}
+        self._shown: dict[int, list] | None = None  # dashboard id → the alerts its screens show
 
     async def observe(self, observation) -> None:
         """Judge every rule on ``observation``, persist the changes and send what they queued."""
         run_sync = self._run_sync
         if self._tracks is None:
             self._tracks = await run_sync(state.open_tracks)
-        if self._monotonic() - self._loaded_at >= self._reload_seconds:
+        reload = self._monotonic() - self._loaded_at >= self._reload_seconds
+        if reload:
             self._specs = await run_sync(load_specs)
             self._loaded_at = self._monotonic()
             rule_ids = {spec.id for spec in self._specs}
             if any(rule not in rule_ids for rule, _, _ in self._tracks):
                 await run_sync(state.resolve_orphans, rule_ids)
                 self._tracks = {k: v for k, v in self._tracks.items() if k[0] in rule_ids}
-        queued = False
+        queued = changed = False
         for change in evaluate(self._specs, self._tracks, observation):
             alert_id, deliveries = await run_sync(state.apply, change)
             where = (change["rule"], change["dashboard"], change["subject"])
@@ -118,12 +120,29 @@ class AlertEngine:
             if change["event"]:
                 log.info("alert %s: %s", change["event"], change["text"])
             queued = queued or bool(deliveries)
+            changed = True
+        if (changed or reload) and observation.publish_alerts is not None:
+            await self._show(observation)
         if queued or self._monotonic() - self._outbox_at >= self._outbox_seconds:
             self._outbox_at = self._monotonic()
             for delivery_id in await run_sync(state.pending_deliveries):
                 if delivery_id not in self._sending:
                     self._sending[delivery_id] = asyncio.create_task(self._deliver(delivery_id),
                                                                      name=f"alert delivery {delivery_id}")
+
+    async def _show(self, observation) -> None:
+        """Put each dashboard's open alerts on its screens, when they differ from what they show
+        (acknowledgements made in web processes show within ``reload_seconds``)."""
+        shown = await self._run_sync(state.on_screen)
+        previous = self._shown
+        if previous is None:  # a new bridge: whatever its predecessor left stored is replaced
+            previous = dict.fromkeys(observation.routes.slugs, None)
+        self._shown = {}
+        for dashboard_id in sorted(set(previous) | set(shown)):
+            items = shown.get(dashboard_id, [])
+            if items != previous.get(dashboard_id) and not await observation.publish_alerts(dashboard_id, items):
+                continue  # not routed: nobody shows it
+            self._shown[dashboard_id] = items
 
     async def _deliver(self, delivery_id: int) -> None:
         try:

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from alerts import evaluator
 from alerts.models import Alert, Delivery
+from statsbridge import frames
 
 
 def open_tracks() -> dict:
@@ -110,6 +111,17 @@ def resolve_orphans(rule_ids) -> int:
     """Resolve, without notifying, the open alerts of rules no longer enabled; return how many."""
     return Alert.objects.exclude(state=Alert.RESOLVED).exclude(rule_id__in=list(rule_ids)).update(
         state=Alert.RESOLVED, resolved_at=int(time.time() * 1000))
+
+
+def on_screen() -> dict[int, list[dict]]:
+    """``{dashboard id: [Alert frame items]}`` of every alert that fired and is not resolved, newest first."""
+    shown: dict[int, list[dict]] = {}
+    fired = Alert.objects.filter(state__in=[Alert.FIRING, Alert.ACKNOWLEDGED]).select_related("rule")
+    for alert in fired.order_by("-fired_at", "-pk"):
+        shown.setdefault(alert.dashboard_id, []).append(frames.alert(
+            id=alert.pk, rule=alert.rule.name, severity=alert.rule.severity, state=alert.state,
+            text=alert.text, since=alert.pending_since))
+    return shown
 
 
 def pending_deliveries() -> list[int]:

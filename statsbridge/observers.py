@@ -28,13 +28,15 @@ log = logging.getLogger("statsbridge.bridge")
 @dataclass(frozen=True)
 class Observation:
     """What the bridge publishes now: ``values`` by statistic key (a copy), the ``routes``,
-    the ``connection`` and ``live`` (values can be fresh), at ``now`` (ms)."""
+    the ``connection`` and ``live`` (values can be fresh), at ``now`` (ms); ``publish_alerts``
+    (``Fanout.publish_alerts``) puts a dashboard's open alerts on its screens."""
 
     values: dict
     routes: Routes
     connection: dict
     live: bool
     now: int
+    publish_alerts: object = None
 
 
 def load_observers(run_sync) -> list:
@@ -44,7 +46,8 @@ def load_observers(run_sync) -> list:
 
 def observe(fanout, clock=frames.now_ms) -> Observation:
     """The observation of ``fanout`` as it is now."""
-    return Observation(dict(fanout.latest), fanout.routes, fanout.connection, store.is_live(fanout.connection), clock())
+    return Observation(dict(fanout.latest), fanout.routes, fanout.connection, store.is_live(fanout.connection), clock(),
+                       getattr(fanout, "publish_alerts", None))
 
 
 async def observer_loop(fanout, run_sync, stop: asyncio.Event, every: float = 0.25) -> None:

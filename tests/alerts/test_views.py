@@ -1,0 +1,50 @@
+"""The alert pages: who may see and acknowledge an alert, and what acknowledging queues."""
+
+import pytest
+from django.contrib.auth.models import User
+
+from alerts.models import Alert, Delivery, Rule, Target
+from dashboard.models import Dashboard
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def firing():
+    board = Dashboard.objects.create(title="Floor", slug="floor")
+    target = Target.objects.create(name="hook", kind=Target.WEBHOOK, url="http://127.0.0.1:9/", secret="s3cret-value")
+    rule = Rule.objects.create(name="stale floor", kind=Rule.STALE, severity="critical")
+    rule.dashboards.add(board)
+    rule.targets.add(target)
+    return Alert.objects.create(rule=rule, dashboard=board, subject="data", label="data", state=Alert.FIRING,
+                                pending_since=1_000, fired_at=2_000, text="Data on Floor stale")
+
+
+def test_a_viewer_acknowledges_with_a_note_once(client, firing):
+    boss = User.objects.create_user("boss", password="x", is_staff=True)
+    client.force_login(boss)
+    page = client.get(f"/alerts/{firing.pk}/")
+    assert page.status_code == 200 and b"Acknowledge" in page.content
+    assert b"s3cret-value" not in page.content
+    client.post(f"/alerts/{firing.pk}/", {"note": " on it "})
+    firing.refresh_from_db()
+    assert (firing.state, firing.acknowledged_by, firing.note) == (Alert.ACKNOWLEDGED, boss, "on it")
+    delivery = Delivery.objects.get()
+    assert (delivery.event, delivery.payload["state"], delivery.status) == ("acknowledged", "acknowledged", "pending")
+    client.post(f"/alerts/{firing.pk}/", {"note": "again"})
+    assert Delivery.objects.count() == 1
+    history = client.get("/alerts/")
+    assert b"stale floor" in history.content and b"boss" in history.content
+
+
+def test_someone_who_may_not_view_the_dashboard_sees_nothing(client, firing):
+    client.force_login(User.objects.create_user("outsider", password="x"))
+    assert client.get(f"/alerts/{firing.pk}/").status_code == 404
+    assert client.post(f"/alerts/{firing.pk}/", {"note": "x"}).status_code == 404
+    assert b"stale floor" not in client.get("/alerts/").content
+    firing.refresh_from_db()
+    assert firing.state == Alert.FIRING
+
+
+def test_anonymous_users_are_sent_to_the_login(client, firing):
+    assert client.get(f"/alerts/{firing.pk}/").status_code == 302
