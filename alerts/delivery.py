@@ -13,7 +13,7 @@ import json
 import logging
 
 import aiohttp
-from django.core.mail import send_mail
+from django.core.mail import get_connection, send_mail
 from django.db.models import F
 from django.utils import timezone
 
@@ -73,7 +73,8 @@ def send_email(target: dict, payload: dict) -> None:
     """(Sync.) Send a notification through Django's email framework; raise ``DeliveryFailed``."""
     subject, body = email_text(payload)
     try:
-        send_mail(subject, body, None, target["emails"], fail_silently=False)
+        connection = get_connection(fail_silently=False, timeout=target["timeout"])
+        send_mail(subject, body, None, target["emails"], fail_silently=False, connection=connection)
     except Exception as error:
         raise DeliveryFailed(f"the mail server refused it ({type(error).__name__})") from error
 
