@@ -7,7 +7,7 @@ the one stored.
 from django import forms
 from django.contrib import admin
 
-from alerts.models import Alert, Delivery, Rule, Target
+from alerts.models import Alert, Delivery, Rule, Silence, Target
 
 
 class TargetForm(forms.ModelForm):
@@ -40,7 +40,7 @@ class RuleAdmin(admin.ModelAdmin):
 
     list_display = ["name", "enabled", "severity", "kind", "for_seconds", "stale_seconds"]
     list_filter = ["enabled", "severity", "kind"]
-    filter_horizontal = ["dashboards", "targets"]
+    filter_horizontal = ["dashboards", "targets", "escalation_targets"]
     raw_id_fields = ["widget", "statistic"]
 
 
@@ -61,3 +61,10 @@ class DeliveryAdmin(admin.ModelAdmin):
     list_display = ["created", "target", "event", "status", "attempts", "last_error"]
     list_filter = ["status", "target", "event"]
     readonly_fields = ["alert", "target", "event", "payload", "status", "attempts", "last_error", "created", "sent_at"]
+
+
+@admin.register(Silence)
+class SilenceAdmin(admin.ModelAdmin):
+    """Maintenance windows: no notifications for what they cover."""
+
+    list_display = ["reason", "rule", "dashboard", "starts", "ends"]

@@ -121,6 +121,8 @@ class AlertEngine:
                 log.info("alert %s: %s", change["event"], change["text"])
             queued = queued or bool(deliveries)
             changed = True
+        if reload and await run_sync(state.escalate, observation.now):
+            queued = True
         if (changed or reload) and observation.publish_alerts is not None:
             await self._show(observation)
         if queued or self._monotonic() - self._outbox_at >= self._outbox_seconds:

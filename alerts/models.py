@@ -75,6 +75,9 @@ class Rule(models.Model):
     for_seconds = models.FloatField(default=0.0, help_text="How long the condition must hold before it fires.")
     stale_seconds = models.FloatField(default=60.0, help_text="Data stale: for more than this long.")
     targets = models.ManyToManyField(Target, blank=True, related_name="rules")
+    escalate_after_minutes = models.FloatField(
+        null=True, blank=True, help_text="Not acknowledged this long after firing: notify the escalation targets too.")
+    escalation_targets = models.ManyToManyField(Target, blank=True, related_name="escalating_rules")
 
     class Meta:
         ordering = ["name"]
@@ -93,6 +96,29 @@ class Rule(models.Model):
                 raise ValidationError("A threshold rule needs a widget or a statistic.")
             if self.widget_id is None and self.value is None:
                 raise ValidationError({"value": "Without a widget, the rule needs its own value."})
+
+
+class Silence(models.Model):
+    """A maintenance window: no notification leaves for the rules and dashboards it covers
+    (alerts are still tracked and shown on screens)."""
+
+    reason = models.CharField(max_length=200)
+    rule = models.ForeignKey(Rule, null=True, blank=True, on_delete=models.CASCADE, help_text="Empty: every rule.")
+    dashboard = models.ForeignKey("dashboard.Dashboard", null=True, blank=True, on_delete=models.CASCADE,
+                                  help_text="Empty: every dashboard.")
+    starts = models.DateTimeField()
+    ends = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-starts"]
+
+    def __str__(self) -> str:
+        return self.reason
+
+    def clean(self):
+        """A window ends after it starts."""
+        if self.starts and self.ends and self.ends <= self.starts:
+            raise ValidationError({"ends": "A silence must end after it starts."})
 
 
 class Alert(models.Model):
@@ -121,6 +147,7 @@ class Alert(models.Model):
     acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     note = models.TextField(blank=True)
+    escalated = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-pending_since"]

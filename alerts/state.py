@@ -10,10 +10,11 @@ import time
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from alerts import evaluator
-from alerts.models import Alert, Delivery
+from alerts.models import Alert, Delivery, Silence
 from statsbridge import frames
 
 
@@ -48,7 +49,17 @@ def payload(alert: Alert, event: str) -> dict:
     }
 
 
+def silenced(rule_id: int, dashboard_id: int) -> bool:
+    """Whether a silence covers this rule on this dashboard now."""
+    now = timezone.now()
+    return Silence.objects.filter(Q(rule_id=rule_id) | Q(rule__isnull=True),
+                                  Q(dashboard_id=dashboard_id) | Q(dashboard__isnull=True),
+                                  starts__lte=now, ends__gt=now).exists()
+
+
 def _queue(alert: Alert, event: str, target_ids) -> list[int]:
+    if silenced(alert.rule_id, alert.dashboard_id):
+        return []
     body = payload(alert, event)
     return [Delivery.objects.create(alert=alert, target_id=target_id, event=event, payload=body).pk
             for target_id in target_ids]
@@ -122,6 +133,19 @@ def on_screen() -> dict[int, list[dict]]:
             id=alert.pk, rule=alert.rule.name, severity=alert.rule.severity, state=alert.state,
             text=alert.text, since=alert.pending_since))
     return shown
+
+
+def escalate(now_ms: int) -> list[int]:
+    """Queue the escalation of every alert still firing (not acknowledged) longer than its
+    rule's ``escalate_after_minutes`` after it fired, once; return the deliveries queued."""
+    queued = []
+    due = Alert.objects.filter(state=Alert.FIRING, escalated=False, rule__escalate_after_minutes__isnull=False,
+                               fired_at__lte=now_ms - F("rule__escalate_after_minutes") * 60_000)
+    for alert in due.select_related("rule", "dashboard"):
+        with transaction.atomic():
+            if Alert.objects.filter(pk=alert.pk, state=Alert.FIRING, escalated=False).update(escalated=True):
+                queued += _queue(alert, evaluator.FIRING, alert.rule.escalation_targets.values_list("pk", flat=True))
+    return queued
 
 
 def pending_deliveries() -> list[int]:

@@ -1,13 +1,15 @@
 """The engine against a real HTTP receiver: signed notifications, exactly once across a
 restart of the engine (a takeover), retries with a delivery log, and bad answers."""
 
+import datetime as dt
 import logging
 
 import pytest
+from django.utils import timezone
 
 from alerts import delivery
 from alerts.engine import AlertEngine
-from alerts.models import Alert, Delivery, Rule, Target
+from alerts.models import Alert, Delivery, Rule, Silence, Target
 from dashboard.models import Dashboard, Widget, WidgetStatistic
 from statsbridge.aio import SyncRunner
 from statsbridge.models import Statistic
@@ -149,3 +151,40 @@ def test_signature_is_the_hmac_of_the_exact_body():
     body = delivery.encode({"b": 1, "a": "é"})
     assert body == b'{"a":"\\u00e9","b":1}'
     assert delivery.signature("k", body) == "sha256=" + __import__("hmac").new(b"k", body, "sha256").hexdigest()
+
+
+async def test_an_unacknowledged_alert_escalates_once_and_a_silence_holds_notifications(floor, receiver):
+    board, widget, statistic = floor
+    second = await Receiver(SECRET).start()
+    runner = SyncRunner("test-alerts")
+
+    def escalating():
+        rule = make_rule(widget, board, receiver.url, escalate_after_minutes=1)
+        rule.escalation_targets.add(Target.objects.create(name="duty manager", kind=Target.WEBHOOK, url=second.url,
+                                                          secret=SECRET))
+
+    try:
+        await runner(escalating)
+        engine = AlertEngine(runner, reload_seconds=0)
+        await engine.observe(await runner(observation, statistic, 30, 0))
+        await engine.observe(await runner(observation, statistic, 30, 59_999))
+        await settled(engine, runner)
+        assert (receiver.states(), second.states()) == (["firing"], [])
+        await engine.observe(await runner(observation, statistic, 30, 60_000))
+        await engine.observe(await runner(observation, statistic, 30, 120_000))
+        await settled(engine, runner)
+        assert (receiver.states(), second.states()) == (["firing"], ["firing"])
+        assert second.signed == [True]
+
+        # A maintenance window: the alert resolves and fires again, and nobody is told.
+        await runner(lambda: Silence.objects.create(reason="upgrade", starts=timezone.now() - dt.timedelta(minutes=1),
+                                                    ends=timezone.now() + dt.timedelta(minutes=5)))
+        for number, now in ((1, 130_000), (30, 140_000)):
+            await engine.observe(await runner(observation, statistic, number, now))
+        await settled(engine, runner)
+        assert await runner(lambda: sorted(Alert.objects.values_list("state", flat=True))) == ["firing", "resolved"]
+        assert (receiver.states(), second.states()) == (["firing"], ["firing"])
+        await engine.close()
+    finally:
+        await runner.close()
+        await second.stop()
