@@ -62,6 +62,13 @@ def evaluate(specs: list[RuleSpec], tracks: dict, observation) -> list[dict]:
                     seconds = spec.for_ms / 1000
                     text = (f"Data on {board.title} stale for more than {seconds:g} s: {stale_reason(observation, values)}"
                             if holds else f"Data on {board.title} is fresh again")
+                elif spec.kind == Rule.AGENT_STATE:
+                    value = observation.values.get(subject)
+                    holds = evaluator.in_state_too_long(value, spec.agent_state, spec.agent_reason, now, spec.for_ms)
+                    label, number = watch.label, None
+                    state_words = spec.agent_state + (f" ({spec.agent_reason})" if spec.agent_reason else "")
+                    text = (f"{watch.label} {state_words} for more than {spec.for_ms / 60_000:g} min" if holds
+                            else f"{watch.label} is no longer {state_words}")
                 else:
                     value = observation.values.get(subject)
                     holds = evaluator.breaches(value, watch.limit, watch.direction, watch.hysteresis,
@@ -70,7 +77,8 @@ def evaluate(specs: list[RuleSpec], tracks: dict, observation) -> list[dict]:
                     shown = value.get("text") if value else "unknown"
                     text = (f"{watch.label} is {shown} ({watch.direction} {watch.limit:g})" if holds
                             else f"{watch.label} is back at {shown}")
-                after, event = evaluator.step(before, holds, now, spec.for_ms)
+                # An agent's own "since" already timed its state.
+                after, event = evaluator.step(before, holds, now, 0 if spec.kind == Rule.AGENT_STATE else spec.for_ms)
                 if after == before and event is None:
                     continue
                 changes.append({"rule": spec.id, "dashboard": board.id, "subject": subject, "alert": alert_id,

@@ -85,3 +85,16 @@ def is_stale(values: list[dict | None], live: bool) -> bool:
     """Whether a dashboard's data is stale: the link is not live, or any value is marked stale
     (a statistic never received yet is unknown, not stale)."""
     return not live or any(value is not None and value.get("state") == "stale" for value in values)
+
+
+def in_state_too_long(value: dict | None, state: str, reason: str, now: int, for_ms: int) -> bool | None:
+    """Whether an agent's fresh state Value shows ``state`` (with ``reason``, unless empty) entered
+    at least ``for_ms`` before ``now``; None when there is no fresh agent state to judge. The
+    time counts from the agent's own ``since``, so a bridge that takes over judges the same."""
+    if not value or value.get("state") != "fresh" or value.get("kind") != "agent_state":
+        return None
+    agent = value.get("agent") or {}
+    if agent.get("state") != state or (reason and agent.get("reason") != reason):
+        return False
+    since = agent.get("since")
+    return isinstance(since, int) and now - since >= for_ms

@@ -53,7 +53,9 @@ class Rule(models.Model):
 
     THRESHOLD = "threshold"
     STALE = "stale"
-    KINDS = [(THRESHOLD, "Statistic above/below a value"), (STALE, "Data stale")]
+    AGENT_STATE = "agent"
+    KINDS = [(THRESHOLD, "Statistic above/below a value"), (STALE, "Data stale"),
+             (AGENT_STATE, "Agent in a state for too long")]
     SEVERITIES = [("info", "Info"), ("warning", "Warning"), ("critical", "Critical")]
     ABOVE = "above"
     BELOW = "below"
@@ -72,7 +74,10 @@ class Rule(models.Model):
                                  help_text="Empty: the widget's direction.")
     value = models.FloatField(null=True, blank=True, help_text="Empty: the widget's warning level.")
     hysteresis = models.FloatField(null=True, blank=True, help_text="Empty: the widget's hysteresis.")
-    for_seconds = models.FloatField(default=0.0, help_text="How long the condition must hold before it fires.")
+    for_seconds = models.FloatField(default=0.0, help_text="How long the condition must hold before it fires "
+                                    "(agent state: how long the agent has been in the state).")
+    agent_state = models.CharField(max_length=64, blank=True, help_text='Agent state: e.g. "NotReady".')
+    agent_reason = models.CharField(max_length=200, blank=True, help_text="Agent state: only with this reason (empty: any).")
     stale_seconds = models.FloatField(default=60.0, help_text="Data stale: for more than this long.")
     targets = models.ManyToManyField(Target, blank=True, related_name="rules")
     escalate_after_minutes = models.FloatField(
@@ -91,6 +96,11 @@ class Rule(models.Model):
             raise ValidationError("Durations cannot be negative.")
         if self.hysteresis is not None and self.hysteresis < 0:
             raise ValidationError({"hysteresis": "Hysteresis cannot be negative."})
+        if self.kind == self.AGENT_STATE:
+            if self.widget_id is None and self.statistic_id is None:
+                raise ValidationError("An agent-state rule needs a widget or a statistic.")
+            if not self.agent_state:
+                raise ValidationError({"agent_state": "Which state, e.g. NotReady."})
         if self.kind == self.THRESHOLD:
             if self.widget_id is None and self.statistic_id is None:
                 raise ValidationError("A threshold rule needs a widget or a statistic.")

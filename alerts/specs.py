@@ -11,6 +11,14 @@ from alerts.models import Rule
 from dashboard.models import WidgetStatistic
 
 log = logging.getLogger(__name__)
+_warned: set[str] = set()  # rules already said to be ignored: rules are re-read every 2 s
+
+
+def _ignore(rule: Rule, why: str) -> None:
+    message = f"alert rule {rule.name!r} {why}; it is ignored"
+    if message not in _warned:
+        _warned.add(message)
+        log.warning("%s", message)
 
 DATA = "data"  # the subject of a staleness rule: a dashboard's data as a whole
 
@@ -47,12 +55,17 @@ class RuleSpec:
     for_ms: int
     boards: tuple[Board, ...]
     target_ids: tuple[int, ...]
+    agent_state: str = ""
+    agent_reason: str = ""
 
 
 def _watches_of_widget(rule: Rule) -> tuple[Watch, ...]:
     watches = []
     rows = WidgetStatistic.objects.filter(widget=rule.widget).select_related("statistic", "widget")
     for row in rows:
+        if rule.kind == Rule.AGENT_STATE:
+            watches.append(Watch(row.statistic.key, str(row.statistic), 0.0, "", 0.0))
+            continue
         limits = row.limits()
         limit = rule.value if rule.value is not None else (
             limits["warning"] if limits["warning"] is not None else limits["critical"])
@@ -69,7 +82,18 @@ def spec_of(rule: Rule) -> RuleSpec | None:
     """The rule as the evaluator needs it, or None when it watches nothing (logged)."""
     dashboards = list(rule.dashboards.all())
     watches: tuple[Watch, ...] = ()
-    if rule.kind == Rule.THRESHOLD:
+    if rule.kind == Rule.AGENT_STATE:
+        if rule.widget_id is not None:
+            watches = _watches_of_widget(rule)
+            if not dashboards:
+                dashboards = [rule.widget.dashboard]
+        elif rule.statistic_id is not None:
+            watches = (Watch(rule.statistic.key, str(rule.statistic), 0.0, "", 0.0),)
+        if not watches or not rule.agent_state:
+            _ignore(rule, "watches no agent state")
+            return None
+        for_ms = int(rule.for_seconds * 1000)
+    elif rule.kind == Rule.THRESHOLD:
         if rule.widget_id is not None:
             watches = _watches_of_widget(rule)
             if not dashboards:
@@ -78,17 +102,17 @@ def spec_of(rule: Rule) -> RuleSpec | None:
             watches = (Watch(rule.statistic.key, str(rule.statistic), float(rule.value),
                              rule.direction or Rule.ABOVE, float(rule.hysteresis or 0.0)),)
         if not watches:
-            log.warning("alert rule %r watches no statistic with a threshold; it is ignored", rule.name)
+            _ignore(rule, "watches no statistic with a threshold")
             return None
         for_ms = int(rule.for_seconds * 1000)
     else:
         for_ms = int(rule.stale_seconds * 1000)
     if not dashboards:
-        log.warning("alert rule %r belongs to no dashboard; it is ignored", rule.name)
+        _ignore(rule, "belongs to no dashboard")
         return None
     boards = tuple(Board(d.pk, d.slug, d.title, watches) for d in sorted(dashboards, key=lambda d: d.pk))
     return RuleSpec(rule.pk, rule.name, rule.severity, rule.kind, for_ms, boards,
-                    tuple(sorted(rule.targets.values_list("pk", flat=True))))
+                    tuple(sorted(rule.targets.values_list("pk", flat=True))), rule.agent_state, rule.agent_reason)
 
 
 def load_specs() -> list[RuleSpec]:

@@ -114,3 +114,32 @@ def test_evaluate_stale_rule_says_why():
     assert evaluate([spec], {}, observation({"k1": stale(1), "k2": fresh(2)}, now=0)) == []
     changes = evaluate([spec], {}, observation({"k1": fresh(1), "k2": stale(2)}, now=0))
     assert changes[0]["after"].state == PENDING
+
+
+def agent(state, reason, since, freshness="fresh"):
+    return {"kind": "agent_state", "value": None, "text": state, "state": freshness, "timestamp": 1, "received": 1,
+            "agent": {"state": state, "reason": reason, "since": since}}
+
+
+def test_an_agent_in_a_state_counts_from_its_own_since():
+    check = evaluator.in_state_too_long
+    assert check(agent("NotReady", "Break", 0), "NotReady", "", 600_000, 600_000) is True
+    assert check(agent("NotReady", "Break", 1), "NotReady", "", 600_000, 600_000) is False
+    assert check(agent("NotReady", "Break", 0), "NotReady", "Lunch", 900_000, 600_000) is False
+    assert check(agent("NotReady", "Lunch", 0), "NotReady", "Lunch", 900_000, 600_000) is True
+    assert check(agent("Ready", None, 0), "NotReady", "", 900_000, 600_000) is False
+    assert check(agent("NotReady", None, None), "NotReady", "", 900_000, 600_000) is False
+    assert check(agent("NotReady", None, 0, "stale"), "NotReady", "", 900_000, 600_000) is None
+    assert check(fresh(3), "NotReady", "", 900_000, 600_000) is None
+
+
+def test_evaluate_fires_an_agent_state_rule_once_the_agent_has_been_in_it_long_enough():
+    spec = RuleSpec(9, "long break", "warning", "agent", 600_000,
+                    (Board(1, "floor", "Floor", (Watch("k1", "Ann", 0, "", 0),)),), (), "NotReady", "Break")
+    values = {"k1": agent("NotReady", "Break", 1_000)}
+    assert evaluate([spec], {}, observation(values, now=600_999)) == []
+    changes = evaluate([spec], {}, observation(values, now=601_000))
+    assert [(c["event"], c["text"]) for c in changes] == [(FIRING, "Ann NotReady (Break) for more than 10 min")]
+    tracks = {(9, 1, "k1"): (changes[0]["after"], 4)}
+    changes = evaluate([spec], tracks, observation({"k1": agent("Ready", None, 700_000)}, now=700_000))
+    assert [(c["event"], c["text"]) for c in changes] == [(RESOLVED, "Ann is no longer NotReady (Break)")]
