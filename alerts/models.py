@@ -4,6 +4,8 @@ Secrets (a webhook's signing key) are stored server-side and never rendered: the
 form takes a new one and keeps the old one when left empty (``alerts.admin``).
 """
 
+import datetime as dt
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -80,6 +82,9 @@ class Rule(models.Model):
     agent_reason = models.CharField(max_length=200, blank=True, help_text="Agent state: only with this reason (empty: any).")
     stale_seconds = models.FloatField(default=60.0, help_text="Data stale: for more than this long.")
     targets = models.ManyToManyField(Target, blank=True, related_name="rules")
+    quiet_from = models.TimeField(null=True, blank=True, help_text="Quiet hours start (the site's time zone): "
+                                  "no notification leaves between quiet_from and quiet_until; screens still show.")
+    quiet_until = models.TimeField(null=True, blank=True)
     escalate_after_minutes = models.FloatField(
         null=True, blank=True, help_text="Not acknowledged this long after firing: notify the escalation targets too.")
     escalation_targets = models.ManyToManyField(Target, blank=True, related_name="escalating_rules")
@@ -89,6 +94,13 @@ class Rule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def quiet_at(self, moment: dt.time) -> bool:
+        """Whether ``moment`` (a local time of day) is in the rule's quiet hours (they may span midnight)."""
+        start, end = self.quiet_from, self.quiet_until
+        if start is None or end is None or start == end:
+            return False
+        return start <= moment < end if start < end else (moment >= start or moment < end)
 
     def clean(self):
         """A threshold rule watches a widget or a statistic; durations are not negative."""

@@ -58,7 +58,7 @@ def silenced(rule_id: int, dashboard_id: int) -> bool:
 
 
 def _queue(alert: Alert, event: str, target_ids) -> list[int]:
-    if silenced(alert.rule_id, alert.dashboard_id):
+    if silenced(alert.rule_id, alert.dashboard_id) or alert.rule.quiet_at(timezone.localtime().time()):
         return []
     body = payload(alert, event)
     return [Delivery.objects.create(alert=alert, target_id=target_id, event=event, payload=body).pk

@@ -1,7 +1,10 @@
 """The alert pages: who may see and acknowledge an alert, and what acknowledging queues."""
 
+import datetime as dt
+
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 
 from alerts.models import Alert, Delivery, Rule, Target
 from dashboard.models import Dashboard
@@ -48,3 +51,23 @@ def test_someone_who_may_not_view_the_dashboard_sees_nothing(client, firing):
 
 def test_anonymous_users_are_sent_to_the_login(client, firing):
     assert client.get(f"/alerts/{firing.pk}/").status_code == 302
+
+
+def test_quiet_hours_may_span_midnight():
+    rule = Rule(quiet_from=dt.time(22, 0), quiet_until=dt.time(6, 0))
+    assert [rule.quiet_at(dt.time(h)) for h in (21, 22, 23, 0, 5, 6, 12)] == [False, True, True, True, True, False, False]
+    day = Rule(quiet_from=dt.time(9, 0), quiet_until=dt.time(17, 0))
+    assert [day.quiet_at(dt.time(h)) for h in (8, 9, 16, 17)] == [False, True, True, False]
+    assert Rule().quiet_at(dt.time(3)) is False
+
+
+def test_no_notification_leaves_in_a_rules_quiet_hours(client, firing):
+    now = timezone.localtime()
+    firing.rule.quiet_from = (now - dt.timedelta(hours=1)).time()
+    firing.rule.quiet_until = (now + dt.timedelta(hours=1)).time()
+    firing.rule.save()
+    client.force_login(User.objects.create_user("boss", password="x", is_staff=True))
+    client.post(f"/alerts/{firing.pk}/", {"note": "seen"})
+    firing.refresh_from_db()
+    assert firing.state == Alert.ACKNOWLEDGED
+    assert Delivery.objects.count() == 0
