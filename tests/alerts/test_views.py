@@ -3,7 +3,7 @@
 import datetime as dt
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 
 from alerts.models import Alert, Delivery, Rule, Target
@@ -71,3 +71,25 @@ def test_no_notification_leaves_in_a_rules_quiet_hours(client, firing):
     firing.refresh_from_db()
     assert firing.state == Alert.ACKNOWLEDGED
     assert Delivery.objects.count() == 0
+
+
+def test_a_supervisor_with_the_permission_edits_rules_on_the_dashboards_they_see(client):
+    mine = Dashboard.objects.create(title="Mine", slug="mine")
+    Dashboard.objects.create(title="Other", slug="other")
+    supervisor = User.objects.create_user("sup", password="x")
+    mine.owner = supervisor
+    mine.save()
+    client.force_login(supervisor)
+    assert client.get("/alerts/rules/new/").status_code == 403
+    supervisor.user_permissions.add(*Permission.objects.filter(codename__in=["add_rule", "change_rule", "view_rule"]))
+    page = client.get("/alerts/rules/new/")
+    assert page.status_code == 200 and b"Mine" in page.content and b"Other" not in page.content
+    other = Dashboard.objects.get(slug="other")
+    refused = client.post("/alerts/rules/new/", {"name": "x", "severity": "warning", "kind": "stale",
+                                                 "dashboards": [other.pk], "for_seconds": 0, "stale_seconds": 30})
+    assert refused.status_code == 200 and not Rule.objects.exists()
+    client.post("/alerts/rules/new/", {"name": "stale mine", "enabled": "on", "severity": "critical", "kind": "stale",
+                                       "dashboards": [mine.pk], "for_seconds": 0, "stale_seconds": 30})
+    rule = Rule.objects.get()
+    assert (rule.name, rule.kind, rule.stale_seconds, list(rule.dashboards.all())) == ("stale mine", "stale", 30, [mine])
+    assert b"stale mine" in client.get("/alerts/rules/").content
