@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "axes",  # login throttling (docs/security.md)
     "statsbridge",
     "dashboard",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -84,6 +85,10 @@ ASGI_APPLICATION = "contactboard.asgi.application"
 # What the bridge subscribes and which dashboards show each statistic: the bridge reads
 # it through this callable (statsbridge.wanted.load_routes), never the dashboards' models.
 BRIDGE_ROUTES_SOURCE = "dashboard.wanted.bridge_routes"
+# Classes the active bridge runs on what it publishes (statsbridge.observers); alerts: docs/alerts.md.
+BRIDGE_OBSERVERS = ["alerts.engine.AlertEngine"]
+# Where links in alert notifications point (the acknowledge page).
+ALERTS_BASE_URL = env_str("ALERTS_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 DATABASES = {
     "default": dj_database_url.parse(

@@ -13,6 +13,7 @@ account_urls = [p for p in auth_urls.urlpatterns if settings.EMAIL_HOST or not p
 
 urlpatterns = [
     path("", include("dashboard.urls")),
+    path("", include("alerts.urls")),
     # The login page offers "Sign in with Genesys" when GENESYS_SSO is on (dashboard.sso_views).
     path("accounts/login/", sso_views.LoginView.as_view(), name="login"),
     path("accounts/genesys/login/", sso_views.start, name="genesys-login"),

@@ -274,6 +274,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         frame = await database_sync_to_async(build_snapshot)(dashboard_id, self.dashboards[dashboard_id])
         self.seqs.snapshot_sent(frame)
         await self.send_json(frame)
+        alerts = await database_sync_to_async(store.read_alerts)(dashboard_id)
+        if alerts is not None:
+            await self.send_json(alerts)
 
     async def send_all_snapshots(self) -> None:
         """Send a snapshot of every dashboard followed."""
@@ -344,9 +347,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     # -- from the bridge
 
     async def dash_frame(self, message: dict) -> None:
-        """A batch or status frame of a followed dashboard."""
+        """A batch or status frame of a followed dashboard, or its open alerts (no sequence: each replaces the last)."""
         frame = message["frame"]
-        if self.seqs.accept(frame):
+        if frame["type"] == "alerts" or self.seqs.accept(frame):
             await self.send(text_data=encoded_frame(frame))
 
     async def dash_removed(self, message: dict) -> None:

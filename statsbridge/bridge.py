@@ -26,7 +26,7 @@ import logging
 import time
 import uuid
 
-from statsbridge import bridge_status, frames, housekeeping, metrics, store
+from statsbridge import bridge_status, frames, housekeeping, metrics, observers, store
 from statsbridge.conf import bridge_settings
 from statsbridge.decoding import Decoding
 from statsbridge.degraded_mode import PollingSwitch
@@ -92,6 +92,7 @@ class Bridge:
             "prune": housekeeping.prune_loop(self._run_sync, stop),
             "control": housekeeping.control_loop(self.fanout.layer, self.worker, stop),
             "polling": self.switch.run(stop),
+            "observers": observers.observer_loop(self.fanout, self._run_sync, stop),
         }
         tasks = [asyncio.create_task(loop, name=f"bridge {name}") for name, loop in loops.items()]
         stopped = asyncio.create_task(stop.wait(), name="bridge stop")

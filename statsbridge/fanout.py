@@ -347,6 +347,19 @@ class Fanout:
             if item["received"]:
                 metrics.fanout_lag.observe(max(0.0, (published - item["received"]) / 1000))
 
+    async def publish_alerts(self, dashboard_id: int, items: list[dict]) -> bool:
+        """Store and send a dashboard's open alerts (``frames.alert`` items, the whole list);
+        return False when the dashboard is not routed. Sockets send the stored list after
+        each snapshot, so a page opened later shows them too."""
+        slug = self.routes.slugs.get(dashboard_id)
+        if slug is None:
+            return False
+        frame = frames.alerts(slug, items)
+        await self._run_sync(store.write_alerts, dashboard_id, frame)
+        await self.layer.group_send(dashboard_group(dashboard_id), {"type": FRAME_MESSAGE, "frame": SharedFrame(frame)})
+        metrics.messages_out.labels(type="alerts").inc()
+        return True
+
     async def publish_down(self) -> None:
         """Tell everyone this bridge is stopping: values stale, bridge down."""
         self.mark_all("stale")

@@ -13,6 +13,8 @@ VALUE_STATES = ("fresh", "stale", "unknown")
 UPSTREAM_STATES = ("connected", "polling", "connecting", "reconnecting", "down")
 SERVICE_STATES = ("AVAILABLE", "UNAVAILABLE", "UNKNOWN")
 BRIDGE_STATES = ("up", "down")
+ALERT_SEVERITIES = ("info", "warning", "critical")
+ALERT_STATES = ("firing", "acknowledged")
 ERROR_CODES = ("bad_json", "bad_message", "too_large", "rate_limited", "unknown_type")
 MAX_CLIENT_FRAME_BYTES = 4096
 
@@ -77,6 +79,16 @@ def batch(dashboard: str, seq: int, values: dict) -> dict:
 def status(dashboard: str, seq: int, connection_: dict) -> dict:
     """A change of the connection state, per dashboard."""
     return {"type": "status", "dashboard": dashboard, "seq": seq, "connection": connection_}
+
+
+def alert(*, id: int, rule: str, severity: str, state: str, text: str, since: int) -> dict:
+    """An Alert: one open alert shown on a dashboard's screens."""
+    return {"id": id, "rule": rule, "severity": severity, "state": state, "text": text, "since": since}
+
+
+def alerts(dashboard: str, items: list[dict]) -> dict:
+    """Every open alert of a dashboard (it replaces the previous list; empty: none)."""
+    return {"type": "alerts", "dashboard": dashboard, "alerts": items}
 
 
 def error(code: str, message: str) -> dict:
@@ -199,6 +211,27 @@ def _validate_values(item, where: str) -> None:
         validate_value(entry, f"{where}[{key}]")
 
 
+def validate_alert(item, where: str = "alert") -> None:
+    """Check an Alert object."""
+    if not isinstance(item, dict):
+        raise FrameError(f"{where}: expected an object")
+    _require(item, where, {
+        "id": _check(lambda x: _is_int(x) and x > 0, "a positive integer"),
+        "rule": _nonempty_str,
+        "severity": _one_of(ALERT_SEVERITIES),
+        "state": _one_of(ALERT_STATES),
+        "text": _str,
+        "since": _ms,
+    })
+
+
+def _validate_alerts(item, where: str) -> None:
+    if not isinstance(item, list):
+        raise FrameError(f"{where}: expected a list of alerts")
+    for index, entry in enumerate(item):
+        validate_alert(entry, f"{where}[{index}]")
+
+
 SERVER_FRAMES = {
     "snapshot": {
         "dashboard": _nonempty_str,
@@ -208,6 +241,7 @@ SERVER_FRAMES = {
     },
     "batch": {"dashboard": _nonempty_str, "seq": _seq, "values": _validate_values},
     "status": {"dashboard": _nonempty_str, "seq": _seq, "connection": validate_connection},
+    "alerts": {"dashboard": _nonempty_str, "alerts": _validate_alerts},
     "error": {"code": _one_of(ERROR_CODES), "message": _str},
     "reload": {"reason": _str},
     "pong": {"t": _check(_is_number, "a number"), "server_time": _ms},

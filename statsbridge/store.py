@@ -48,6 +48,24 @@ def subscriptions_key() -> str:
     return f"{_prefix()}:subscriptions"
 
 
+def alerts_key(dashboard_id: int) -> str:
+    """Cache key of a dashboard's last ``alerts`` frame (sent after each snapshot)."""
+    return f"{_prefix()}:alerts:{dashboard_id}"
+
+
+def write_alerts(dashboard_id: int, frame: dict) -> None:
+    """Store a dashboard's ``alerts`` frame (an empty list is stored as none)."""
+    if frame["alerts"]:
+        cache.set(alerts_key(dashboard_id), frame, timeout=None)
+    else:
+        cache.delete(alerts_key(dashboard_id))
+
+
+def read_alerts(dashboard_id: int) -> dict | None:
+    """A dashboard's stored ``alerts`` frame, or None when it has no open alert."""
+    return cache.get(alerts_key(dashboard_id))
+
+
 def missing_value() -> dict:
     """The Value of a statistic the bridge has not received yet."""
     return frames.value(kind="unknown", value=None, text="…", state="unknown", timestamp=None, received=0)

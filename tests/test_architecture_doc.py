@@ -3,7 +3,7 @@
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("contactboard", "dashboard", "statsbridge")
+PACKAGES = ("alerts", "contactboard", "dashboard", "statsbridge")
 
 
 def modules() -> list[Path]:

@@ -1,7 +1,8 @@
 """The apps depend one way: the project package (``contactboard``) wires ``dashboard``,
 which builds on ``statsbridge``; nothing imports back up. The bridge gets what it needs
 from the dashboards through settings naming callables (``BRIDGE_ROUTES_SOURCE``,
-``REQUEST_BODY_LIMITS_SOURCE``, ``ASGI_APPLICATION``), never an import.
+``REQUEST_BODY_LIMITS_SOURCE``, ``ASGI_APPLICATION``), never an import; ``alerts`` builds on
+both and reaches the bridge through ``BRIDGE_OBSERVERS``.
 
 Every import is checked, function-local ones included, and the module names handed to
 ``import_module``/``import_string``/``__import__`` as literal strings.
@@ -42,8 +43,9 @@ def imports_of(package: str, forbidden: tuple[str, ...]) -> list[str]:
 
 
 @pytest.mark.parametrize("package, forbidden", [
-    ("statsbridge", ("dashboard", "contactboard")),
-    ("dashboard", ("contactboard",)),
+    ("statsbridge", ("dashboard", "contactboard", "alerts")),
+    ("dashboard", ("contactboard", "alerts")),
+    ("alerts", ("contactboard",)),
 ])
 def test_no_app_imports_what_builds_on_it(package, forbidden):
     assert (ROOT / package).is_dir()

@@ -14,6 +14,7 @@
 //   tiles.js       tile and widget state rendering
 //   figures.js     Plotly figures: series, stale gaps, paced redraws, sizing
 //   wall.js        a wall's rotation, schedule, quiet-hour reload, memory watchdog, telemetry
+//   alerts.js      the alert banner (open alerts, acknowledge links, optional sound on desks)
 //   page.js        LivePage, which wires link, store, tiles and figures for one page
 //
 // The pure helpers are re-exported here for tests/dashboard (run in node).
@@ -27,6 +28,7 @@ export { backoffDelay, pollingText, seqAction, upstreamProblem } from "./socket.
 export { ageText, ageWords, clockText, widgetState } from "./tiles.js";
 export { drawStatic, fitFigure, localMs, sameSlot, wallUnit, zoneOffsetMs } from "./figures.js";
 export { inNight, localMinutes, Wall } from "./wall.js";
+export { alertsToShow } from "./alerts.js";
 export { LivePage };
 
 /** Start the page described by the JSON config in #dash-config. */

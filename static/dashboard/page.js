@@ -2,6 +2,7 @@
 // tiles and the figures together, and owns what belongs to the page as a whole: the
 // connection banner, the 500 ms clock, and the soft reload.
 
+import { AlertBanner } from "./alerts.js";
 import { Figures, Widget } from "./figures.js";
 import { Link, ServerClock, pollingText } from "./socket.js";
 import { Store } from "./store.js";
@@ -26,6 +27,7 @@ export class LivePage {
   tickTimer = 0;
   lastSlideAt = 0;
   reloading = false; // a soft reload is probing the server
+  alerts;
 
   constructor(config, root = document) {
     this.config = config;
@@ -44,7 +46,9 @@ export class LivePage {
       reload: (reason) => this.softReload(reason),
       accept: (frame) => this.accept(frame),
       frame: (frame) => this.apply(frame),
+      alerts: (frame) => this.alerts.apply(frame),
     });
+    this.alerts = new AlertBanner(root, { wall: Boolean(config.wall) });
     this.indexPage();
   }
 

@@ -173,6 +173,8 @@ export class Link {
         return this.clock.pong(frame);
       case "reload":
         return this.hooks.reload(frame.reason || "server");
+      case "alerts":
+        return this.hooks.alerts?.(frame);
       default:
         return;
     }

@@ -30,8 +30,10 @@ class Command(BaseCommand):
         parser.add_argument("--wall-seconds", type=int, default=20, help="Seconds per dashboard on a new wall.")
         parser.add_argument("--reset", action="store_true",
                             help="Re-create the demo dashboards and wall (edits to them are lost; the wall link stays).")
+        parser.add_argument("--alert-webhook", default="", metavar="URL",
+                            help="The demo's alert rules POST signed JSON here (without it they alert on screen only).")
 
-    def handle(self, *args, host, port, sim_port, control_key, wall_seconds, reset, **options):
+    def handle(self, *args, host, port, sim_port, control_key, wall_seconds, reset, alert_webhook, **options):
         genesys = settings.GENESYS
         config = SimulatorConfig(
             host="127.0.0.1",
@@ -56,10 +58,17 @@ class Command(BaseCommand):
         except CatalogError as error:
             simulator.stop()
             raise CommandError(str(error)) from None
+        try:
+            # By name: the alerts app builds on this one (tests/test_layers.py).
+            call_command("seed_demo_alerts", webhook=alert_webhook, stdout=self.stdout)
+        except CommandError:
+            simulator.stop()
+            raise
 
         def announce(addresses):
             _bound_host, bound_port = addresses[0]
             base = f"http://{host if host not in ('0.0.0.0', '::') else '127.0.0.1'}:{bound_port}"
+            settings.ALERTS_BASE_URL = base  # the links in the demo's notifications
             lines = [
                 f"listening on {base}/",
                 f"dashboards:  {base}/d/{seeded.dashboards[0].slug}/  (all: {base}/)",
