@@ -54,6 +54,22 @@ def editable_dashboards(user):
     return (Dashboard.objects.filter(owner=user) | Dashboard.objects.filter(groups__in=user.groups.all())).distinct()
 
 
+def shareable_groups(user):
+    """The groups an editor may share a board with: any for staff, else the editor's own.
+
+    Sharing grants viewing: an editor who could share with any group could show the
+    tenant's statistics to people no administrator gave them to.
+    """
+    return Group.objects.all() if user.is_staff else user.groups.all()
+
+
+def shared_groups(current, requested, shareable) -> set:
+    """The board's groups after a save: what was asked among the shareable groups, plus the
+    groups already on the board that this editor may not share (kept: someone else set them)."""
+    shareable = set(shareable)
+    return (set(requested) & shareable) | (set(current) - shareable)
+
+
 def _editor(request):
     if not can_edit(request.user):
         raise PermissionDenied("You may not edit dashboards: ask an administrator for “Can edit dashboards”.")
@@ -186,7 +202,7 @@ def editor_page(request, slug: str):
         "editor_config": {
             "board": board_state(dashboard),
             "catalogue": build_catalogue(),
-            "groups": [{"id": g.pk, "name": g.name} for g in Group.objects.order_by("name")],
+            "groups": [{"id": g.pk, "name": g.name} for g in shareable_groups(request.user).order_by("name")],
             "types": Widget.TYPES,
             "save_url": reverse("editor-save", args=[slug]),
             "check_url": reverse("editor-check"),
@@ -314,7 +330,7 @@ def _statistic(object_type: str, object_id: str, name: str) -> Statistic:
     return found or Statistic.objects.create(object_type=object_type, object_id=object_id, name=name)
 
 
-def apply_board(dashboard: Dashboard, board: dict) -> None:
+def apply_board(dashboard: Dashboard, board: dict, shareable=None) -> None:
     """Make the stored board what the editor sent (inside the caller's transaction)."""
     kept_ids = set(dashboard.widgets.values_list("pk", flat=True))
     seen = set()
@@ -342,7 +358,9 @@ def apply_board(dashboard: Dashboard, board: dict) -> None:
     Widget.objects.filter(dashboard=dashboard).exclude(pk__in=seen).delete()
     dashboard.title = board["title"]
     dashboard.save()
-    dashboard.groups.set(Group.objects.filter(pk__in=board["groups"]))
+    current = set(dashboard.groups.values_list("pk", flat=True))
+    groups = set(board["groups"]) if shareable is None else shared_groups(current, board["groups"], shareable)
+    dashboard.groups.set(Group.objects.filter(pk__in=groups))
 
 
 @login_required
@@ -364,7 +382,7 @@ def editor_save(request, slug: str):
                                              f"saved {current.updated:%H:%M:%S} UTC). Your changes are still "
                                              "here: open the board in a new tab to see theirs, then redo yours or save "
                                              "over theirs.", "version": version_of(current)}, status=409)
-        apply_board(current, board)
+        apply_board(current, board, shareable=shareable_groups(request.user).values_list("pk", flat=True))
     current.refresh_from_db()
     return JsonResponse({"version": version_of(current), "board": board_state(current)})
 

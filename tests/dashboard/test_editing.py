@@ -146,10 +146,34 @@ def test_moving_a_widget_keeps_it_and_sharing_sets_groups(client, editor, board,
     first = save(client, board, [widget()]).json()
     moved = {**first["board"]["widgets"][0], "x": 6, "w": 4}
     team = Group.objects.create(name="Sales supervisors")
+    editor.groups.add(team)
     reply = save(client, board, [moved], version=first["version"], groups=[team.pk])
     assert reply.status_code == 200
     assert list(board.widgets.values_list("pk", "x", "w")) == [(moved["id"], 6, 4)]
     assert list(board.groups.all()) == [team]
+
+
+def test_an_editor_shares_only_with_their_own_groups_and_keeps_the_others(client, editor, board, upstream):
+    mine, theirs, admins = (Group.objects.create(name=name) for name in ("Sales", "Claims", "Set by an admin"))
+    editor.groups.add(mine)
+    board.groups.add(admins)
+    client.force_login(editor)
+    page = client.get("/edit/sales-floor/").content.decode()
+    assert "Sales" in page and "Claims" not in page  # only the editor's own groups are offered
+    reply = save(client, board, [widget()], groups=[mine.pk, theirs.pk])
+    assert reply.status_code == 200
+    # Claims was not the editor's to give; the admin's group stays though the editor did not send it.
+    assert set(board.groups.all()) == {mine, admins}
+    save(client, board, [widget()], version=reply.json()["version"], groups=[])
+    assert set(board.groups.all()) == {admins}
+
+
+def test_staff_share_with_any_group(client, board, upstream):
+    staff = User.objects.create_user("admin2", password="pw", is_staff=True)
+    anyone = Group.objects.create(name="Claims")
+    client.force_login(staff)
+    assert save(client, board, [widget()], groups=[anyone.pk]).status_code == 200
+    assert list(board.groups.all()) == [anyone]
 
 
 def test_duplicate_copies_widgets_and_delete_is_the_owners(client, editor, board, upstream):
