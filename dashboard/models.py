@@ -137,12 +137,24 @@ class Widget(models.Model):
             raise ValidationError({"drilldown": "A widget cannot drill down to its own dashboard; pick another one."})
         if self.hysteresis < 0:
             raise ValidationError({"hysteresis": "Hysteresis cannot be negative."})
+        if self.wall_layout is not None and not is_grid_place(self.wall_layout):
+            raise ValidationError({"wall_layout": 'A wall place is {"x", "y", "w", "h"} in whole grid cells '
+                                                  "(x and y from 0, w and h from 1), or empty."})
         if self.warning is None or self.critical is None:
             return
         if self.direction == self.HIGH_IS_BAD and not self.warning < self.critical:
             raise ValidationError("When higher is worse, the warning level must be below the critical level.")
         if self.direction == self.LOW_IS_BAD and not self.warning > self.critical:
             raise ValidationError("When lower is worse, the warning level must be above the critical level.")
+
+
+def is_grid_place(place) -> bool:
+    """Whether ``place`` is a widget's place on a grid: exactly x, y, w, h, whole cells, not empty."""
+    if not isinstance(place, dict) or set(place) != {"x", "y", "w", "h"}:
+        return False
+    if not all(isinstance(place[k], int) and not isinstance(place[k], bool) for k in place):
+        return False
+    return place["x"] >= 0 and place["y"] >= 0 and place["w"] >= 1 and place["h"] >= 1
 
 
 class WidgetStatistic(models.Model):

@@ -35,7 +35,7 @@ FORMAT = "ccdash-dashboards/1"
 DASHBOARD_FIELDS = ("title", "slug", "description", "columns", "time_zone")
 WIDGET_FIELDS = (
     "type", "label", "x", "y", "w", "h", "unit", "format", "warning", "critical",
-    "direction", "hysteresis", "history_minutes", "interval",
+    "direction", "hysteresis", "history_minutes", "interval", "wall_layout",
 )
 STATISTIC_FIELDS = ("object_type", "object_id", "name", "definition", "label")
 # A statistic's own thresholds in its widget (a queue table's column), exported only when set.

@@ -30,6 +30,26 @@ def test_round_trip_into_an_empty_database(demo):
     assert shape(export_dashboards(Dashboard.objects.order_by("slug"))) == shape(document)
 
 
+def test_a_wall_layout_travels_and_a_bad_one_is_refused_where_it_is(demo):
+    widget = Widget.objects.filter(dashboard__slug="overview").order_by("pk").first()
+    Widget.objects.filter(pk=widget.pk).update(wall_layout={"x": 6, "y": 0, "w": 6, "h": 3})
+    document = export_dashboards(Dashboard.objects.filter(slug="overview"))
+    entry = next(w for w in document["dashboards"][0]["widgets"] if w["wall_layout"])
+    assert entry["wall_layout"] == {"x": 6, "y": 0, "w": 6, "h": 3}
+    document["dashboards"][0]["slug"] = "overview-copy"
+    import_dashboards(copy.deepcopy(document))
+    copied = Widget.objects.filter(dashboard__slug="overview-copy").exclude(wall_layout=None).get()
+    assert copied.wall_layout == {"x": 6, "y": 0, "w": 6, "h": 3}
+
+    document["dashboards"][0]["slug"] = "overview-bad"
+    entry["wall_layout"] = {"x": -1, "y": 0, "w": 6, "h": "3"}
+    with pytest.raises(DashboardImportError) as caught:
+        import_dashboards(document)
+    assert any(p.startswith("dashboards[0].widgets[") and "wall_layout" in p and "wall place" in p
+               for p in caught.value.problems), caught.value.problems
+    assert not Dashboard.objects.filter(slug="overview-bad").exists()
+
+
 def test_import_reuses_statistics_by_key(demo):
     document = export_dashboards(Dashboard.objects.filter(slug="overview"))
     document["dashboards"][0]["slug"] = "overview-copy"
