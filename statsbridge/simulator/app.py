@@ -98,6 +98,11 @@ class SimulatorThread:
             raise RuntimeError("simulator is not running")
         return self._running.url
 
+    @property
+    def native_id(self) -> int | None:
+        """The operating system's id of the simulator's thread (None before it starts)."""
+        return self._thread.native_id
+
     def start(self, timeout: float = 10.0) -> "SimulatorThread":
         """Start serving; returns once the socket is bound (raises what startup raised)."""
         self._thread.start()

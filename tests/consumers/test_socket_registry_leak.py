@@ -54,11 +54,15 @@ def redis_layer(tmp_path, settings):
 
 
 async def connected_desk(slug: str, user) -> WebsocketCommunicator:
-    """A desk socket past its first snapshot."""
+    """A desk socket past its first snapshot and following the bridge (a watcher listener)."""
+    listening = len(consumer_listeners())
     communicator = WebsocketCommunicator(router, f"/ws/dashboards/{slug}/")
     communicator.scope["user"] = user
     assert (await communicator.connect())[0]
     assert (await Browser(communicator).next_frame())["type"] == "snapshot"
+    # The consumer joins the watcher only after its snapshots (and their alerts read) are
+    # sent: on a loaded machine the snapshot reaches the test first.
+    await eventually(lambda: len(consumer_listeners()) == listening + 1, 10, "the socket follows the bridge")
     return communicator
 
 

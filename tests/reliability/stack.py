@@ -46,6 +46,15 @@ def rss_kb(pid: int) -> int | None:
     return None
 
 
+def thread_cpu_wait(pid: int, tid: int | None) -> float:
+    """Seconds a thread has spent runnable but not running (``/proc/<pid>/task/<tid>/schedstat``);
+    0 for one that is gone."""
+    try:
+        return int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 class SimulatorControl:
     """The simulator on a fixed port, killable and restartable, and its control API."""
 
@@ -294,6 +303,15 @@ class Stack:
     def processes(self) -> list[Managed]:
         """Every product process (web and bridges)."""
         return [self.web, *self.bridges]
+
+    def cpu_waits(self) -> dict[tuple[int, int], float]:
+        """Seconds each event loop of the stack has spent runnable but waiting for a CPU, by
+        (pid, thread id): each product process's main thread, and the simulator's thread
+        here. A recovery's critical path runs through these loops, one after another."""
+        loops = [(p.pid, p.pid) for p in self.processes() if p is not None and p.pid is not None]
+        if self.simulator.thread is not None:
+            loops.append((os.getpid(), self.simulator.thread.native_id))
+        return {loop: thread_cpu_wait(*loop) for loop in loops}
 
     def lease_holder(self) -> Managed | None:
         """The runbridge holding the lease (runbridge mode)."""

@@ -72,7 +72,8 @@ def test_fault(matrix, fault):
     # are deselected at collection (conftest.py), never skipped.
     figures = matrix.run_fault(fault)
     print(f"\n{figures.mode:9} {figures.name:45} runs {figures.runs:3} recoveries {figures.recoveries:3} "
-          f"stale {figures.worst_stale:4.2f} s reconnect {figures.worst_reconnect:5.2f} s tiles {figures.worst_tiles:4.2f} s")
+          f"stale {figures.worst_stale:4.2f} s reconnect {figures.worst_reconnect:5.2f} s tiles {figures.worst_tiles:4.2f} s"
+          f" starved {figures.worst_starved:4.2f} s")
     assert figures.runs and not figures.failures, "\n".join(figures.failures[:20])
 
 

@@ -1,9 +1,13 @@
 """The matrix's own instruments: the cuttable proxy and the observer's rules."""
 
 import asyncio
+import os
+import threading
 
+from tests.reliability.matrix import cpu_withheld
 from tests.reliability.observer import Observer
 from tests.reliability.proxy import CuttableProxy
+from tests.reliability.stack import thread_cpu_wait
 
 
 async def _echo(reader, writer):
@@ -96,3 +100,19 @@ def test_recovery_needs_every_tile_fresh_and_each_number_seen_equal():
     observer.sample(tiles, truth)
     assert observer.recovered(tiles, truth)
     assert not observer.recovered(tiles, None), "without the truth nothing is confirmed"
+
+
+def test_the_cpu_withheld_from_the_stack_is_what_its_loops_waited_meanwhile():
+    before = {(10, 10): 1.5, (20, 20): 0.25, (30, 31): 4.0}
+    # (10, 10) waited 0.5 s more, (30, 31) 0.25 s; (20, 20) died; a bridge started meanwhile
+    # (40, 40) waited while starting, which is not on the recovery's path.
+    after = {(10, 10): 2.0, (30, 31): 4.25, (40, 40): 0.75}
+    assert cpu_withheld(before, after) == 0.75
+    assert cpu_withheld(after, after) == 0.0
+
+
+def test_a_threads_cpu_wait_is_read_from_the_kernel_and_zero_once_it_is_gone():
+    own = threading.get_native_id()
+    waits = [thread_cpu_wait(os.getpid(), own) for _ in range(2)]
+    assert 0.0 <= waits[0] <= waits[1]  # a counter since the thread started: never goes back
+    assert thread_cpu_wait(os.getpid(), 2**31 - 1) == 0.0
