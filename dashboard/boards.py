@@ -12,6 +12,11 @@ from dashboard.models import Dashboard, DisplayName, Widget, WidgetStatistic
 _PAGE_CODE = Path(settings.BASE_DIR) / "static" / "dashboard"
 
 
+def page_modules() -> list[str]:
+    """The file names of the page's JavaScript modules."""
+    return sorted(path.name for path in _PAGE_CODE.glob("*.js"))
+
+
 def page_version() -> str:
     """A short fingerprint of the page code; walls report it in their telemetry.
 

@@ -68,6 +68,10 @@ def test_every_page_works_under_the_policy_without_violations(watched, stack):
     wait_for(lambda: tab.evaluate(BANNER) == "live", 10, "the desk never went live under the policy")
     wait_for(lambda: tab.locator(".js-plotly-plot").count() > 0, 10, "Plotly drew no figure")
     assert_clean(tab, "desk")
+    # The import map (nonced, so allowed) sends every page module, relative imports too, to its versioned URL.
+    modules = tab.evaluate("""() => performance.getEntriesByType("resource").map((entry) => entry.name)
+                                    .filter((url) => /\\/static\\/dashboard\\/[a-z]+\\.js/.test(url))""")
+    assert len(modules) >= 8 and all("?v=" in url for url in modules), modules
     at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M")
     tab.goto(f"{base}/d/overview/history/?at={at}")
     wait_for(lambda: tab.locator(".js-plotly-plot").count() > 0, 10, "the history page drew no figure")

@@ -266,7 +266,7 @@ def test_403_says_whom_to_ask_and_leads_back(client, demo, settings):
     text = response.content.decode()
     assert response.status_code == 403 and 'data-error="403"' in text
     assert "Ask your administrator" in text and 'href="/"' in text and 'href="/accounts/login/?next=/d/overview/"' in text
-    assert '<link rel="stylesheet" href="/static/dashboard/dashboard.css">' in text, "not in the product's look"
+    assert '<link rel="stylesheet" href="/static/dashboard/dashboard.css?v=' in text, "not in the product's look"
     settings.ADMIN_CONTACT = "the floor manager (ext. 2040)"
     assert "Ask the floor manager (ext. 2040)" in client.get("/d/overview/").content.decode()
 

@@ -1,6 +1,10 @@
 """The page version walls report follows every page module, not only the entry module."""
 
+import json
+import re
+
 from dashboard import boards
+from dashboard.templatetags import page_code
 
 
 def _write(folder, files):
@@ -28,3 +32,27 @@ def test_renaming_a_module_is_a_new_version(tmp_path, monkeypatch):
     before = boards.page_version()
     (tmp_path / "b.js").rename(tmp_path / "c.js")
     assert boards.page_version() != before
+
+
+def test_pages_load_every_module_under_the_page_version(client, admin_user, demo):
+    """Relative imports included: a deploy gives a wall a new set of module URLs, never a
+    mix of cached old modules and new ones."""
+    client.force_login(admin_user)
+    page = client.get("/d/overview/").content.decode()
+    version = boards.page_version()
+    match = re.search(r'<script type="importmap" nonce="([^"]+)">(.*?)</script>', page)
+    assert match, "no import map on the desk page"
+    nonce, text = match.groups()
+    assert nonce and nonce in page.split("</head>")[1]  # the same nonce as the page's module script
+    imports = json.loads(text)["imports"]
+    assert set(imports) == {f"/static/dashboard/{name}" for name in boards.page_modules()}
+    assert "/static/dashboard/socket.js" in imports
+    assert all(target == f"{url}?v={version}" for url, target in imports.items())
+    assert f'href="/static/dashboard/dashboard.css?v={version}"' in page
+    assert page.index('type="importmap"') < page.index('type="module"')  # a map after a module is ignored
+
+
+def test_the_import_map_is_escaped_for_a_script_element(monkeypatch):
+    monkeypatch.setattr(boards, "page_modules", lambda: ["</script><b>.js"])
+    text = page_code.page_import_map({"CSP_NONCE": "n"})
+    assert text.count("</script>") == 1 and "<b>" not in text
