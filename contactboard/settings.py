@@ -145,7 +145,7 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "BACKEND": "statsbridge.memory_layer.SweepingInMemoryChannelLayer",
             "CONFIG": CHANNEL_LAYER_LIMITS,
         }
     }
