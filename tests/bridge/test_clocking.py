@@ -12,6 +12,7 @@ from statsbridge.aio import SyncRunner
 from statsbridge.clocking import ROUND_TIMEOUT_SECONDS, FrameClock, Receipt
 from statsbridge.fanout import FRAME_MESSAGE, Fanout, dashboard_group
 from tests.bridge.test_publishing_paths import fresh, routes_of
+from tests.waiting import eventually
 
 FLOOR = 0.05
 
@@ -172,3 +173,36 @@ async def take_batch(layer, channel: str) -> dict:
         message = await asyncio.wait_for(layer.receive(channel), 10)
         if message["frame"]["type"] == "batch":
             return message
+
+
+class SerialisingLayer:
+    """A channel layer whose messages cannot carry objects back (as channels_redis): records what is sent."""
+
+    def __init__(self):
+        self.sent = []
+
+    async def group_send(self, group, message):
+        self.sent.append((group, message))
+
+
+async def test_a_round_on_a_layer_without_receipts_ends_a_fixed_time_after_it_was_sent():
+    layer = SerialisingLayer()
+    runner = SyncRunner("test-clocking-blind")
+    fanout = Fanout(runner, layer=layer, record_history=False, floor_seconds=0.0)
+    await fanout.set_routes(routes_of({1: ["a"]}))
+    await fanout.flush()  # the start's status frame (not clocked)
+    try:
+        fanout.offer("a", fresh(1))
+        assert await fanout.flush_due() == 1
+        [(group, message)] = [sent for sent in layer.sent if sent[1].get("frame", {}).get("type") == "batch"]
+        assert group == dashboard_group(1) and "receipt" not in message, "nothing that could not be serialised"
+        fanout.offer("a", fresh(2))
+        assert await fanout.flush_due() == 0 and 1 in fanout.clock.in_flight
+
+        async def round_ended():
+            return not fanout.clock.in_flight
+
+        await eventually(round_ended, 5, "the blind round ends")
+        assert await fanout.flush_due() == 1
+    finally:
+        await runner.close()
