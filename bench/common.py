@@ -79,6 +79,8 @@ class Result:
     counts: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
     profile: str | None = None
+    # Extra tables (e.g. a curve): {"title", "columns": [names], "rows": [[cells]]}.
+    tables: list = field(default_factory=list)
     error: str | None = None
     started: str = ""
     seconds: float = 0.0

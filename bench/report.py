@@ -52,6 +52,14 @@ def _verdict(figure: dict) -> str:
     return "met" if figure["met"] else "**missed**"
 
 
+def render_table(table: dict) -> list[str]:
+    """An extra table of a result (e.g. a latency curve: one row per point) as Markdown lines."""
+    columns = table["columns"]
+    lines = [f"**{table['title']}**", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_number(cell) for cell in row) + " |" for row in table["rows"]]
+    return [*lines, ""]
+
+
 def render_result(result: dict) -> str:
     """One benchmark's section: machine, date, command, figures table, notes, profile."""
     machine = result.get("machine", {})
@@ -78,6 +86,8 @@ def render_result(result: dict) -> str:
                 f"{_ratio(figure)} | {target.get('text', '—')} | {_verdict(figure)} |"
             )
         lines.append("")
+    for table in result.get("tables", []):
+        lines += render_table(table)
     if result.get("counts"):
         lines.append("Counts: " + ", ".join(f"{k} = {_number(v)}" for k, v in result["counts"].items()))
         lines.append("")

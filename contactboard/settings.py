@@ -145,7 +145,7 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "BACKEND": "statsbridge.memory_layer.SweepingInMemoryChannelLayer",
             "CONFIG": CHANNEL_LAYER_LIMITS,
         }
     }
@@ -302,7 +302,7 @@ BRIDGE = {
     key: read(variable, None)
     for key, variable, read in [
         ("EMBEDDED", "BRIDGE_EMBEDDED", env_bool),
-        ("TICK_SECONDS", "BRIDGE_TICK_SECONDS", env_float),
+        ("FRAME_FLOOR_SECONDS", "BRIDGE_FRAME_FLOOR_SECONDS", env_float),
         ("SUBSCRIPTION_BATCH_SIZE", "BRIDGE_SUBSCRIPTION_BATCH_SIZE", env_int),
         ("HISTORY_RETENTION_HOURS", "HISTORY_RETENTION_HOURS", env_float),
         ("LEASE_SECONDS", "BRIDGE_LEASE_SECONDS", env_float),

@@ -86,7 +86,7 @@ class Bridge:
         loops = {
             "upstream": self.link.run(stop, self.handle, self.current_config_error),
             "worker": self.worker.run(stop),
-            "tick": housekeeping.tick_loop(self.fanout, self.status_extra, stop),
+            "publish": housekeeping.publish_loop(self.fanout, self.status_extra, stop),
             "heartbeat": housekeeping.heartbeat_loop(self, self._run_sync, stop),
             "config": self.routes_reloader.run(stop, self.request_reconcile),
             "prune": housekeeping.prune_loop(self._run_sync, stop),

@@ -1,6 +1,6 @@
 """The bridge's settings: one typed, frozen object, each default stated once here.
 
-``settings.BRIDGE`` (keys in upper case, e.g. ``TICK_SECONDS``) overrides the defaults;
+``settings.BRIDGE`` (keys in upper case, e.g. ``FRAME_FLOOR_SECONDS``) overrides the defaults;
 an unknown key is refused, so a misspelt setting never goes unnoticed. The object is
 built once and built again when ``settings.BRIDGE`` changes (``override_settings``,
 pytest-django's ``settings`` fixture).
@@ -21,7 +21,10 @@ class BridgeSettings:
 
     # Run the bridge inside the web process; false when a `manage.py runbridge` process does it.
     embedded: bool = True
-    tick_seconds: float = 0.25
+    # Self-clocked fan-out (statsbridge.clocking): a dashboard's next batch leaves once its
+    # previous one was handed to every socket, and no sooner than this after it. Bounds the
+    # frames per socket (≤ 1/floor per dashboard a second) and merges bursts into one frame.
+    frame_floor_seconds: float = 0.015
     subscription_batch_size: int = 500
     history_retention_hours: float = 24.0
     lease_seconds: float = 3.0

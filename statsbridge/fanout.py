@@ -1,15 +1,17 @@
 """THE one publishing entry point: values and connection changes → dashboards.
 
 The bridge ``offer``s values and connection changes as they come. Coalescing is
-leading-edge: a dashboard that was sent no batch during the last tick gets one at
-once (``flush_due``), one that was gets the rest at its next tick boundary; so an
-isolated update goes out without waiting, and a busy dashboard still gets at most one
-``batch`` per tick. A flush stores values and sequence numbers in the shared store
+self-clocked (``statsbridge.clocking``): a dashboard gets its next ``batch`` as soon as
+its previous one was handed to every socket showing it, and no sooner than
+``FRAME_FLOOR_SECONDS`` after it (``flush_due``); what arrives meanwhile is merged, the
+latest value per statistic winning. So an isolated update goes out without waiting, and a
+busy dashboard gets batches as fast as its sockets take them, never more than one in
+flight. A flush stores values and sequence numbers in the shared store
 first (so a snapshot taken meanwhile is never older than the batch that follows it),
 then sends the frames over the channel layer and hands the values to the history
 writer (``history.HistoryWriter``: each statistic at most once per
 ``HISTORY_INTERVAL_SECONDS``, in one bulk insert, off the publishing path).
-The number of messages is bounded by dashboards × ticks, whatever the upstream rate.
+The number of messages is bounded by dashboards ÷ floor a second, whatever the upstream rate.
 The heartbeat (``beat``) is written on its own runner, so slow history or value
 writes never make a live bridge look dead.
 """
@@ -20,9 +22,10 @@ import os
 import socket
 import time
 
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from statsbridge import frames, history, metrics, store
+from statsbridge.clocking import BLIND_ROUND_SECONDS, FrameClock, Receipt
 from statsbridge.conf import bridge_settings
 from statsbridge.wanted import Routes
 
@@ -64,14 +67,15 @@ def continued_seqs(stored: dict, now_ms: int) -> dict:
     A dashboard with no stored number (new, or the store lost it in a Redis restart)
     starts at the current time in ms, not at 0: sockets still open remember the numbers
     an earlier bridge sent and drop every frame numbered below them, which would freeze
-    their pages on values shown as fresh. Numbers grow by at most one a tick, far slower
-    than the clock, so a later start is always above anything sent before.
+    their pages on values shown as fresh. Numbers grow by at most one a frame (one per
+    ``FRAME_FLOOR_SECONDS`` at most, a floor ≥ 1 ms), never faster than the clock in ms,
+    so a later start is always above anything sent before.
     """
     return {d: seq if seq else now_ms for d, seq in stored.items()}
 
 
 def frames_for_changes(routes: Routes, seqs: dict, changed: dict, connection: dict | None) -> list[tuple[int, dict]]:
-    """Pure: the frames of one tick, as ``(dashboard id, frame)``, advancing ``seqs`` in place.
+    """Pure: the frames of one publish, as ``(dashboard id, frame)``, advancing ``seqs`` in place.
 
     A connection change gives every dashboard a ``status`` frame; changed values
     give each dashboard showing one of them a single ``batch``.
@@ -101,19 +105,8 @@ def frames_for_dashboards(routes: Routes, seqs: dict, per_dashboard: dict, conne
     return out
 
 
-def due_dashboards(waiting, last_sent: dict, now: float, tick: float) -> list[int]:
-    """Pure: dashboards of ``waiting`` that were sent no batch during the last ``tick`` seconds."""
-    return [d for d in waiting if d not in last_sent or now - last_sent[d] >= tick]
-
-
-def next_due_in(waiting, last_sent: dict, now: float, tick: float) -> float | None:
-    """Pure: seconds until the first of ``waiting`` may get a batch (0: now; None: none waits)."""
-    delays = [0.0 if d not in last_sent else max(0.0, last_sent[d] + tick - now) for d in waiting]
-    return min(delays) if delays else None
-
-
 class Fanout:
-    """Gathers what changed and publishes it, at most one batch per dashboard per tick.
+    """Gathers what changed and publishes it, self-clocked: at most one batch per dashboard in flight.
 
     ``run_status`` runs the status (heartbeat) writes and ``run_history`` the history
     inserts; give each a runner of its own so that neither a heartbeat nor the next
@@ -129,7 +122,7 @@ class Fanout:
         layer=None,
         record_history: bool = True,
         clock=frames.now_ms,
-        tick_seconds: float | None = None,
+        floor_seconds: float | None = None,
         monotonic=time.monotonic,
     ):
         self._run_sync = run_sync
@@ -138,12 +131,15 @@ class Fanout:
         self._record_history = record_history
         self._clock = clock
         self._monotonic = monotonic
-        self.tick = bridge_settings().tick_seconds if tick_seconds is None else tick_seconds
+        self.floor = bridge_settings().frame_floor_seconds if floor_seconds is None else floor_seconds
+        self.clock = FrameClock(self.floor)
+        # Only the in-memory layer hands the message's objects to the consumers (see clocking).
+        self._receipts = isinstance(self.layer, InMemoryChannelLayer)
+        self._round_over = asyncio.Event()  # set when a dashboard's round ended
         self.routes = Routes()
         self.latest: dict[str, dict] = {}
         self._pending: dict[str, dict] = {}  # key → Value not yet in the shared store
         self._waiting: dict[int, dict] = {}  # dashboard id → {key: Value} not yet sent to it
-        self._last_sent: dict[int, float] = {}  # dashboard id → monotonic time of its last batch
         self._work = asyncio.Event()
         self._seqs: dict[int, int] = {}
         self._epoch: str | None = None  # of the shared store, as last seen (see store.store_epoch)
@@ -157,7 +153,7 @@ class Fanout:
     # ------------------------------------------------------------ gathering
 
     def offer(self, key: str, value: dict) -> None:
-        """Queue a statistic's new Value for the next tick (the last one in a tick wins)."""
+        """Queue a statistic's new Value for its dashboards' next batch (the last one offered wins)."""
         if key not in self.routes.wanted:
             return
         self._queue(key, value)
@@ -175,7 +171,7 @@ class Fanout:
 
     def set_connection(self, *, upstream: str | None = None, service: str | None = None,
                        poll_seconds: float | None = None) -> None:
-        """Change the connection state; dashboards hear of it on the next tick.
+        """Change the connection state; dashboards hear of it on the next publish.
 
         ``poll_seconds`` goes with ``upstream="polling"`` (how often values are polled)."""
         new_upstream = upstream or self.connection["upstream"]
@@ -225,7 +221,7 @@ class Fanout:
         """The status record web processes read (connection, heartbeat, counts).
 
         ``extra``: a dict, or a function returning one, called only when a status is
-        written (so a tick that writes none does not build it).
+        written (so a publish that writes none does not build it).
         """
         return {
             "connection": self.connection,
@@ -239,16 +235,28 @@ class Fanout:
         """Seconds until ``flush_due`` has something to send (0: now; None: nothing waits)."""
         if self._connection_changed or (self._pending and not self._waiting):
             return 0.0
-        return next_due_in(self._waiting, self._last_sent, self._monotonic(), self.tick)
+        return self.clock.next_due_in(self._waiting, self._monotonic())
 
     async def wait_for_work(self) -> None:
         """Return once something was offered or changed since the last call."""
         await self._work.wait()
         self._work.clear()
 
+    async def wait_for_round(self, timeout: float) -> None:
+        """Return once a dashboard's round ended since the last call, or after ``timeout`` seconds."""
+        # Not woken by offers: a busy upstream would wake this thousands of times a second.
+        # The caller caps ``timeout`` at the floor, so a dashboard that starts waiting while
+        # others are in flight is noticed within one floor.
+        try:
+            async with asyncio.timeout(timeout):
+                await self._round_over.wait()
+        except TimeoutError:
+            return
+        self._round_over.clear()
+
     async def flush_due(self, extra_status=None) -> int:
-        """Publish to the dashboards not sent a batch during the last tick; the rest wait."""
-        due = due_dashboards(self._waiting, self._last_sent, self._monotonic(), self.tick)
+        """Publish to the dashboards whose last round ended and whose floor passed; the rest wait."""
+        due = self.clock.due(self._waiting, self._monotonic())
         return await self._publish(due, extra_status, heartbeat=False)
 
     async def flush(self, extra_status: dict | None = None, *, heartbeat: bool = False) -> int:
@@ -298,9 +306,6 @@ class Fanout:
         outgoing = frames_for_dashboards(self.routes, self._seqs, per_dashboard, connection)
         touched = {d: s for d, s in self._seqs.items() if seqs_before.get(d) != s}
         sent_at = self._monotonic()
-        for dashboard_id, frame in outgoing:
-            if frame["type"] == "batch":
-                self._last_sent[dashboard_id] = sent_at
         status = self.status(extra_status) if (connection is not None or heartbeat) else None
         # One write for values, sequence numbers and status: a snapshot reads them in one
         # go, and one that saw a status frame's seq beside the previous connection would
@@ -308,7 +313,11 @@ class Fanout:
         try:
             await self._run_sync(store.write, changed, touched, status)
             for dashboard_id, frame in outgoing:
-                await self.layer.group_send(dashboard_group(dashboard_id), {"type": FRAME_MESSAGE, "frame": SharedFrame(frame)})
+                if frame["type"] == "batch":
+                    await self._send_clocked(dashboard_id, frame, sent_at)
+                else:
+                    await self.layer.group_send(dashboard_group(dashboard_id),
+                                                {"type": FRAME_MESSAGE, "frame": SharedFrame(frame)})
                 metrics.messages_out.labels(type=frame["type"]).inc()
             if connection is not None:
                 await self.layer.group_send(STATUS_GROUP, {"type": "bridge.status", "status": status})
@@ -321,15 +330,35 @@ class Fanout:
             self._history.add(changed, published)
         return len(outgoing)
 
+    async def _send_clocked(self, dashboard_id: int, frame: dict, sent_at: float) -> None:
+        """Send a batch as one round of ``dashboard_id``: in flight until every socket has it."""
+        message = {"type": FRAME_MESSAGE, "frame": SharedFrame(frame)}
+        if not self._receipts:
+            token = object()
+            self.clock.sent(dashboard_id, sent_at, token)
+            await self.layer.group_send(dashboard_group(dashboard_id), message)
+            # In every recipient's queue; their reading cannot be seen from here (see clocking).
+            asyncio.get_running_loop().call_later(BLIND_ROUND_SECONDS, self._end_round, dashboard_id, token)
+            return
+        receipt = message["receipt"] = Receipt(lambda: self._end_round(dashboard_id, receipt))
+        self.clock.sent(dashboard_id, sent_at, receipt)
+        await self.layer.group_send(dashboard_group(dashboard_id), message)
+        receipt.seal()
+
+    def _end_round(self, dashboard_id: int, token: object) -> None:
+        """``dashboard_id``'s round of ``token`` ended: it may be due again (wake the loop)."""
+        self.clock.delivered(dashboard_id, token)
+        self._round_over.set()
+
     def _put_back(self, changed: dict, per_dashboard: dict, connection_changed: bool) -> None:
         """Queue again what a failed publish took (the store or layer blipped), under anything
-        newer queued meanwhile, so the next tick sends it: a value dropped here would stay
+        newer queued meanwhile, so the next publish sends it: a value dropped here would stay
         on screen, wrong but fresh, until its statistic next changes. (Frames that did go
         out are sent again with new sequence numbers: the same values, harmless.)"""
         self._pending = {**changed, **self._pending}
         for dashboard_id, items in per_dashboard.items():
             self._waiting[dashboard_id] = {**items, **self._waiting.get(dashboard_id, {})}
-            self._last_sent.pop(dashboard_id, None)  # due again at once
+            self.clock.forget(dashboard_id)  # due again at once
         self._connection_changed = self._connection_changed or connection_changed
         self._work.set()
 

@@ -1,4 +1,4 @@
-"""The bridge's periodic work, each loop in its own task: publishing ticks, heartbeats,
+"""The bridge's periodic work, each loop in its own task: publishing, heartbeats,
 picking up admin edits, pruning history, and operator requests from any process."""
 
 import asyncio
@@ -12,24 +12,31 @@ from statsbridge.wanted import load_routes
 
 log = logging.getLogger("statsbridge.bridge")  # the bridge's log lines keep one logger name
 
+RETRY_SECONDS = 0.25  # after a failed publish (the store or channel layer blipped)
+MIN_WAIT_SECONDS = 0.002  # the shortest wait of the publishing loop, whatever the floor
 
-async def tick_loop(fanout: Fanout, status_extra, stop: asyncio.Event) -> None:
-    """Publish as soon as something is due (leading edge), never more than once a tick per dashboard.
+
+async def publish_loop(fanout: Fanout, status_extra, stop: asyncio.Event) -> None:
+    """Publish each dashboard's next batch as soon as it is due (``statsbridge.clocking``):
+    its last round ended and the floor passed.
 
     ``status_extra`` builds the status's extra fields, only when a status is written."""
-    tick = fanout.tick
+    # Waits are capped at the floor: offers do not wake a wait for a round (see
+    # ``Fanout.wait_for_round``), so a dashboard that starts waiting meanwhile is seen within one.
+    cap = max(fanout.floor, MIN_WAIT_SECONDS)
     while not stop.is_set():
         delay = fanout.next_flush_in()
         if delay is None:
             await fanout.wait_for_work()
             continue
         if delay > 0:
-            await asyncio.sleep(delay)
+            await fanout.wait_for_round(min(delay, cap))
+            continue
         try:
             await fanout.flush_due(status_extra)
-        except Exception:  # The cache or channel layer may blip; retry a tick later.
+        except Exception:  # The cache or channel layer may blip; retry a moment later.
             log.exception("publishing failed")
-            await asyncio.sleep(tick)
+            await asyncio.sleep(RETRY_SECONDS)
 
 
 async def heartbeat_loop(bridge, run_sync, stop: asyncio.Event) -> None:
@@ -67,7 +74,7 @@ class RoutesReloader:
             return False
         await fanout.set_routes(routes)
         self._decoding.forget(routes.wanted)
-        # Dashboards that gained a statistic get its last known value on the next tick.
+        # Dashboards that gained a statistic get its last known value with their next batch.
         for key in set(routes.wanted) & set(old.wanted):
             if routes.dashboards_by_key.get(key) != old.dashboards_by_key.get(key) and key in fanout.latest:
                 fanout.offer(key, fanout.latest[key])

@@ -5,7 +5,7 @@ from channels.layers import channel_layers
 from django.core.cache import cache
 
 FAST_BRIDGE = {
-    "TICK_SECONDS": 0.05,
+    "FRAME_FLOOR_SECONDS": 0.01,
     "HEARTBEAT_SECONDS": 0.2,
     "CONFIG_POLL_SECONDS": 0.2,
     "LEASE_SECONDS": 1.5,

@@ -9,11 +9,11 @@ from statsbridge.conf import BridgeSettings, bridge_settings
 
 
 def test_defaults_and_overrides_are_typed():
-    built = BridgeSettings.from_mapping({"TICK_SECONDS": "0.5", "SUBSCRIPTION_BATCH_SIZE": 7})
-    assert built.tick_seconds == 0.5 and built.subscription_batch_size == 7
+    built = BridgeSettings.from_mapping({"FRAME_FLOOR_SECONDS": "0.5", "SUBSCRIPTION_BATCH_SIZE": 7})
+    assert built.frame_floor_seconds == 0.5 and built.subscription_batch_size == 7
     assert built.heartbeat_seconds == BridgeSettings().heartbeat_seconds
     with pytest.raises(dataclasses.FrozenInstanceError):
-        built.tick_seconds = 1.0
+        built.frame_floor_seconds = 1.0
 
 
 def test_unknown_keys_are_refused_by_name():

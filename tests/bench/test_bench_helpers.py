@@ -38,6 +38,15 @@ def test_report_renders_each_figure_with_ratio_and_verdict():
     assert f"{machine()['nproc']} cores" in page
 
 
+def test_report_renders_a_curve_as_a_table_one_row_per_point():
+    result = Result(name="latency", title="1. Latency", mode="full", command="cmd", machine=machine())
+    result.tables.append({"title": "Latency curve", "columns": ["deployment", "offered upd/s", "p99 ms"],
+                          "rows": [["embedded", 200, 12.5], ["runbridge", 10000, None]]})
+    page = render([result.to_json()])
+    assert "**Latency curve**\n\n| deployment | offered upd/s | p99 ms |\n|---|---|---|\n" in page
+    assert "| embedded | 200 | 12.5 |\n| runbridge | 10,000 | — |" in page
+
+
 def test_report_shows_more_digits_when_a_ratio_rounds_onto_its_target():
     result = Result(name="fanout", title="3. Fan-out", mode="full", command="cmd")
     result.add("deliveries", 9998.0, "values/s", "naive", 1000.0, Target(AT_LEAST, 10.0))

@@ -15,6 +15,7 @@ from statsbridge.models import Statistic
 from tests.bridge.simulated import Control, genesys_for, open_desk, seed, truth_with, until_equal
 from tests.fixtures_simulator import fast_config
 from tests.live import eventually
+from tests.live_fixtures import FAST_BRIDGE
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -61,7 +62,7 @@ async def test_refused_statistics_are_reported_and_the_rest_flows(simulator, bri
     await browser.communicator.disconnect()
 
 
-async def test_updates_are_coalesced_to_one_batch_per_dashboard_per_tick(simulator, bridge):
+async def test_updates_are_coalesced_to_at_most_one_batch_per_dashboard_per_floor(simulator, bridge):
     control_api = Control(simulator)
     user, _dashboard, _widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
     await eventually(lambda: truth_with(control_api, set(keys)), 10, "subscribed")
@@ -82,10 +83,12 @@ async def test_updates_are_coalesced_to_one_batch_per_dashboard_per_tick(simulat
     elapsed = loop.time() - started
     await control_api.call("POST", "/load", {"updates_per_second": 0})
     frames = len(browser.frames) - frames_before
-    ticks = elapsed / 0.05
+    floors = elapsed / FAST_BRIDGE["FRAME_FLOOR_SECONDS"]
     assert sent > 2000, f"the load did not run ({sent} updates)"
-    # One dashboard: at most one batch per tick (plus slack for timer jitter), whatever the rate.
-    assert 5 < frames <= ticks + 5, (frames, ticks, sent)
+    # One dashboard: at most one batch per floor (plus slack for timer jitter), whatever the
+    # rate, and the updates of a round merged into one batch.
+    assert 5 < frames <= floors + 5, (frames, floors, sent)
+    assert frames * 10 < sent, (frames, sent)
     assert browser.gaps == []
     await browser.communicator.disconnect()
 

@@ -1,4 +1,4 @@
-"""The publishing paths under load: leading-edge coalescing, a heartbeat apart from slow
+"""The publishing paths under load: self-clocked coalescing with a real loop, a heartbeat apart from slow
 work, a hysteretic dead-bridge decision, and one database connection per runner thread."""
 
 import asyncio
@@ -17,13 +17,14 @@ from statsbridge import frames, housekeeping, store
 from statsbridge.aio import SyncRunner
 from statsbridge.bridge import Bridge
 from statsbridge.decoding import hint_for
-from statsbridge.fanout import FRAME_MESSAGE, Fanout, continued_seqs, dashboard_group, due_dashboards, next_due_in
+from statsbridge.fanout import FRAME_MESSAGE, Fanout, continued_seqs, dashboard_group
 from statsbridge.models import StatisticSample
 from statsbridge.wanted import Routes, Wanted
 from statsbridge.watch import bridge_seems_up
 from tests.waiting import eventually
 
-TICK = 1.0
+TICK = 1.0  # how long a frame is waited for
+FLOOR = 0.05
 GENESYS = {"API_URL": "http://127.0.0.1:9", "API_KEY": "k", "CLIENT_ID": "c", "CLIENT_SECRET": "s", "USERNAME": "u",
            "PASSWORD": "p"}
 
@@ -61,7 +62,7 @@ async def fanout_and_viewer(layer, runner_name: str):
     """A fan-out of dashboard 1 (statistics a and b) on ``layer``, its runner, and a channel
     in dashboard 1's group to receive what it publishes."""
     runner = SyncRunner(runner_name)
-    fanout = Fanout(runner, layer=layer, record_history=False, tick_seconds=TICK)
+    fanout = Fanout(runner, layer=layer, record_history=False, floor_seconds=FLOOR)
     await fanout.set_routes(routes_of({1: ["a", "b"]}))
     viewer = await layer.new_channel()
     await layer.group_add(dashboard_group(1), viewer)
@@ -69,14 +70,6 @@ async def fanout_and_viewer(layer, runner_name: str):
 
 
 # ------------------------------------------------------------------ pure helpers
-
-
-def test_a_dashboard_is_due_when_it_was_sent_nothing_for_a_tick():
-    last_sent = {1: 10.0, 2: 9.5}
-    assert due_dashboards([1, 2, 3], last_sent, now=10.6, tick=1.0) == [2, 3]
-    assert next_due_in([1], last_sent, now=10.6, tick=1.0) == pytest.approx(0.4)
-    assert next_due_in([1, 3], last_sent, now=10.6, tick=1.0) == 0.0
-    assert next_due_in([], last_sent, now=10.6, tick=1.0) is None
 
 
 def test_the_dead_bridge_decision_has_hysteresis():
@@ -89,46 +82,64 @@ def test_the_dead_bridge_decision_has_hysteresis():
     assert bridge_seems_up(True, None, dead_after) is False
 
 
-# ------------------------------------------------------------------ leading edge
+# ------------------------------------------------------------------ self-clocking, with the real loop
 
 
-async def test_an_isolated_update_goes_out_at_once_and_a_busy_dashboard_waits_for_its_tick():
+async def test_an_isolated_update_goes_out_at_once_and_a_busy_dashboard_gets_the_rest_merged_after_its_round():
     layer = get_channel_layer()
     runner = SyncRunner("test-fanout")
-    fanout = Fanout(runner, layer=layer, record_history=False, tick_seconds=TICK)
+    fanout = Fanout(runner, layer=layer, record_history=False, floor_seconds=FLOOR)
+    fanout.clock.round_timeout = 3600.0  # only a hand-back ends a round here
     await fanout.set_routes(routes_of({1: ["a"], 2: ["b"]}))
     one, two = await layer.new_channel(), await layer.new_channel()
     await layer.group_add(dashboard_group(1), one)
     await layer.group_add(dashboard_group(2), two)
     bridge = Bridge(GENESYS, runner, fanout)
     stop = asyncio.Event()
-    ticking = asyncio.create_task(housekeeping.tick_loop(fanout, bridge.status_extra, stop))
+    publishing = asyncio.create_task(housekeeping.publish_loop(fanout, bridge.status_extra, stop))
     try:
-        offered = time.monotonic()
         fanout.offer("a", fresh(1))
-        frame, first_at = await next_batch(layer, one, TICK)
+        frame, receipt, _ = await next_batch_message(layer, one, TICK)
         assert frame["values"]["a"]["value"] == 1
-        assert first_at - offered < TICK / 4, f"an isolated update took {first_at - offered:.3f} s"
+        first_sent = fanout.clock.last_sent[1]
 
-        # Dashboard 1 was just sent a batch: what follows waits for its tick, coalesced.
+        # Dashboard 1's batch is not handed back yet: what follows waits, merged.
         fanout.offer("a", fresh(2))
         fanout.offer("a", fresh(3))
         # Dashboard 2 was sent nothing: its update is not held back by dashboard 1.
-        offered_two = time.monotonic()
         fanout.offer("b", fresh(20))
-        frame_two, two_at = await next_batch(layer, two, TICK)
-        assert frame_two["values"]["b"]["value"] == 20 and two_at - offered_two < TICK / 4
+        frame_two, receipt_two, _ = await next_batch_message(layer, two, TICK)
+        assert frame_two["values"]["b"]["value"] == 20
+        receipt_two.hand_back()
+        assert 1 in fanout._waiting, "dashboard 1's values wait for its round"
 
-        frame, second_at = await next_batch(layer, one, 3 * TICK)
-        assert frame["values"]["a"]["value"] == 3, "the updates of one tick are coalesced"
-        assert second_at - first_at >= TICK * 0.95, f"two batches {second_at - first_at:.3f} s apart (tick {TICK} s)"
+        receipt.hand_back()
+        frame, receipt, _ = await next_batch_message(layer, one, TICK)
+        assert frame["values"]["a"]["value"] == 3, "what came during the round is merged"
+        # (The fan-out's own send times: arrival times would add the test's scheduling delays.)
+        assert fanout.clock.last_sent[1] - first_sent >= FLOOR, "and no sooner than the floor"
         stored = await runner(store.read_values, ["a", "b"])
         assert stored["a"]["value"] == 3 and stored["b"]["value"] == 20
     finally:
         stop.set()
-        ticking.cancel()
-        await asyncio.gather(ticking, return_exceptions=True)
+        publishing.cancel()
+        await asyncio.gather(publishing, return_exceptions=True)
         await runner.close()
+
+
+async def next_batch_message(layer, channel: str, timeout: float):
+    """The next batch on ``channel``: (frame, its receipt, when it arrived); fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"no batch on {channel} within {timeout} s")
+        try:
+            message = await asyncio.wait_for(layer.receive(channel), left)
+        except TimeoutError:
+            raise AssertionError(f"no batch on {channel} within {timeout} s") from None
+        if message["type"] == FRAME_MESSAGE and message["frame"]["type"] == "batch":
+            return message["frame"], message["receipt"], time.monotonic()
 
 
 # ------------------------------------------------------------------ history and shared frames
@@ -138,7 +149,7 @@ async def test_an_isolated_update_goes_out_at_once_and_a_busy_dashboard_waits_fo
 async def test_history_is_throttled_per_interval_and_keeps_the_last_value_of_a_burst(settings):
     settings.BRIDGE = {**getattr(settings, "BRIDGE", {}), "HISTORY_INTERVAL_SECONDS": 0.3}
     runner, history_runner = SyncRunner("test-values"), SyncRunner("test-history")
-    fanout = Fanout(runner, run_history=history_runner, layer=get_channel_layer(), tick_seconds=TICK)
+    fanout = Fanout(runner, run_history=history_runner, layer=get_channel_layer(), floor_seconds=FLOOR)
     await fanout.set_routes(routes_of({1: ["a", "b"]}))
 
     def rows():
@@ -173,7 +184,7 @@ async def test_history_is_throttled_per_interval_and_keeps_the_last_value_of_a_b
 async def test_every_recipient_gets_the_published_frame_itself_not_a_copy():
     layer = get_channel_layer()
     runner = SyncRunner("test-shared")
-    fanout = Fanout(runner, layer=layer, record_history=False, tick_seconds=TICK)
+    fanout = Fanout(runner, layer=layer, record_history=False, floor_seconds=FLOOR)
     await fanout.set_routes(routes_of({1: ["a"]}))
     one, two = await layer.new_channel(), await layer.new_channel()
     await layer.group_add(dashboard_group(1), one)
@@ -224,7 +235,7 @@ def test_a_sequence_the_store_lost_restarts_above_anything_sent_before():
 async def test_a_new_bridge_after_the_store_lost_its_numbers_is_not_dropped_by_open_sockets():
     layer = get_channel_layer()
     runner = SyncRunner("test-seq")
-    first = Fanout(runner, layer=layer, record_history=False, tick_seconds=TICK)
+    first = Fanout(runner, layer=layer, record_history=False, floor_seconds=FLOOR)
     await first.set_routes(routes_of({1: ["a"]}))
     viewer = await layer.new_channel()
     await layer.group_add(dashboard_group(1), viewer)
@@ -239,7 +250,7 @@ async def test_a_new_bridge_after_the_store_lost_its_numbers_is_not_dropped_by_o
             except AssertionError:
                 break
         cache.clear()  # Redis restarted empty; a new bridge takes over
-        second = Fanout(runner, layer=layer, record_history=False, tick_seconds=TICK)
+        second = Fanout(runner, layer=layer, record_history=False, floor_seconds=FLOOR)
         await second.set_routes(routes_of({1: ["a"]}))
         second.offer("a", fresh(9))
         await second.flush()

@@ -1,0 +1,109 @@
+"""The self-clocked fan-out end to end on the in-memory layer: a desk socket hands each batch's
+receipt back, so the next batch goes as soon as the socket has the last one, not on a timer."""
+
+import asyncio
+
+import pytest
+from channels.layers import get_channel_layer
+
+from statsbridge import housekeeping
+from statsbridge.aio import SyncRunner
+from statsbridge.decoding import hint_for
+from statsbridge.fanout import Fanout
+from statsbridge.wanted import Routes, Wanted
+from tests.consumers.helpers import desk, fresh, make_async, make_dashboard, staff_user
+from tests.live import Browser
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def routes_for(dashboard, keys) -> Routes:
+    """The routes a bridge would load for one dashboard showing ``keys``."""
+    wanted = {k: Wanted(k, {"statisticId": k}, hint_for(k, "CallsWaiting", None)) for k in keys}
+    return Routes(wanted=wanted, dashboards_by_key={k: frozenset({dashboard.pk}) for k in keys},
+                  slugs={dashboard.pk: dashboard.slug})
+
+
+async def next_batch(browser: Browser) -> dict:
+    """The next batch frame the socket sends (status frames applied and skipped)."""
+    while True:
+        frame = await browser.next_frame()
+        if frame["type"] == "batch":
+            return frame
+
+
+async def test_each_batch_leaves_once_every_socket_has_the_previous_one_and_sequences_stay_whole():
+    dashboard, keys = await make_async(make_dashboard)
+    user = await make_async(staff_user)
+    runner = SyncRunner("test-clocked")
+    fanout = Fanout(runner, layer=get_channel_layer(), record_history=False, floor_seconds=0.001)
+    # No timer can let a batch go: only the sockets' hand-backs end a round.
+    fanout.clock.round_timeout = 3600.0
+    await fanout.set_routes(routes_for(dashboard, keys))
+    await fanout.flush(heartbeat=True)  # a live status, as a starting bridge writes it
+    stop = asyncio.Event()
+    publishing = asyncio.create_task(housekeeping.publish_loop(fanout, dict, stop))
+    sockets = [await desk("floor", user) for _ in range(2)]
+    browsers = [Browser(communicator) for communicator, _, _ in sockets]
+    try:
+        for browser in browsers:
+            assert (await browser.next_frame())["type"] == "snapshot"
+        for number in range(1, 6):
+            fanout.offer(keys[0], fresh(number))
+            for browser in browsers:
+                frame = await next_batch(browser)
+                assert frame["values"][keys[0]]["value"] == number, "an idle dashboard's value goes at once"
+        # A burst while a round is in flight reaches each socket merged, latest value winning.
+        for number in range(10, 20):
+            fanout.offer(keys[0], fresh(number))
+            fanout.offer(keys[1], fresh(number))
+        for browser in browsers:
+            while browser.values[keys[0]]["value"] != 19 or browser.values[keys[1]]["value"] != 19:
+                await next_batch(browser)
+            assert browser.gaps == [], "every frame continues the sequence"
+            batches = [f for f in browser.frames if f["type"] == "batch"]
+            assert len(batches) <= 5 + 10, "bursts are merged, never more than one frame per offer"
+        assert not fanout.clock.in_flight or await rounds_end(fanout)
+    finally:
+        stop.set()
+        publishing.cancel()
+        await asyncio.gather(publishing, return_exceptions=True)
+        for communicator, _, _ in sockets:
+            await communicator.disconnect()
+        await runner.close()
+
+
+async def rounds_end(fanout: Fanout) -> bool:
+    """Whether every round in flight ends (the sockets handed back their last batch) within 10 s."""
+    for _ in range(1000):
+        if not fanout.clock.in_flight:
+            return True
+        await asyncio.sleep(0.01)
+    return False
+
+
+async def test_a_socket_that_closes_with_a_batch_queued_does_not_hold_back_the_others():
+    dashboard, keys = await make_async(make_dashboard)
+    user = await make_async(staff_user)
+    runner = SyncRunner("test-clocked-close")
+    fanout = Fanout(runner, layer=get_channel_layer(), record_history=False, floor_seconds=0.001)
+    fanout.clock.round_timeout = 3600.0
+    await fanout.set_routes(routes_for(dashboard, keys))
+    await fanout.flush(heartbeat=True)
+    staying, _, _ = await desk("floor", user)
+    leaving, _, _ = await desk("floor", user)
+    browser = Browser(staying)
+    assert (await browser.next_frame())["type"] == "snapshot"
+    assert (await Browser(leaving).next_frame())["type"] == "snapshot"
+    try:
+        fanout.offer(keys[0], fresh(1))
+        await fanout.flush_due()
+        await leaving.disconnect()  # its copy of the batch may still be queued, unread
+        assert (await next_batch(browser))["values"][keys[0]]["value"] == 1
+        fanout.offer(keys[0], fresh(2))
+        assert await rounds_end(fanout), "the closed socket's queued receipt was handed back"
+        await fanout.flush_due()
+        assert (await next_batch(browser))["values"][keys[0]]["value"] == 2
+    finally:
+        await staying.disconnect()
+        await runner.close()
