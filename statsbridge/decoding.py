@@ -336,7 +336,10 @@ def decode_stat_server_value(raw, hint: Hint) -> Decoded | None:
         return None
     lowered = _fold(raw)
     for field in _STAT_SERVER_FIELDS:
-        number = _finite_number(lowered.get(field))
+        found = lowered.get(field)
+        if found is None:  # (most values carry one of these fields: skip the others cheaply)
+            continue
+        number = _finite_number(found)
         if number is not None:
             return Decoded(kind=hint.numeric_kind, value=number)
     number = _numeric_string(lowered.get("stringvalue"))
@@ -387,8 +390,8 @@ class Decoding:
         """Return the wire Value of ``raw``; unknown shapes become kind ``unknown``."""
         ts = _finite_number(timestamp)
         stamp = int(ts) if ts is not None and 0 <= ts < MAX_TIMESTAMP_MS else None
-        shaped = _fold(raw) if isinstance(raw, dict) else raw
-        for name, function in self._decoders_for(shaped, hint.key):
+        shaped, decoders = self._plan(raw, hint.key)
+        for name, function in decoders:
             try:
                 decoded = function(shaped, hint)
             except Exception:  # A decoder bug must not take the bridge down.
@@ -406,13 +409,27 @@ class Decoding:
             )
         return frames.value(kind="unknown", value=None, text="?", state=state, timestamp=stamp, received=received)
 
-    def _decoders_for(self, shaped, key: str) -> tuple:
-        keys = shaped.keys() if type(shaped) is _Folded else None
+    def _plan(self, raw, key: str) -> tuple:
+        """``raw`` as the decoders take it (an object with its keys folded) and the decoders for its shape.
+
+        Per statistic it keeps ``(raw keys, all lower case, decoders)`` of its last value: a
+        value with the same keys (nearly always) reuses them, and one whose keys are lower
+        case already is copied rather than folded key by key.
+        """
         known = self._decoders_by_key.get(key)
-        if known is None or known[0] != keys:  # (a frozenset equals the keys view of the same keys)
-            shape = None if keys is None else frozenset(keys)
-            known = self._decoders_by_key[key] = (shape, decoders_for_shape(shape))
-        return known[1]
+        if type(raw) is dict:
+            if known is not None and known[0] == raw.keys():  # (a frozenset equals the keys view of the same keys)
+                return (_Folded(raw) if known[1] else _fold(raw)), known[2]
+            shaped = _fold(raw)
+            raw_keys = frozenset(raw)
+            known = self._decoders_by_key[key] = (raw_keys, raw_keys == shaped.keys(), decoders_for_shape(frozenset(shaped)))
+            return shaped, known[2]
+        if isinstance(raw, dict):  # a dict subclass (not from JSON): folded and planned each time
+            shaped = _fold(raw)
+            return shaped, decoders_for_shape(frozenset(shaped))
+        if known is None or known[0] is not None:
+            known = self._decoders_by_key[key] = (None, False, decoders_for_shape(None))
+        return raw, known[2]
 
     def forget(self, keys) -> None:
         """Drop the decoders chosen for statistics not in ``keys`` (no longer wanted)."""
