@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from statsbridge import frames
 from statsbridge.definitions import PERCENT_CATEGORIES, TIME_CATEGORIES
@@ -58,9 +59,11 @@ def hint_for(key: str, name: str, definition: dict | None) -> Hint:
     return Hint(key=key, name=name or "", category=category if isinstance(category, str) else "")
 
 
-@dataclass(frozen=True)
-class Decoded:
-    """What a decoder understood: a kind, a number (or None), and agent details."""
+class Decoded(NamedTuple):
+    """What a decoder understood: a kind, a number (or None), and agent details.
+
+    (A named tuple: one is made per value received, and a frozen dataclass costs several
+    times as much to build.)"""
 
     kind: str
     value: float | None
@@ -96,6 +99,14 @@ def decoder(name: str, *, keys: tuple | None = None) -> Callable[[Decoder], Deco
 
 def _finite_number(value) -> float | None:
     """A real finite number (not a bool), else None (JSON integers too big for a float too)."""
+    kind = type(value)
+    if kind is float:  # the common cases first, without isinstance checks (per value received)
+        return value if math.isfinite(value) else None
+    if kind is int:
+        try:
+            return float(value)  # finite whenever it converts
+        except OverflowError:
+            return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     try:
