@@ -395,12 +395,19 @@ class Decoding:
 
     def __init__(self):
         self._warned: set[str] = set()
-        self._decoders_by_key: dict[str, tuple] = {}  # statistic key → (shape, decoders)
+        self._decoders_by_key: dict[str, tuple] = {}  # statistic key → plan (see ``_plan``)
 
     def decode(self, raw, hint: Hint, *, timestamp, received: int, state: str = "fresh") -> dict:
         """Return the wire Value of ``raw``; unknown shapes become kind ``unknown``."""
         ts = _finite_number(timestamp)
         stamp = int(ts) if ts is not None and 0 <= ts < MAX_TIMESTAMP_MS else None
+        known = self._decoders_by_key.get(hint.key)
+        if known is not None and known[3] is not None and type(raw) is dict and known[0] == raw.keys():
+            # The statistic's values are Stat Server values with one number field (nearly every
+            # counter): what decode_stat_server_value would return, without the decoder chain.
+            number = _finite_number(raw[known[3]])
+            if number is not None:
+                return _to_value(Decoded(hint.numeric_kind, number), stamp, received, state)
         shaped, decoders = self._plan(raw, hint.key)
         for name, function in decoders:
             try:
@@ -423,9 +430,10 @@ class Decoding:
     def _plan(self, raw, key: str) -> tuple:
         """``raw`` as the decoders take it (an object with its keys folded) and the decoders for its shape.
 
-        Per statistic it keeps ``(raw keys, all lower case, decoders)`` of its last value: a
-        value with the same keys (nearly always) reuses them, and one whose keys are lower
-        case already is copied rather than folded key by key.
+        Per statistic it keeps ``(raw keys, all lower case, decoders, number field)`` of its
+        last value: a value with the same keys (nearly always) reuses them, one whose keys
+        are lower case already is copied rather than folded key by key, and ``number field``
+        (see ``_single_number_field``) lets ``decode`` skip the decoders altogether.
         """
         known = self._decoders_by_key.get(key)
         if type(raw) is dict:
@@ -433,19 +441,34 @@ class Decoding:
                 return (_Folded(raw) if known[1] else _fold(raw)), known[2]
             shaped = _fold(raw)
             raw_keys = frozenset(raw)
-            known = self._decoders_by_key[key] = (raw_keys, raw_keys == shaped.keys(), decoders_for_shape(frozenset(shaped)))
-            return shaped, known[2]
+            lower = raw_keys == shaped.keys()
+            decoders = decoders_for_shape(frozenset(shaped))
+            self._decoders_by_key[key] = (raw_keys, lower, decoders, _single_number_field(raw_keys, lower, decoders))
+            return shaped, decoders
         if isinstance(raw, dict):  # a dict subclass (not from JSON): folded and planned each time
             shaped = _fold(raw)
             return shaped, decoders_for_shape(frozenset(shaped))
         if known is None or known[0] is not None:
-            known = self._decoders_by_key[key] = (None, False, decoders_for_shape(None))
+            known = self._decoders_by_key[key] = (None, False, decoders_for_shape(None), None)
         return raw, known[2]
 
     def forget(self, keys) -> None:
         """Drop the decoders chosen for statistics not in ``keys`` (no longer wanted)."""
         keep = set(keys)
         self._decoders_by_key = {k: v for k, v in self._decoders_by_key.items() if k in keep}
+
+
+def _single_number_field(keys: frozenset, lower: bool, decoders: tuple) -> str | None:
+    """The one key of an object of ``keys`` that the Stat Server decoder reads a number from, when that
+    decoder is the only one for the shape and the keys are lower case; else None.
+
+    Then a value of these keys decodes to that field's number whenever it is a finite
+    number: the decoder tries its number fields in order and only this one is there.
+    """
+    if not lower or len(decoders) != 1 or decoders[0][1] is not decode_stat_server_value:
+        return None
+    fields = [key for key in keys if key in _STAT_SERVER_FIELDS]
+    return fields[0] if len(fields) == 1 else None
 
 
 def _to_value(decoded: Decoded, stamp: int | None, received: int, state: str) -> dict:

@@ -165,8 +165,14 @@ def test_one_decoding_decodes_a_sequence_as_fresh_decodings_would():
     hint = hint_for("k", "CallsWaiting", None)
     values = [{"value": 1}, {"value": 2}, {"Value": 3}, {"Value": 4}, {"value": 5, "Value": 6}, {"value": 7},
               {"intValue": 8, "tag": "x"}, {"intvalue": 9, "TAG": "y"}, 10, "11", {"value": 12}, None,
-              {"status": "Ready"}, {"STATUS": "NotReady", "reason": "Break"}, {"value": 13.5}]
+              {"status": "Ready"}, {"STATUS": "NotReady", "reason": "Break"}, {"value": 13.5},
+              # One number field (the decoders are skipped) and what must still take the long way:
+              {"value": 14}, {"value": 15.25}, {"value": True}, {"value": "16"}, {"value": None}, {"value": 10**400},
+              {"value": float("inf")}, {"value": 17}, {"value": 18, "stringvalue": "x"}, {"value": None, "stringvalue": "19"},
+              {"value": 20, "stringvalue": "x"}, {"intvalue": 21, "value": 22}, {"intvalue": 23, "value": 24}]
     kept = Decoding()
     for raw in values:
         assert kept.decode(raw, hint, timestamp=5, received=6) == Decoding().decode(raw, hint, timestamp=5,
                                                                                      received=6), raw
+    kept.decode({"value": 1}, hint, timestamp=5, received=6)
+    assert kept._decoders_by_key["k"][3] == "value"  # the short way was there to take
