@@ -148,8 +148,16 @@ def _lower(names: tuple) -> tuple:
 
 def _first(mapping: dict, *names: str):
     """The first present key of ``names`` (case-insensitive), or None."""
+    return _pick(mapping, _lower(names))
+
+
+def _pick(mapping: dict, lowered_names: tuple):
+    """The first present key of ``lowered_names`` (given in lower case) in ``mapping``, or None.
+
+    ``_first`` with the names lowered ahead of time: the decoders' own name lists are
+    constants, so the per-value lookups skip packing and lowering them."""
     lowered = _fold(mapping)
-    for name in _lower(names):
+    for name in lowered_names:
         if name in lowered:
             return lowered[name]
     return None
@@ -227,6 +235,9 @@ def agent_state_name(raw) -> str | None:
     return None
 
 
+_REASON_NAMES = _lower(("name", "reason", "code", "value", "description"))
+
+
 def _reason(raw) -> str | None:
     """A reason from a string, ``{"name"|"code"|"reason": ...}``, or a one-pair KV list."""
     if raw is None or raw == "":
@@ -236,7 +247,7 @@ def _reason(raw) -> str | None:
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         return str(raw)
     if isinstance(raw, dict):
-        named = _first(raw, "name", "reason", "code", "value", "description")
+        named = _pick(raw, _REASON_NAMES)
         if named is not None:
             return _reason(named)
         if len(raw) == 1:
@@ -257,6 +268,11 @@ def _since(raw) -> float | None:
 
 _NESTED_STATE = ("AgentStatus", "agentState", "PlaceStatus", "DNStatus")
 _STATE = ("state", "status", "agentStatus", "currentState")
+# The names the agent-state decoder looks up, lowered once (see ``_pick``).
+_NESTED_STATE_LOWER, _STATE_LOWER = _lower(_NESTED_STATE), _lower(_STATE)
+_REASON_FIELDS = _lower(("reason", "reasonCode", "reasons", "ReasonCode", "Reasons"))
+_SINCE_FIELDS = _lower(("since", "startTime", "stateStartTime", "time", "timestamp"))
+_DURATION_FIELDS = _lower(("duration", "timeInState"))
 
 
 @decoder("agent_state", keys=_NESTED_STATE + _STATE)
@@ -269,15 +285,15 @@ def decode_agent_state(raw, hint: Hint) -> Decoded | None:
     """
     if not isinstance(raw, dict):
         return None
-    nested = _first(raw, *_NESTED_STATE)
+    nested = _pick(raw, _NESTED_STATE_LOWER)
     if isinstance(nested, dict):
         return decode_agent_state(_fold(nested), hint)
-    state = agent_state_name(_first(raw, *_STATE))
+    state = agent_state_name(_pick(raw, _STATE_LOWER))
     if state is None:
         return None
-    reason = _reason(_first(raw, "reason", "reasonCode", "reasons", "ReasonCode", "Reasons"))
-    since = _since(_first(raw, "since", "startTime", "stateStartTime", "time", "timestamp"))
-    duration = _finite_number(_first(raw, "duration", "timeInState"))
+    reason = _reason(_pick(raw, _REASON_FIELDS))
+    since = _since(_pick(raw, _SINCE_FIELDS))
+    duration = _finite_number(_pick(raw, _DURATION_FIELDS))
     return Decoded(
         kind="agent_state",
         value=duration,
