@@ -131,7 +131,7 @@ class AlertEngine:
             changed = True
         if reload and await run_sync(state.escalate, observation.now):
             queued = True
-        if (changed or reload) and observation.publish_alerts is not None:
+        if (changed or reload) and observation.publisher is not None:
             await self._show(observation)
         if queued or self._monotonic() - self._outbox_at >= self._outbox_seconds:
             self._outbox_at = self._monotonic()
@@ -150,7 +150,7 @@ class AlertEngine:
         self._shown = {}
         for dashboard_id in sorted(set(previous) | set(shown)):
             items = shown.get(dashboard_id, [])
-            if items != previous.get(dashboard_id) and not await observation.publish_alerts(dashboard_id, items):
+            if items != previous.get(dashboard_id) and not await observation.publisher.publish_alerts(dashboard_id, items):
                 continue  # not routed: nobody shows it
             self._shown[dashboard_id] = items
 

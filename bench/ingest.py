@@ -99,8 +99,10 @@ async def run(ctx: Context, result: Result) -> None:
     unit = "updates/CPU-s"
     result.add("bridge vs bare long-poll reader (limit)", bridge["per_cpu_second"], unit,
                "bare aiohttp long-poll reader", bare["per_cpu_second"], Target(AT_LEAST, 0.8))
+    # At least the peer's rate (the old "at least 2x" is withdrawn, issue 20: aiocometd-noloop
+    # measures ~0.8x the bare reader, so 2x it would be 1.6x the limit itself).
     result.add("bridge vs aiocometd-noloop", bridge["per_cpu_second"], unit,
-               "aiocometd-noloop client", peer["per_cpu_second"], Target(AT_LEAST, 2.0))
+               "aiocometd-noloop client", peer["per_cpu_second"], Target(AT_LEAST, 1.0))
     result.add("bridge updates taken in vs offered", bridge["updates"] / bridge["wall"], "updates/s",
                "offered by the simulator", bridge["offered"] / bridge["wall"], Target(AT_LEAST, 0.95))
     result.notes.append(f"Each reader alone on the simulator, {n} statistics, {rate} offered updates/s, "

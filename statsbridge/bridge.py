@@ -181,10 +181,36 @@ class Bridge:
         if state is not None:
             self._on_service_state(state)
             return
-        received = frames.now_ms()
-        for item in statistic_items(channel, data):
-            self.update_rates.count(item["statisticId"])
-            self._offer(item, received)
+        items = statistic_items(channel, data)
+        if items:
+            self._offer_items(items, frames.now_ms())
+
+    def _offer_items(self, items: list[dict], received: int) -> None:
+        """Decode a message's statistic items and hand their values to the fan-out together.
+
+        Per item only the decoding and the latest value; the update rates and metrics are
+        counted once per message (in bulk), not once per update.
+        """
+        self.update_rates.count_many([item["statisticId"] for item in items])
+        wanted = self.fanout.routes.wanted
+        state = "fresh" if self.service != "UNAVAILABLE" else "stale"
+        decode = self.decoding.decode
+        values: dict[str, dict] = {}
+        taken = unknown = 0
+        for item in items:
+            key = item["statisticId"]
+            statistic = wanted.get(key)
+            if statistic is None:
+                continue
+            decoded = values[key] = decode(item.get("value"), statistic.hint, timestamp=item.get("timestamp"),
+                                           received=received, state=state)
+            taken += 1
+            if decoded["kind"] == "unknown":
+                unknown += 1
+        if unknown:
+            metrics.decode_unknown.inc(unknown)
+        if values:
+            self.fanout.offer_many(values, taken)
 
     def _offer(self, item: dict, received: int) -> None:
         key = item["statisticId"]

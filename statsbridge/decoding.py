@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from statsbridge import frames
 from statsbridge.definitions import PERCENT_CATEGORIES, TIME_CATEGORIES
@@ -58,9 +59,11 @@ def hint_for(key: str, name: str, definition: dict | None) -> Hint:
     return Hint(key=key, name=name or "", category=category if isinstance(category, str) else "")
 
 
-@dataclass(frozen=True)
-class Decoded:
-    """What a decoder understood: a kind, a number (or None), and agent details."""
+class Decoded(NamedTuple):
+    """What a decoder understood: a kind, a number (or None), and agent details.
+
+    (A named tuple: one is made per value received, and a frozen dataclass costs several
+    times as much to build.)"""
 
     kind: str
     value: float | None
@@ -96,6 +99,14 @@ def decoder(name: str, *, keys: tuple | None = None) -> Callable[[Decoder], Deco
 
 def _finite_number(value) -> float | None:
     """A real finite number (not a bool), else None (JSON integers too big for a float too)."""
+    kind = type(value)
+    if kind is float:  # the common cases first, without isinstance checks (per value received)
+        return value if math.isfinite(value) else None
+    if kind is int:
+        try:
+            return float(value)  # finite whenever it converts
+        except OverflowError:
+            return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     try:
@@ -137,8 +148,16 @@ def _lower(names: tuple) -> tuple:
 
 def _first(mapping: dict, *names: str):
     """The first present key of ``names`` (case-insensitive), or None."""
+    return _pick(mapping, _lower(names))
+
+
+def _pick(mapping: dict, lowered_names: tuple):
+    """The first present key of ``lowered_names`` (given in lower case) in ``mapping``, or None.
+
+    ``_first`` with the names lowered ahead of time: the decoders' own name lists are
+    constants, so the per-value lookups skip packing and lowering them."""
     lowered = _fold(mapping)
-    for name in _lower(names):
+    for name in lowered_names:
         if name in lowered:
             return lowered[name]
     return None
@@ -216,6 +235,9 @@ def agent_state_name(raw) -> str | None:
     return None
 
 
+_REASON_NAMES = _lower(("name", "reason", "code", "value", "description"))
+
+
 def _reason(raw) -> str | None:
     """A reason from a string, ``{"name"|"code"|"reason": ...}``, or a one-pair KV list."""
     if raw is None or raw == "":
@@ -225,7 +247,7 @@ def _reason(raw) -> str | None:
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         return str(raw)
     if isinstance(raw, dict):
-        named = _first(raw, "name", "reason", "code", "value", "description")
+        named = _pick(raw, _REASON_NAMES)
         if named is not None:
             return _reason(named)
         if len(raw) == 1:
@@ -246,6 +268,11 @@ def _since(raw) -> float | None:
 
 _NESTED_STATE = ("AgentStatus", "agentState", "PlaceStatus", "DNStatus")
 _STATE = ("state", "status", "agentStatus", "currentState")
+# The names the agent-state decoder looks up, lowered once (see ``_pick``).
+_NESTED_STATE_LOWER, _STATE_LOWER = _lower(_NESTED_STATE), _lower(_STATE)
+_REASON_FIELDS = _lower(("reason", "reasonCode", "reasons", "ReasonCode", "Reasons"))
+_SINCE_FIELDS = _lower(("since", "startTime", "stateStartTime", "time", "timestamp"))
+_DURATION_FIELDS = _lower(("duration", "timeInState"))
 
 
 @decoder("agent_state", keys=_NESTED_STATE + _STATE)
@@ -258,15 +285,15 @@ def decode_agent_state(raw, hint: Hint) -> Decoded | None:
     """
     if not isinstance(raw, dict):
         return None
-    nested = _first(raw, *_NESTED_STATE)
+    nested = _pick(raw, _NESTED_STATE_LOWER)
     if isinstance(nested, dict):
         return decode_agent_state(_fold(nested), hint)
-    state = agent_state_name(_first(raw, *_STATE))
+    state = agent_state_name(_pick(raw, _STATE_LOWER))
     if state is None:
         return None
-    reason = _reason(_first(raw, "reason", "reasonCode", "reasons", "ReasonCode", "Reasons"))
-    since = _since(_first(raw, "since", "startTime", "stateStartTime", "time", "timestamp"))
-    duration = _finite_number(_first(raw, "duration", "timeInState"))
+    reason = _reason(_pick(raw, _REASON_FIELDS))
+    since = _since(_pick(raw, _SINCE_FIELDS))
+    duration = _finite_number(_pick(raw, _DURATION_FIELDS))
     return Decoded(
         kind="agent_state",
         value=duration,
@@ -336,7 +363,10 @@ def decode_stat_server_value(raw, hint: Hint) -> Decoded | None:
         return None
     lowered = _fold(raw)
     for field in _STAT_SERVER_FIELDS:
-        number = _finite_number(lowered.get(field))
+        found = lowered.get(field)
+        if found is None:  # (most values carry one of these fields: skip the others cheaply)
+            continue
+        number = _finite_number(found)
         if number is not None:
             return Decoded(kind=hint.numeric_kind, value=number)
     number = _numeric_string(lowered.get("stringvalue"))
@@ -381,14 +411,21 @@ class Decoding:
 
     def __init__(self):
         self._warned: set[str] = set()
-        self._decoders_by_key: dict[str, tuple] = {}  # statistic key → (shape, decoders)
+        self._decoders_by_key: dict[str, tuple] = {}  # statistic key → plan (see ``_plan``)
 
     def decode(self, raw, hint: Hint, *, timestamp, received: int, state: str = "fresh") -> dict:
         """Return the wire Value of ``raw``; unknown shapes become kind ``unknown``."""
         ts = _finite_number(timestamp)
         stamp = int(ts) if ts is not None and 0 <= ts < MAX_TIMESTAMP_MS else None
-        shaped = _fold(raw) if isinstance(raw, dict) else raw
-        for name, function in self._decoders_for(shaped, hint.key):
+        known = self._decoders_by_key.get(hint.key)
+        if known is not None and known[3] is not None and type(raw) is dict and known[0] == raw.keys():
+            # The statistic's values are Stat Server values with one number field (nearly every
+            # counter): what decode_stat_server_value would return, without the decoder chain.
+            number = _finite_number(raw[known[3]])
+            if number is not None:
+                return _to_value(Decoded(hint.numeric_kind, number), stamp, received, state)
+        shaped, decoders = self._plan(raw, hint.key)
+        for name, function in decoders:
             try:
                 decoded = function(shaped, hint)
             except Exception:  # A decoder bug must not take the bridge down.
@@ -406,18 +443,48 @@ class Decoding:
             )
         return frames.value(kind="unknown", value=None, text="?", state=state, timestamp=stamp, received=received)
 
-    def _decoders_for(self, shaped, key: str) -> tuple:
-        keys = shaped.keys() if type(shaped) is _Folded else None
+    def _plan(self, raw, key: str) -> tuple:
+        """``raw`` as the decoders take it (an object with its keys folded) and the decoders for its shape.
+
+        Per statistic it keeps ``(raw keys, all lower case, decoders, number field)`` of its
+        last value: a value with the same keys (nearly always) reuses them, one whose keys
+        are lower case already is copied rather than folded key by key, and ``number field``
+        (see ``_single_number_field``) lets ``decode`` skip the decoders altogether.
+        """
         known = self._decoders_by_key.get(key)
-        if known is None or known[0] != keys:  # (a frozenset equals the keys view of the same keys)
-            shape = None if keys is None else frozenset(keys)
-            known = self._decoders_by_key[key] = (shape, decoders_for_shape(shape))
-        return known[1]
+        if type(raw) is dict:
+            if known is not None and known[0] == raw.keys():  # (a frozenset equals the keys view of the same keys)
+                return (_Folded(raw) if known[1] else _fold(raw)), known[2]
+            shaped = _fold(raw)
+            raw_keys = frozenset(raw)
+            lower = raw_keys == shaped.keys()
+            decoders = decoders_for_shape(frozenset(shaped))
+            self._decoders_by_key[key] = (raw_keys, lower, decoders, _single_number_field(raw_keys, lower, decoders))
+            return shaped, decoders
+        if isinstance(raw, dict):  # a dict subclass (not from JSON): folded and planned each time
+            shaped = _fold(raw)
+            return shaped, decoders_for_shape(frozenset(shaped))
+        if known is None or known[0] is not None:
+            known = self._decoders_by_key[key] = (None, False, decoders_for_shape(None), None)
+        return raw, known[2]
 
     def forget(self, keys) -> None:
         """Drop the decoders chosen for statistics not in ``keys`` (no longer wanted)."""
         keep = set(keys)
         self._decoders_by_key = {k: v for k, v in self._decoders_by_key.items() if k in keep}
+
+
+def _single_number_field(keys: frozenset, lower: bool, decoders: tuple) -> str | None:
+    """The one key of an object of ``keys`` that the Stat Server decoder reads a number from, when that
+    decoder is the only one for the shape and the keys are lower case; else None.
+
+    Then a value of these keys decodes to that field's number whenever it is a finite
+    number: the decoder tries its number fields in order and only this one is there.
+    """
+    if not lower or len(decoders) != 1 or decoders[0][1] is not decode_stat_server_value:
+        return None
+    fields = [key for key in keys if key in _STAT_SERVER_FIELDS]
+    return fields[0] if len(fields) == 1 else None
 
 
 def _to_value(decoded: Decoded, stamp: int | None, received: int, state: str) -> dict:

@@ -139,6 +139,7 @@ class Fanout:
         self.routes = Routes()
         self.latest: dict[str, dict] = {}
         self._pending: dict[str, dict] = {}  # key → Value not yet in the shared store
+        self._observed: set[str] = set()  # keys whose latest value changed since observers last looked
         self._waiting: dict[int, dict] = {}  # dashboard id → {key: Value} not yet sent to it
         self._work = asyncio.Event()
         self._seqs: dict[int, int] = {}
@@ -157,7 +158,34 @@ class Fanout:
         if key not in self.routes.wanted:
             return
         self._queue(key, value)
+        self._observed.add(key)
         metrics.updates_in.inc()
+
+    def offer_many(self, values: dict, updates: int | None = None) -> None:
+        """Queue many statistics' new Values at once, as ``offer`` does each (unwanted keys are left out).
+
+        ``updates``: how many upstream updates ``values`` stand for (a statistic updated
+        twice in one message counts twice), default one per value; counted once per call.
+        """
+        wanted = self.routes.wanted
+        if not values.keys() <= wanted.keys():  # (a set comparison in C; the bridge filtered already)
+            kept = {k: v for k, v in values.items() if k in wanted}
+            updates = len(kept) if updates is None else updates - (len(values) - len(kept))
+            values = kept
+        if not values:
+            return
+        self.latest.update(values)
+        self._pending.update(values)
+        self._observed.update(values)
+        waiting, by_key = self._waiting, self.routes.dashboards_by_key
+        for key, value in values.items():
+            for dashboard_id in by_key.get(key, ()):
+                items = waiting.get(dashboard_id)
+                if items is None:  # (not setdefault: that builds a dict per update)
+                    items = waiting[dashboard_id] = {}
+                items[key] = value
+        self._work.set()
+        metrics.updates_in.inc(len(values) if updates is None else updates)
 
     def _queue(self, key: str, value: dict) -> None:
         self.latest[key] = self._pending[key] = value
@@ -168,6 +196,11 @@ class Fanout:
                 items = waiting[dashboard_id] = {}
             items[key] = value
         self._work.set()
+
+    def take_observed(self) -> frozenset:
+        """The statistics whose latest value changed since the last call (for observers)."""
+        observed, self._observed = self._observed, set()
+        return frozenset(observed)
 
     def set_connection(self, *, upstream: str | None = None, service: str | None = None,
                        poll_seconds: float | None = None) -> None:
@@ -204,6 +237,7 @@ class Fanout:
             for key, item in stored_values.items():
                 # Whatever an earlier bridge left is not fresh until upstream confirms it.
                 self.latest[key] = frames.with_state(item, "stale") if item["state"] == "fresh" else item
+                self._observed.add(key)
         self.latest = {k: v for k, v in self.latest.items() if k in known}
         self._pending = {k: v for k, v in self._pending.items() if k in known}
         waiting = {
@@ -292,6 +326,7 @@ class Fanout:
         for key, item in self.latest.items():
             if key in self.routes.wanted and (queued := transform(item)) is not None:
                 self._queue(key, queued)
+                self._observed.add(key)
                 count += 1
         return count
 
@@ -362,19 +397,14 @@ class Fanout:
         self._connection_changed = self._connection_changed or connection_changed
         self._work.set()
 
-    async def drain_history(self) -> None:
-        """Write every history sample gathered so far, the throttled ones too, and wait until they are written."""
-        await self._history.drain()
-
     def _observe(self, changed: dict, published: int) -> None:
+        """Count a publish's values in the metrics, once per publish (not per value)."""
         metrics.updates_out.inc(len(changed))
-        for item in changed.values():
-            if item["state"] != "fresh":
-                continue
-            if item["timestamp"]:
-                metrics.update_age.observe(max(0.0, (published - item["timestamp"]) / 1000))
-            if item["received"]:
-                metrics.fanout_lag.observe(max(0.0, (published - item["received"]) / 1000))
+        fresh = [item for item in changed.values() if item["state"] == "fresh"]
+        metrics.observe_many(metrics.update_age, [max(0.0, (published - stamp) / 1000)
+                                                  for item in fresh if (stamp := item["timestamp"])])
+        metrics.observe_many(metrics.fanout_lag, [max(0.0, (published - received) / 1000)
+                                                  for item in fresh if (received := item["received"])])
 
     async def publish_alerts(self, dashboard_id: int, items: list[dict]) -> bool:
         """Store and send a dashboard's open alerts (``frames.alert`` items, the whole list);
@@ -397,4 +427,4 @@ class Fanout:
         )
         self._connection_changed = True
         await self.flush()
-        await self.drain_history()
+        await self._history.drain()  # every sample gathered, the throttled ones too

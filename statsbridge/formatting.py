@@ -26,6 +26,7 @@ The rules, and why:
 - Anything without a number (unknown, missing, not finite) shows "?", never 0.
 """
 
+import functools
 import math
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
@@ -57,6 +58,8 @@ def numeric(value: dict | None) -> float | None:
 
 def decimal_text(number: float, places: int) -> str:
     """``number`` grouped by thousands with at most ``places`` decimals (formatting.js ``decimalText``)."""
+    if -1e15 < number < 1e15 and number == int(number):  # a whole number (most counts): no rounding to do
+        return f"{int(number):,}"
     with localcontext() as context:
         context.prec = _PRECISION
         rounded = Decimal(repr(float(number))).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
@@ -84,8 +87,13 @@ def format_number(number: float, fmt: str) -> str:
     return decimal_text(number, NUMBER_PLACES)
 
 
+@functools.lru_cache(maxsize=8192)
 def kind_text(kind: str, number: float) -> str:
-    """Word a number of a wire kind ("number", "duration", "percentage") as ``auto`` shows it."""
+    """Word a number of a wire kind ("number", "duration", "percentage") as ``auto`` shows it.
+
+    Remembered for the most recent numbers: the bridge words every value it receives, and
+    statistics keep showing the same few numbers (equal numbers word the same: 1 and 1.0,
+    0.0 and -0.0)."""
     return format_number(number, KIND_FORMAT.get(kind, "number"))
 
 

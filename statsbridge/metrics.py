@@ -6,6 +6,8 @@ Every web process also exports the shared status the active bridge writes, so on
 scrape of any web process says whether the bridge is up and the service available.
 """
 
+from bisect import bisect_left
+
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
@@ -42,6 +44,26 @@ fanout_lag = Histogram(
 decode_unknown = Counter("ccdash_decode_unknown", "Values whose shape was not understood.")
 websocket_clients = Gauge("ccdash_websocket_clients", "Open dashboard/wall WebSockets in this process.", ["kind"])
 client_frames_rejected = Counter("ccdash_client_frames_rejected", "Client frames answered with an error.", ["code"])
+
+
+def observe_many(histogram: Histogram, amounts: list) -> None:
+    """Observe every amount of ``amounts`` in an unlabelled ``histogram`` at once.
+
+    The same counts and sum as one ``observe`` per amount, with one increment per bucket
+    touched and one of the sum: the bridge observes a tick's values together instead of
+    paying a locked increment (and a bucket scan) per value.
+    """
+    if not amounts:
+        return
+    histogram._raise_if_not_observable()
+    bounds = histogram._upper_bounds  # ascending, the last one +Inf
+    counts = [0] * len(bounds)
+    for amount in amounts:
+        counts[bisect_left(bounds, amount)] += 1  # the first bucket with amount <= bound, as observe picks
+    histogram._sum.inc(sum(amounts))
+    for index, count in enumerate(counts):
+        if count:
+            histogram._buckets[index].inc(count)
 
 
 def set_upstream_state(state: str) -> None:

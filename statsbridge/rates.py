@@ -39,6 +39,11 @@ class UpdateRates:
         self.total += 1
         self._by_key[key] += 1
 
+    def count_many(self, keys: list) -> None:
+        """One update of each statistic of ``keys`` arrived (a key may repeat): a message's in one go."""
+        self.total += len(keys)
+        self._by_key.update(keys)  # counted in C, not one Python increment per update
+
     def snapshot(self, held: dict) -> dict:
         """Sample now if due; the rates overall and per subscription of ``held`` (id → keys).
 

@@ -62,9 +62,12 @@ async def test_the_engine_shows_fired_alerts_and_clears_them_when_resolved():
     runner = SyncRunner("test-screens")
     published = []
 
-    async def publish(dashboard_id, items):
-        published.append((dashboard_id, [(i["rule"], i["state"], i["text"]) for i in items]))
-        return True
+    class Screens:  # the observers' Publisher interface
+        async def publish_alerts(self, dashboard_id, items):
+            published.append((dashboard_id, [(i["rule"], i["state"], i["text"]) for i in items]))
+            return True
+
+    publish = Screens()
 
     def add_rule():
         rule = Rule.objects.create(name="stale floor", severity="warning", kind=Rule.STALE, stale_seconds=1)
@@ -77,18 +80,18 @@ async def test_the_engine_shows_fired_alerts_and_clears_them_when_resolved():
         down = {"upstream": "connected", "service": "UNAVAILABLE", "bridge": "up"}
         up = {"upstream": "connected", "service": "AVAILABLE", "bridge": "up"}
         engine = AlertEngine(runner, reload_seconds=0)
-        await engine.observe(Observation(fresh, routes, up, True, 0, publish))
+        await engine.observe(Observation(fresh, routes, up, True, 0, publisher=publish))
         assert published == [(dashboard.pk, [])]  # a new bridge clears what a predecessor left
-        await engine.observe(Observation(fresh, routes, down, False, 100, publish))
-        await engine.observe(Observation(fresh, routes, down, False, 1_099, publish))
+        await engine.observe(Observation(fresh, routes, down, False, 100, publisher=publish))
+        await engine.observe(Observation(fresh, routes, down, False, 1_099, publisher=publish))
         assert len(published) == 1
-        await engine.observe(Observation(fresh, routes, down, False, 1_100, publish))
+        await engine.observe(Observation(fresh, routes, down, False, 1_100, publisher=publish))
         text = "Data on Floor stale for more than 1 s: statistics service UNAVAILABLE"
         assert published[1:] == [(dashboard.pk, [("stale floor", "firing", text)])]
         await runner(lambda: Alert.objects.update(state=Alert.ACKNOWLEDGED))
-        await engine.observe(Observation(fresh, routes, down, False, 1_200, publish))
+        await engine.observe(Observation(fresh, routes, down, False, 1_200, publisher=publish))
         assert published[2:] == [(dashboard.pk, [("stale floor", "acknowledged", text)])]
-        await engine.observe(Observation(fresh, routes, up, True, 1_300, publish))
+        await engine.observe(Observation(fresh, routes, up, True, 1_300, publisher=publish))
         assert published[3:] == [(dashboard.pk, [])]
         assert await runner(lambda: Alert.objects.get().state) == Alert.RESOLVED
         await engine.close()
