@@ -74,7 +74,7 @@ async def test_creates_run_in_a_bounded_window_and_failed_batches_are_retried_al
     control_api = Control(simulator)
     # The first two creates fail (500): each is retried alone, under a new id.
     await control_api.call("POST", "/fail", {"scope": "subscriptions", "status": 500, "count": 2})
-    user, _dashboard, _widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
+    _user, _dashboard, _widget, keys = await database_sync_to_async(seed)(simulator.tenant.model.objects())
     truth = await eventually(lambda: exactly_once(control_api, keys), 15, "every statistic subscribed once")
     assert in_flight["peak"] == WINDOW, "six batches went out at most three at a time"
     assert in_flight["calls"] == len(keys) + 2, "only the two failed batches were sent again"
