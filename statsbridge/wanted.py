@@ -17,9 +17,9 @@ from django.utils.module_loading import import_string
 from statsbridge.decoding import Hint, hint_for
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Wanted:
-    """One statistic to subscribe: its upstream descriptor and decoding hint."""
+    """One statistic to subscribe: its upstream descriptor and decoding hint (slotted: one per statistic)."""
 
     key: str
     descriptor: dict
