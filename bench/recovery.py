@@ -21,6 +21,7 @@ import redis.asyncio as aioredis
 
 from bench.common import AT_MOST, Context, Result, Target
 from bench.procs import BenchError, wait_until
+from bench.profiling import profile_process
 from bench.stack import Stack
 from bench.swarm import start_swarm
 
@@ -29,6 +30,7 @@ from bench.swarm import start_swarm
 # on 1,000-statistic dashboards measure the web process's snapshots, not the recovery.
 SCALE_OUT_FROM = 50_000
 MGET_CHUNK = 5000
+PROFILE_SECONDS = 15
 # Statistics -> the recovery time limit (s), the target at that size.
 TARGETS_SECONDS = {10_000: 2.0, 100_000: 10.0}
 
@@ -127,7 +129,7 @@ async def recover_scaled_out(n: int, rounds: int) -> dict:
     """``rounds`` UNAVAILABLE/AVAILABLE cycles with ``n`` statistics held by ``runbridge`` on
     Redis; seconds from AVAILABLE to every value fresh in the shared store."""
     dashboards = max(1, n // per_dashboard(n))
-    times, resubscribed = [], []
+    times, resubscribed, cpu, profile = [], [], [], None
     timeout = max(60, n / 1000)
     async with Stack(f"recovery-{n}", redis=True) as stack:
         await stack.start_simulator(n)
@@ -142,9 +144,15 @@ async def recover_scaled_out(n: int, rounds: int) -> dict:
 
         try:
             await wait_until(watch.all_fresh, timeout, "every stored value fresh", interval=0.5, check=check)
-            for _ in range(rounds):
+            for number in range(rounds):
                 await stack.sim_post("/simulator/service", {"state": "UNAVAILABLE"})
                 await wait_until(watch.none_fresh, timeout, "every stored value stale", interval=0.2, check=check)
+                cpu_before = bridge.cpu(), stack.sim_proc.cpu()
+                profiling = None
+                if number == rounds - 1:  # the last round is profiled (py-spy samples the bridge)
+                    profiling = asyncio.create_task(profile_process(bridge.pid, PROFILE_SECONDS,
+                                                                    stack.dir / "bridge-profile.txt"))
+                    await asyncio.sleep(0.5)  # py-spy attaches before the clock starts
                 started = time.monotonic()
                 await stack.sim_post("/simulator/service", {"state": "AVAILABLE"})
                 fresh, upstream = await asyncio.gather(
@@ -152,10 +160,13 @@ async def recover_scaled_out(n: int, rounds: int) -> dict:
                     wait_until(subscribed, timeout, f"{n} statistics re-subscribed", interval=0.02, check=check))
                 times.append(fresh - started)
                 resubscribed.append(upstream)
+                cpu.append((round(bridge.cpu() - cpu_before[0], 2), round(stack.sim_proc.cpu() - cpu_before[1], 2)))
+                if profiling is not None:
+                    profile = await profiling
         finally:
             await watch.client.aclose()
     return {"times": times, "resubscribed": resubscribed, "dashboards": dashboards, "clients": 0,
-            "deployment": "runbridge, Redis"}
+            "deployment": "runbridge, Redis", "cpu_seconds_bridge_simulator": cpu, "profile": profile}
 
 
 async def run(ctx: Context, result: Result) -> None:
@@ -173,6 +184,11 @@ async def run(ctx: Context, result: Result) -> None:
         result.add(f"recovery time at {n:,} statistics, median round", median, "s", "limit (target)", limit)
         result.add(f"re-subscribed upstream at {n:,} statistics, worst round", max(measured["resubscribed"]), "s",
                    "limit (target)", limit)
+        if measured.get("profile"):
+            result.profile = f"py-spy of runbridge, first {PROFILE_SECONDS} s after AVAILABLE ({n:,} statistics):\n" \
+                + measured["profile"]
+        if "cpu_seconds_bridge_simulator" in measured:
+            counts[f"{n} cpu_seconds_each_round_bridge_simulator"] = measured["cpu_seconds_bridge_simulator"]
         counts.update({f"{n} dashboards": measured["dashboards"], f"{n} clients": measured["clients"],
                        f"{n} seconds_each_round": [round(t, 3) for t in times],
                        f"{n} seconds_to_resubscribed_upstream": [round(t, 3) for t in measured["resubscribed"]]})
