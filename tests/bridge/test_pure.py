@@ -172,6 +172,22 @@ def test_statistics_of_one_value_shape_share_one_plan_of_decoders():
     assert decoding._decoders_by_key["k0"] is not decoding._decoders_by_key["k2"]
 
 
+def test_newest_value_time_per_subscription_is_recomputed_once_a_second_or_on_change():
+    from types import SimpleNamespace
+
+    from statsbridge.bridge_status import last_updates
+
+    holder = SimpleNamespace()
+    latest = {"a": {"received": 5}, "b": {"received": 9}}
+    shown = [("s1", frozenset({"a", "b"})), ("s2", frozenset({"c"}))]
+    assert last_updates(holder, shown, latest, now=10.0) == {"s1": 9, "s2": None}
+    latest["c"] = {"received": 12}
+    assert last_updates(holder, shown, latest, now=10.5) == {"s1": 9, "s2": None}, "kept within the second"
+    assert last_updates(holder, shown, latest, now=11.0) == {"s1": 9, "s2": 12}
+    latest["a"] = {"received": 20}
+    assert last_updates(holder, shown[:1], latest, now=11.1) == {"s1": 20}, "subscriptions changed: recomputed"
+
+
 def test_hints_and_duration_formatting():
     assert hint_for("k", "", {"category": "ServiceFactor"}).numeric_kind == "percentage"
     assert hint_for("k", "CallsWaiting", None).numeric_kind == "number"
