@@ -26,6 +26,10 @@ class BridgeSettings:
     # frames per socket (≤ 1/floor per dashboard a second) and merges bursts into one frame.
     frame_floor_seconds: float = 0.015
     subscription_batch_size: int = 500
+    # POST /subscriptions calls in flight at once while (re)subscribing: 100,000 statistics
+    # are 200 batches, one round trip each; a window overlaps their waits without flooding
+    # the tenant (each batch still succeeds or fails alone).
+    subscription_create_window: int = 8
     history_retention_hours: float = 24.0
     lease_seconds: float = 3.0
     # How often the active bridge writes its status and web processes read it. A bridge

@@ -209,6 +209,12 @@ class SubscriptionBook:
                     work.append(Peek(subscription_id, keys))
         return work
 
+    def is_current(self, create: Create) -> bool:
+        """Whether ``create`` is still the batch's create under way: a create handed out and not
+        yet sent is skipped (never sent) once the plan it belongs to was dropped."""
+        batch = self._batches.get(create.batch)
+        return batch is not None and batch.in_flight == create.operation_id
+
     def next_due(self, now: float) -> float | None:
         """Seconds until the next action falls due (0 when one is due), None when nothing waits."""
         times = [b.due for b in self._batches.values() if b.in_flight is None and b.keys]

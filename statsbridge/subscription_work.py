@@ -4,15 +4,20 @@ What to create, hold, retry, peek and delete is decided by the sans-I/O
 ``statsbridge.subscribing.SubscriptionBook``; this worker makes the REST calls, in one
 task, so that the event loop that reads CometD never waits on them (a server expires a
 client that stops polling). Every action succeeds or fails alone: one failed batch or
-peek never stops the others, and is retried alone, with backoff.
+peek never stops the others, and is retried alone, with backoff. Creates run
+concurrently, at most ``BRIDGE["SUBSCRIPTION_CREATE_WINDOW"]`` in flight (100,000
+statistics are 200 round trips: one after another they took longer than the 10 s a
+recovery may take); the book is told each outcome as it comes, in any order.
 """
 
 import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable, Iterable
 
 from statsbridge import frames, metrics, store
+from statsbridge.conf import bridge_settings
 from statsbridge.subscribing import (
     REFUSED,
     TRANSIENT,
@@ -40,6 +45,7 @@ class SubscriptionWorker:
         self._resubscribing: tuple | None = None  # (reason, started, statistics) until every batch is done
         self.last_resubscribe: dict | None = None
         self._work = asyncio.Event()
+        self.create_window = bridge_settings().subscription_create_window
 
     # ------------------------------------------------------------ requests (never block)
 
@@ -101,8 +107,7 @@ class SubscriptionWorker:
         for action in deletes:
             await self._bridge.link.delete_subscriptions(list(action.subscription_ids))
         creates = [a for a in actions if isinstance(a, Create)]
-        for action in creates:
-            await self._create(action)
+        await run_window(creates, self._create_current, self.create_window)
         peeks = [a for a in actions if isinstance(a, Peek)]
         if peeks:
             await asyncio.gather(*(self._peek(action) for action in peeks))
@@ -127,6 +132,12 @@ class SubscriptionWorker:
             "resubscribed (%s): %d statistics in %d subscriptions, %d refused, %.2f s",
             reason, count, len(book.held), len(book.refused), elapsed,
         )
+
+    async def _create_current(self, action: Create) -> None:
+        # A create still queued behind the window when its plan was dropped (UNAVAILABLE,
+        # new session) is never sent: it would only be refused or deleted again.
+        if self._bridge.book.is_current(action):
+            await self._create(action)
 
     async def _create(self, action: Create) -> None:
         """``POST /subscriptions`` for one batch; its outcome goes to the book, values to dashboards."""
@@ -206,6 +217,28 @@ class SubscriptionWorker:
             current = fanout.latest.get(key)
             if current is not None and current["state"] == "fresh":
                 fanout.offer(key, frames.with_state(current, "stale"))
+
+
+async def run_window(items: Iterable, run: Callable[[object], Awaitable[None]], window: int) -> None:
+    """Await ``run(item)`` for every item, at most ``window`` at once, in order of start.
+
+    ``run`` must handle its own failures (the book is told each outcome); an exception
+    escaping it is a bug and cancels nothing else before being raised.
+    """
+    pending = list(items)
+    if not pending:
+        return
+    queue = iter(pending)
+
+    async def lane() -> None:
+        for item in queue:  # the shared iterator hands each item to exactly one lane
+            await run(item)
+
+    lanes = [asyncio.create_task(lane()) for _ in range(max(1, min(window, len(pending))))]
+    results = await asyncio.gather(*lanes, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
 
 
 def update_gauges(held: dict) -> None:

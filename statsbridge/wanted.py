@@ -17,9 +17,9 @@ from django.utils.module_loading import import_string
 from statsbridge.decoding import Hint, hint_for
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Wanted:
-    """One statistic to subscribe: its upstream descriptor and decoding hint."""
+    """One statistic to subscribe: its upstream descriptor and decoding hint (slotted: one per statistic)."""
 
     key: str
     descriptor: dict
@@ -54,7 +54,14 @@ def build_routes(rows: Iterable[tuple], slugs: Mapping[int, str]) -> Routes:
         if key not in wanted:
             wanted[key] = Wanted(key, descriptor(key, object_type, object_id, name, definition), hint_for(key, name, definition))
         by_key.setdefault(key, set()).add(dashboard_id)
-    return Routes(wanted=wanted, dashboards_by_key={k: frozenset(v) for k, v in by_key.items()}, slugs=dict(slugs))
+    # Statistics shown on the same dashboards share one frozenset (a large tenant has
+    # 100,000 statistics over a few hundred dashboard sets: ~200 bytes saved each).
+    shared: dict[frozenset, frozenset] = {}
+    by_dashboards = {}
+    for key, ids in by_key.items():
+        ids = frozenset(ids)
+        by_dashboards[key] = shared.setdefault(ids, ids)
+    return Routes(wanted=wanted, dashboards_by_key=by_dashboards, slugs=dict(slugs))
 
 
 def load_routes() -> Routes:

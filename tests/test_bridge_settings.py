@@ -12,6 +12,7 @@ def test_defaults_and_overrides_are_typed():
     built = BridgeSettings.from_mapping({"FRAME_FLOOR_SECONDS": "0.5", "SUBSCRIPTION_BATCH_SIZE": 7})
     assert built.frame_floor_seconds == 0.5 and built.subscription_batch_size == 7
     assert built.heartbeat_seconds == BridgeSettings().heartbeat_seconds
+    assert BridgeSettings.from_mapping({"SUBSCRIPTION_CREATE_WINDOW": "3"}).subscription_create_window == 3
     with pytest.raises(dataclasses.FrozenInstanceError):
         built.frame_floor_seconds = 1.0
 

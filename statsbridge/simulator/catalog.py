@@ -47,6 +47,9 @@ class StatisticSpec:
     subject: str
     main_mask: str
     compute: Callable[[m.ContactCentre, str, str], dict]
+    # Object types for which the value moves only when that object enters a state (never
+    # with the clock alone): open statistics of these are recomputed only then.
+    event_driven_for: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -159,13 +162,13 @@ _STATES_LOGGED_IN = (m.READY, m.NOT_READY, m.TALKING, m.AFTER_CALL_WORK)
 
 CATALOG: dict[str, StatisticSpec] = {spec.name: spec for spec in (
     StatisticSpec("CurrentAgentState", (m.AGENT,), "Current state of the agent (agent-state structure).",
-                  "agent-state", "CurrentState", "AgentStatus", "*", _agent_state),
+                  "agent-state", "CurrentState", "AgentStatus", "*", _agent_state, (m.AGENT,)),
     StatisticSpec("TimeInCurrentState", (m.AGENT,), "Seconds the agent has spent in its current state.",
                   "duration", "CurrentTime", "AgentStatus", "*", _time_in_state),
     StatisticSpec("AgentCallsHandled", (m.AGENT,), "Calls the agent finished (talk and wrap-up) in the interval.",
-                  "count", "TotalNumber", "DNAction", "CallInbound", _calls_handled),
+                  "count", "TotalNumber", "DNAction", "CallInbound", _calls_handled, (m.AGENT,)),
     StatisticSpec("AverageHandlingTime", _ALL, "Average talk plus after-call-work seconds per finished call.",
-                  "average", "AverageTime", "DNAction", "CallInbound,AfterCallWork", _handling_time),
+                  "average", "AverageTime", "DNAction", "CallInbound,AfterCallWork", _handling_time, (m.AGENT,)),
     StatisticSpec("AgentsReady", (m.GROUP_AGENTS,), "Agents of the group that are Ready.",
                   "count", "CurrentNumber", "AgentStatus", "WaitForNextCall", _agents_in(m.READY)),
     StatisticSpec("AgentsNotReady", (m.GROUP_AGENTS,), "Agents of the group that are NotReady (any reason).",
@@ -195,6 +198,12 @@ CATALOG: dict[str, StatisticSpec] = {spec.name: spec for spec in (
     StatisticSpec("TotalReadyTime", (m.AGENT, m.GROUP_AGENTS), "Seconds spent Ready (WaitForNextCall) since the start.",
                   "duration", "TotalAdjustedTime", "DNStatus", "WaitForNextCall", _ready_time),
 )}
+
+# A statistic opened by name resolves to the same (frozen) value every time: shared, so a
+# 100,000-statistic tenant does not hold 100,000 copies.
+_NAMED: dict[str, Resolved] = {
+    name: Resolved(spec, name, "Changes", DEFAULT_PERIOD_SECONDS, 0.0, None) for name, spec in CATALOG.items()
+}
 
 # What a syntactically valid definition that matches nothing the model computes gets.
 NO_VALUE_YET = StatisticSpec("CustomStatistic", m.OBJECT_TYPES,
@@ -244,7 +253,7 @@ def resolve(descriptor: dict, has_object: Callable[[str, str], bool]) -> Resolve
             raise StatisticError(f"unknown statistic name {name!r}")
         if object_type not in spec.object_types:
             raise StatisticError(f"statistic {name} does not apply to objectType {object_type}")
-        return Resolved(spec, name, "Changes", DEFAULT_PERIOD_SECONDS, 0.0, None)
+        return _NAMED[name]
     if name is not None and not isinstance(name, str):
         raise StatisticError("name must be a string")
     return _resolve_definition(definition, object_type, name)

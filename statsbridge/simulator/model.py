@@ -103,6 +103,9 @@ class ContactCentre:
         self.agents: dict[str, Agent] = {}
         self.groups: dict[str, Group] = {}
         self.queues: dict[str, Queue] = {}
+        # Agents that entered a state since the last ``take_changed``: the only agents whose
+        # event-driven statistics (state, calls handled, handling time) can have moved.
+        self.changed: set[str] = set()
         width = max(3, len(str(agents)))
         for index in range(queues):
             base = GROUP_NAMES[index % len(GROUP_NAMES)]
@@ -129,6 +132,11 @@ class ContactCentre:
         """Whether the tenant has that object."""
         table = {AGENT: self.agents, GROUP_AGENTS: self.groups, QUEUE: self.queues}.get(object_type)
         return table is not None and object_id in table
+
+    def take_changed(self) -> set[str]:
+        """The agents that changed state since the last call (and forget them)."""
+        changed, self.changed = self.changed, set()
+        return changed
 
     def step(self, dt: float) -> None:
         """Advance model time by ``dt`` seconds."""
@@ -157,6 +165,7 @@ class ContactCentre:
 
     def _enter(self, agent: Agent, state: str, duration: float, reason: str | None = None) -> None:
         agent.time_in[agent.state] = agent.time_in.get(agent.state, 0.0) + (self.now - agent.state_since)
+        self.changed.add(agent.agent_id)
         agent.state = state
         agent.reason = reason
         agent.state_since = self.now

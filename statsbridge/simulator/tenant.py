@@ -60,13 +60,23 @@ class Tenant:
         return stat
 
     def evaluate(self) -> int:
-        """Recompute every open statistic and queue the notifications due; returns how many items."""
+        """Recompute every open statistic that can have moved and queue the notifications due;
+        returns how many items.
+
+        Event-driven statistics (an agent's state, calls handled, handling time) are skipped
+        unless their agent entered a state since the last evaluation: their value, and so
+        whether a notification is due, cannot have changed. With 100,000 agent statistics
+        this is what keeps a tick from costing a core.
+        """
+        changed = self.model.take_changed()
         cache: dict = {}
         stamp, mono = now_ms(), time.monotonic()
         batches: dict = {}
         for subscription in self.registry.by_id.values():
             session = subscription.session
             for stat in subscription.statistics.values():
+                if stat.event_driven and stat.object_id not in changed:
+                    continue
                 key = stat.value_key
                 value = cache.get(key)
                 if value is None:

@@ -158,6 +158,36 @@ def test_one_decoding_follows_a_statistic_whose_value_changes_shape():
     assert decode({"value": 9}, "CallsWaiting", decoding=decoding)["value"] == 9
 
 
+def test_statistics_of_one_value_shape_share_one_plan_of_decoders():
+    decoding = Decoding()
+    for number in range(100):  # a large tenant: many statistics, a handful of shapes
+        key = f"k{number}"
+        value = decoding.decode({"value": number} if number % 2 else {"status": 4, "time": 1}, Hint(key),
+                                timestamp=1, received=1)
+        assert value["kind"] == ("number" if number % 2 else "agent_state")
+    plans = {id(plan) for plan in decoding._decoders_by_key.values()}
+    assert len(decoding._decoders_by_key) == 100 and len(plans) == 2, "one (shape, decoders) per shape"
+    # A statistic whose value changes shape moves to that shape's plan, alone.
+    assert decoding.decode({"value": 1, "extra": 2}, Hint("k0"), timestamp=1, received=1)["kind"] == "number"
+    assert decoding._decoders_by_key["k0"] is not decoding._decoders_by_key["k2"]
+
+
+def test_newest_value_time_per_subscription_is_recomputed_once_a_second_or_on_change():
+    from types import SimpleNamespace
+
+    from statsbridge.bridge_status import last_updates
+
+    holder = SimpleNamespace()
+    latest = {"a": {"received": 5}, "b": {"received": 9}}
+    shown = [("s1", frozenset({"a", "b"})), ("s2", frozenset({"c"}))]
+    assert last_updates(holder, shown, latest, now=10.0) == {"s1": 9, "s2": None}
+    latest["c"] = {"received": 12}
+    assert last_updates(holder, shown, latest, now=10.5) == {"s1": 9, "s2": None}, "kept within the second"
+    assert last_updates(holder, shown, latest, now=11.0) == {"s1": 9, "s2": 12}
+    latest["a"] = {"received": 20}
+    assert last_updates(holder, shown[:1], latest, now=11.1) == {"s1": 20}, "subscriptions changed: recomputed"
+
+
 def test_hints_and_duration_formatting():
     assert hint_for("k", "", {"category": "ServiceFactor"}).numeric_kind == "percentage"
     assert hint_for("k", "CallsWaiting", None).numeric_kind == "number"

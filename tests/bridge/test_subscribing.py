@@ -359,3 +359,78 @@ def test_a_polling_connection_carries_its_period_and_counts_as_live():
     assert shown_values(["a"], {"a": value}, polling)["a"]["state"] == "fresh"
     status = {"connection": polling, "heartbeat": frames.now_ms()}
     assert readiness(status)[:2] == (True, "polling every 5 s (CometD cannot be held)")
+
+
+# ---------------------------------------------------------------- many batches in flight at once
+
+
+def held_exactly_once(b, wanted):
+    """Every wanted key is in exactly one held subscription."""
+    counted = [k for keys in b.held.values() for k in keys]
+    return len(counted) == len(set(counted)) and set(counted) == set(wanted)
+
+
+def test_batches_in_flight_together_answer_in_any_order_and_failures_are_retried_alone():
+    wanted = {f"k{i:03}" for i in range(100)}
+    b = book(batch_size=7)
+    b.want(wanted)
+    creates = of(Create, b.actions(0.0))
+    assert len(creates) == 15 and len({c.operation_id for c in creates}) == 15
+    assert sorted(k for c in creates for k in c.keys) == sorted(wanted), "each key in exactly one batch"
+    failed = creates[3], creates[11]
+    # Outcomes arrive in reverse order of sending, two of them failures.
+    for create in reversed(creates):
+        if create in failed:
+            b.create_failed(create, TRANSIENT if create is failed[0] else FAILED, "HTTP 500", now=1.0)
+        else:
+            b.created(create, items(*create.keys), {}, partial=False)
+    assert b.busy and b.held_keys() == wanted - set(failed[0].keys) - set(failed[1].keys)
+    assert b.actions(1.0) == [Delete(tuple(sorted(c.operation_id for c in failed)))], "not due before the backoff"
+    retries = of(Create, b.actions(2.0))
+    assert [r.keys for r in retries] == [f.keys for f in failed], "the failed batches alone, as they were"
+    assert not {r.operation_id for r in retries} & {c.operation_id for c in creates}, "under new ids"
+    for retry in reversed(retries):
+        b.created(retry, items(*retry.keys), {}, partial=False)
+    assert held_exactly_once(b, wanted) and not b.busy and b.actions(3.0) == []
+
+
+def test_a_create_still_queued_when_the_plan_is_dropped_is_not_current():
+    b = book(batch_size=2)
+    b.want({"a", "b", "c", "d"})
+    sent, queued = of(Create, b.actions(0.0))
+    assert b.is_current(sent) and b.is_current(queued)
+    b.drop_all()  # UNAVAILABLE while ``queued`` waits behind the window
+    assert not b.is_current(queued), "never sent: it would only be refused"
+    b.created(sent, items(*sent.keys), {}, partial=False)  # the one sent answers late
+    # Both ids are deleted (DELETE is fire-and-forget): the late one may exist upstream.
+    assert b.held == {} and b.actions(0.0) == [Delete((sent.operation_id, queued.operation_id))]
+    b.want({"a", "b", "c", "d"})
+    again = of(Create, b.actions(0.0))
+    assert sorted(k for c in again for k in c.keys) == ["a", "b", "c", "d"]
+    assert not {c.operation_id for c in again} & {sent.operation_id, queued.operation_id}
+    for create in again:
+        b.created(create, items(*create.keys), {}, partial=False)
+    assert held_exactly_once(b, {"a", "b", "c", "d"})
+
+
+async def test_the_window_bounds_how_many_run_at_once_and_runs_each_item_once():
+    import asyncio
+
+    from statsbridge.subscription_work import run_window
+
+    state = {"now": 0, "peak": 0}
+    done = []
+
+    async def run(item):
+        state["now"] += 1
+        state["peak"] = max(state["peak"], state["now"])
+        await asyncio.sleep(0.001 * (item % 3))
+        done.append(item)
+        state["now"] -= 1
+
+    await run_window(range(20), run, 4)
+    assert sorted(done) == list(range(20)) and state["peak"] == 4
+    state["peak"] = 0
+    await run_window([1, 2], run, 8)
+    assert state["peak"] == 2
+    await run_window([], run, 8)
