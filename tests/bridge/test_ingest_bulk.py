@@ -80,7 +80,7 @@ def test_rates_count_a_message_at_once_as_one_by_one():
 
 @pytest.fixture
 async def bridge():
-    fanout = Fanout(run_sync, layer=Layer(), record_history=False, tick_seconds=0.25)
+    fanout = Fanout(run_sync, layer=Layer(), record_history=False, floor_seconds=0.25)
     await fanout.set_routes(routes_of({1: ["a", "b"], 2: ["b", "c"]}))
     await fanout.flush()  # the first connection status
     fanout.layer.sent.clear()
