@@ -25,6 +25,7 @@ import math
 import signal
 
 from bench.common import AT_LEAST, AT_MOST, Context, Result, Target
+from bench.latency import runqueue_seconds
 from bench.procs import BenchError, CpuWindow, wait_until
 from bench.profiling import profile_process
 from bench.stack import Stack
@@ -48,18 +49,22 @@ def _publisher_args(stack: Stack, mode: str, rate: float, name: str, tick: float
 
 
 def window_figures(before: dict, after: dict, pub_before: dict, pub_after: dict, web_cpu: CpuWindow,
-                   client_cores: list, clients_per_dashboard: float) -> dict:
+                   client_cores: list, clients_per_dashboard: float, web_waiting: float = 0.0) -> dict:
     """Pure: what one window measured, from the swarm's and the publisher's reports at its ends.
 
     ``ideal_per_second``: every update the publisher was due to offer (offered + skipped)
     × clients per dashboard. The shortfall is split into updates the publisher skipped
-    (its loop too late), frames the layer dropped for full channels, and the growth of
-    the layer's queues (values published but still waiting for their socket); the rest
-    is in flight (in daphne's or the kernel's buffers, or being read).
+    (its loop too late), updates coalescing merged (a newer value of the statistic came
+    before the flush: flushes further apart than the statistic's update period), frames
+    the layer dropped for full channels, and the growth of the layer's queues (values
+    published but still waiting for their socket); the rest is in flight (in daphne's or
+    the kernel's buffers, or being read). ``web_waiting``: seconds the web process's
+    threads waited for a CPU in the window (the machine starving it, not its own cost).
     """
     wall = web_cpu.wall
     delta = {key: pub_after.get(key, 0) - pub_before.get(key, 0)
-             for key in ("offered", "skipped", "layer_dropped", "layer_over_capacity_sends")}
+             for key in ("offered", "skipped", "merged", "flushes", "flush_seconds", "layer_dropped",
+                         "layer_over_capacity_sends")}
     values = after["values"] - before["values"]
     due = delta["offered"] + delta["skipped"]
     ideal = due * clients_per_dashboard
@@ -72,6 +77,13 @@ def window_figures(before: dict, after: dict, pub_before: dict, pub_after: dict,
             "snapshots_in_window": after["snapshots"] - before["snapshots"],
             "offered_per_second": delta["offered"] / wall, "skipped_per_second": delta["skipped"] / wall,
             "lost_to_skips_per_second": delta["skipped"] * clients_per_dashboard / wall,
+            "merged_per_second": delta["merged"] / wall,
+            "lost_to_merges_per_second": delta["merged"] * clients_per_dashboard / wall,
+            "flushes_per_second": delta["flushes"] / wall,
+            "flush_ms_mean": delta["flush_seconds"] / delta["flushes"] * 1000 if delta["flushes"] else None,
+            "flush_ms_max": pub_after.get("flush_seconds_max", 0) * 1000,
+            "flush_gap_ms_max": pub_after.get("flush_gap_max", 0) * 1000,
+            "web_waiting_for_cpu": web_waiting / wall,
             "layer_dropped_per_second": delta["layer_dropped"] / wall,
             "layer_over_capacity_sends": delta["layer_over_capacity_sends"],
             "layer_queued_growth": pub_after.get("layer_queued", 0) - pub_before.get("layer_queued", 0),
@@ -85,16 +97,21 @@ def shortfall_note(name: str, figures: dict) -> str:
     ideal, delivered = figures["ideal_per_second"], figures["deliveries_per_second"]
     missing = ideal - delivered
     skips, dropped = figures["lost_to_skips_per_second"], figures["layer_dropped_per_second"]
+    merges = figures["lost_to_merges_per_second"]
     queued = figures["layer_queued_growth"] / figures["window_seconds"]
-    rest = missing - skips - dropped
+    rest = missing - skips - merges - dropped
     client = figures["busiest_client_process_cores"]
     return (f"{name}: {delivered:,.0f} of {ideal:,.0f} values/s ({figures['share_of_ideal'] or 0:.3f}×), "
             f"{missing:,.0f}/s missing: {skips:,.0f}/s from updates the publisher skipped "
             f"({figures['skipped_per_second']:.1f} updates/s: its event loop woke > 0.1 s late), "
+            f"{merges:,.0f}/s merged by coalescing ({figures['merged_per_second']:.1f} updates/s replaced before "
+            f"their flush: {figures['flushes_per_second']:.2f} flushes/s, each {figures['flush_ms_mean'] or 0:.0f} ms "
+            f"mean, {figures['flush_ms_max']:.0f} ms max, up to {figures['flush_gap_ms_max']:.0f} ms apart), "
             f"{dropped:,.0f}/s dropped by the layer for full channels, {rest:,.0f}/s published but not delivered "
             f"in the window (layer queues grew by {queued:,.1f} messages/s, {figures['layer_queued_at_end']:,} "
-            f"queued at the end); p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms; web process "
-            f"{figures['web_cores']:.2f} cores; busiest client process {client:.2f} cores"
+            f"queued at the end); p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms; "
+            f"{figures['snapshots_in_window']:,} snapshots re-sent; web process {figures['web_cores']:.2f} cores, "
+            f"waiting for a CPU {figures['web_waiting_for_cpu']:.2f} s/s; busiest client process {client:.2f} cores"
             + (" (saturated: the load generator may be the limit)" if client >= CLIENT_SATURATED_CORES else "")
             + ".")
 
@@ -116,11 +133,13 @@ async def deliveries(stack: Stack, clients: int, dashboards: int, rate: float, w
         before, pub_before = swarm.report(), json.loads(report_path.read_text())
         cpu = CpuWindow([web.proc.pid])
         client_cpus = [CpuWindow([proc.pid]) for proc in swarm.procs]
+        waited = runqueue_seconds([web.proc.pid])
         for window_cpu in (cpu, *client_cpus):
             window_cpu.start()
         await asyncio.sleep(window)
         for window_cpu in (cpu, *client_cpus):
             window_cpu.stop()
+        waited = runqueue_seconds([web.proc.pid]) - waited
         after, pub_after = swarm.report(), json.loads(report_path.read_text())
         web.proc.check_alive()
         swarm.check_alive()
@@ -130,7 +149,7 @@ async def deliveries(stack: Stack, clients: int, dashboards: int, rate: float, w
         await swarm.stop(stack)
         await stack.stop(web.proc)
     figures = window_figures(before, after, pub_before, pub_after, cpu, [c.cores for c in client_cpus],
-                             clients / dashboards)
+                             clients / dashboards, waited)
     return {**figures, "profile": spied}
 
 

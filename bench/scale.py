@@ -8,15 +8,60 @@ has two cores that also run the simulator, the bridge and the clients: this show
 cost of the second process more than its gain.
 """
 
+import asyncio
+import math
+import time
+
 from bench.common import Context, Result
-from bench.latency import measure
 from bench.procs import BenchError, CpuWindow
 from bench.stack import Stack
+from bench.swarm import connect_deadline, histogram, histogram_percentiles, start_swarm
 
 # Keeps every dashboard's sockets from idling while clients connect: with channels_redis
 # on redis-py 8, a receive idle for 5 s hits redis-py's default socket timeout and the
 # consumer dies (see docs/benchmarks.md).
 TRICKLE_PER_DASHBOARD = 2.0
+# Handshakes in flight per client process. Each desk socket's opening reads its session,
+# user and dashboard on the web process's one database thread before daphne's 5 s
+# handshake limit; more in flight only queue in the server and time out there.
+CONNECT_CONCURRENCY = 20
+CLIENTS_PER_SWARM_PROCESS = 500
+
+
+async def measure(stack: Stack, webs: list, clients: int, rate: float, warmup: float, window: float,
+                  name: str, trickle: float) -> dict:
+    """Connect ``clients`` to ``webs`` under a trickle (deadline: ``swarm.connect_deadline``), then
+    offer ``rate`` updates/s; latency and deliveries over ``window``; how long connecting took."""
+    await stack.set_load(trickle)
+    swarm = await start_swarm(stack, webs, clients, name, processes=math.ceil(clients / CLIENTS_PER_SWARM_PROCESS),
+                              connect_concurrency=CONNECT_CONCURRENCY)
+    try:
+        started = time.monotonic()
+        await swarm.wait_ready(connect_deadline(clients))
+        connect_seconds = time.monotonic() - started
+        connecting = swarm.report()
+        await stack.set_load(rate)
+        await asyncio.sleep(warmup)  # Steady state before the window (a fixed measurement period, not a wait).
+        before = swarm.report()
+        cpu = CpuWindow([w.proc.pid for w in webs])
+        cpu.start()
+        await asyncio.sleep(window)
+        cpu.stop()
+        after = swarm.report()
+        await stack.set_load(0)
+        for w in webs:
+            w.proc.check_alive()
+        swarm.check_alive()
+    finally:
+        await swarm.stop(stack)
+    counts = histogram(after) - histogram(before)
+    if not counts:
+        raise BenchError(f"no fresh value reached the {clients} clients during the {window:g} s window")
+    values = after["values"] - before["values"]
+    return {"percentiles": histogram_percentiles(counts), "web_cores": cpu.cores,
+            "deliveries_per_second": values / cpu.wall, "snapshots": after["snapshots"] - before["snapshots"],
+            "connect_seconds": connect_seconds, "connect_retries": connecting["connect_retries"],
+            "connect_ms_max": connecting["connect_ms_max"]}
 
 
 async def one_then_two(stack: Stack, bridge, metrics_port: int, clients: int, rate: float, warmup: float,
@@ -30,7 +75,7 @@ async def one_then_two(stack: Stack, bridge, metrics_port: int, clients: int, ra
             bridge_cpu.start()
             try:
                 measured[count] = await measure(stack, list(webs), clients, rate, warmup, window,
-                                                f"clients{count}-{clients}", trickle=trickle)
+                                                f"clients{count}-{clients}", trickle)
             except BenchError as error:
                 sessions = await stack.get_metric(metrics_port, "ccdash_bayeux_handshakes_total")
                 raise BenchError(f"{error} ({count} web process(es), {clients} clients; the bridge opened "
@@ -78,7 +123,9 @@ async def run(ctx: Context, result: Result) -> None:
                         for name, v in (("cores", m["web_cores"]), ("bridge cores", m["bridge_cores"]),
                                         ("p99_ms", m["percentiles"][0.99]),
                                         ("deliveries_per_second", m["deliveries_per_second"]),
-                                        ("snapshots", m["snapshots"]))}}
+                                        ("snapshots", m["snapshots"]), ("connect_seconds", m["connect_seconds"]),
+                                        ("connect_retries", m["connect_retries"]),
+                                        ("connect_ms_max", m["connect_ms_max"] or 0))}}
     result.notes.append(f"channels_redis + Redis cache + PostgreSQL, one `runbridge`, "
                         f"{' and '.join(map(str, client_counts))} clients alternating between the web processes "
                         f"(fresh processes for each client count), {rate} updates/s over {n} statistics (a trickle "

@@ -40,6 +40,9 @@ def merge_reports(reports: list) -> dict:
     for report in reports:
         errors.update(report.get("errors", {}))
         latency.update(report.get("latency_ms", {}))
+    for key in ("connect_ms_max", "connect_ms_median"):  # (the median: the largest of the processes')
+        known = [report[key] for report in reports if report.get(key) is not None]
+        merged[key] = max(known) if known else None
     fresh = [report.get("all_fresh_at") for report in reports]
     stale = [s for s in (report.get("some_stale_at") for report in reports) if s is not None]
     merged.update(errors=dict(errors), latency_ms=dict(latency),
@@ -111,7 +114,8 @@ def progress(report: dict, clients: int, seconds: float) -> str:
     connected = report.get("connected", 0)
     return (f"{connected} of {clients} connected ({connected / seconds if seconds else 0:.1f}/s), "
             f"{report.get('snapshots', 0)} snapshots, {report.get('connect_retries', 0)} handshake retries, "
-            f"{report.get('closed', 0)} closed, errors {report.get('errors') or 'none'}")
+            f"{report.get('closed', 0)} closed, handshakes took {report.get('connect_ms_median')} ms median and "
+            f"{report.get('connect_ms_max')} ms at most, errors {report.get('errors') or 'none'}")
 
 
 def split_targets(targets: list, processes: int) -> list:
@@ -122,9 +126,11 @@ def split_targets(targets: list, processes: int) -> list:
 
 
 async def start_swarm(stack: Stack, web, clients: int, name: str = "clients", *,
-                      walls: bool = False, dashboards: list | None = None, processes: int = 1) -> SwarmHandle:
+                      walls: bool = False, dashboards: list | None = None, processes: int = 1,
+                      connect_concurrency: int | None = None) -> SwarmHandle:
     """Start ``clients`` WebSocket clients spread round-robin over the seeded dashboards,
-    in ``processes`` client processes.
+    in ``processes`` client processes (each with at most ``connect_concurrency`` handshakes
+    in flight, the client's default if None).
 
     ``web`` is one :class:`Web` or a list of them (clients alternate between servers).
     """
@@ -143,6 +149,8 @@ async def start_swarm(stack: Stack, web, clients: int, name: str = "clients", *,
                 "--session", stack.seed["session"], "--report", str(report)]
         if walls:
             args.append("--walls")
+        if connect_concurrency is not None:
+            args += ["--connect-concurrency", str(connect_concurrency)]
         procs.append(stack.spawn(label, args))
         reports.append(report)
     return SwarmHandle(procs, reports, clients)

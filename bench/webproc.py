@@ -103,6 +103,12 @@ class Publisher:
         self.run_sync = SyncRunner("bench-publisher")
         self.run_status = SyncRunner("bench-status")
         self.offered = self.published = self.skipped = self.group_sends = 0
+        # Offers that replaced one of the same statistic not yet flushed: coalescing merged
+        # them, so that update never reaches a client (by design: the latest value goes).
+        self.merged = 0
+        self.unflushed: set = set()
+        self.flushes = 0
+        self.flush_seconds = self.flush_seconds_max = self.flush_gap_max = 0.0
         self.watch: LayerWatch | None = None
 
     def write_report(self) -> None:
@@ -111,6 +117,9 @@ class Publisher:
         watch = self.watch
         temp.write_text(json.dumps({"offered": self.offered, "published": self.published, "skipped": self.skipped,
                                     "group_sends": self.group_sends, "at": time.time(),
+                                    "merged": self.merged, "flushes": self.flushes,
+                                    "flush_seconds": self.flush_seconds, "flush_seconds_max": self.flush_seconds_max,
+                                    "flush_gap_max": self.flush_gap_max,
                                     "layer_dropped": watch.dropped if watch else 0,
                                     "layer_over_capacity_sends": watch.over_capacity_sends if watch else 0,
                                     "layer_queued": watch.queued() if watch else 0}))
@@ -156,9 +165,19 @@ class Publisher:
             await asyncio.sleep(period)
 
     async def _flush_loop(self, stop: asyncio.Event, fanout) -> None:
+        last = time.monotonic()
         while not stop.is_set():
             await asyncio.sleep(self.tick)
+            started = time.monotonic()
+            # (A flush takes what is pending before its first await: clear with it.)
+            self.unflushed.clear()
             self.group_sends += await fanout.flush()
+            took = time.monotonic() - started
+            self.flushes += 1
+            self.flush_seconds += took
+            self.flush_seconds_max = max(self.flush_seconds_max, took)
+            self.flush_gap_max = max(self.flush_gap_max, started - last)
+            last = started
 
     async def _offer_loop(self, stop: asyncio.Event, fanout, routes) -> None:
         from statsbridge import frames
@@ -183,9 +202,14 @@ class Publisher:
                 budget = rate * MAX_BACKLOG_SECONDS
             count, budget = int(budget), budget - int(budget)
             stamp = frames.now_ms()
+            unflushed = self.unflushed
             for _ in range(count):
                 number += 1
-                fanout.offer(next(keys), frames.value(kind="number", value=number, text=str(number), state="fresh",
+                key = next(keys)
+                if key in unflushed:
+                    self.merged += 1
+                unflushed.add(key)
+                fanout.offer(key, frames.value(kind="number", value=number, text=str(number), state="fresh",
                                                       timestamp=stamp, received=stamp))
             self.offered += count
             self.published += count
