@@ -21,10 +21,13 @@ from bench.swarm import connect_deadline, histogram, histogram_percentiles, star
 # on redis-py 8, a receive idle for 5 s hits redis-py's default socket timeout and the
 # consumer dies (see docs/benchmarks.md).
 TRICKLE_PER_DASHBOARD = 2.0
-# Handshakes in flight per client process. Each desk socket's opening reads its session,
-# user and dashboard on the web process's one database thread before daphne's 5 s
-# handshake limit; more in flight only queue in the server and time out there.
-CONNECT_CONCURRENCY = 20
+# Sockets opening at once per client process (handshake to snapshot). Each desk socket's
+# opening reads its session, user, dashboard and snapshot on the web process's one
+# database thread, within daphne's 5 s handshake limit: at 20 per process (40 in
+# flight) on a machine at load 15, handshakes took 3.6 s median and 14 s at most,
+# then timed out together and connecting stalled at 388 of 1,000 sockets. More in
+# flight only queue in the server; fewer connect as fast (the thread is the limit).
+CONNECT_CONCURRENCY = 5
 CLIENTS_PER_SWARM_PROCESS = 500
 
 

@@ -114,8 +114,9 @@ def progress(report: dict, clients: int, seconds: float) -> str:
     connected = report.get("connected", 0)
     return (f"{connected} of {clients} connected ({connected / seconds if seconds else 0:.1f}/s), "
             f"{report.get('snapshots', 0)} snapshots, {report.get('connect_retries', 0)} handshake retries, "
-            f"{report.get('closed', 0)} closed, handshakes took {report.get('connect_ms_median')} ms median and "
-            f"{report.get('connect_ms_max')} ms at most, errors {report.get('errors') or 'none'}")
+            f"{report.get('closed', 0)} closed, opening a socket (handshake to snapshot) took "
+            f"{report.get('connect_ms_median')} ms median and {report.get('connect_ms_max')} ms at most, "
+            f"errors {report.get('errors') or 'none'}")
 
 
 def split_targets(targets: list, processes: int) -> list:

@@ -22,7 +22,7 @@ import aiohttp
 
 REPORT_INTERVAL = 0.1
 CONNECT_CONCURRENCY = 50
-CONNECT_ATTEMPTS = 3
+CONNECT_ATTEMPTS = 5
 
 
 class ClientView:
@@ -59,7 +59,7 @@ class Swarm:
         self.errors = Counter()
         self.closed = 0
         self.retries = 0
-        self.connect_ms: list = []  # per client: gate passed → socket open (handshake, with retries)
+        self.connect_ms: list = []  # per client: gate passed → first frame (handshake with retries, snapshot)
         self.views: list = []
         self.clients_not_fresh = 0
         self.all_fresh_at = None  # when every client last became all fresh (epoch ms)
@@ -113,9 +113,18 @@ class Swarm:
 
 
 async def client(session: aiohttp.ClientSession, url: str, swarm: Swarm, gate: asyncio.Semaphore) -> None:
-    """One WebSocket client: connect, then read frames until closed."""
+    """One WebSocket client: connect, then read frames until closed.
+
+    A client holds its place in ``gate`` until its first frame (the snapshot) arrives,
+    not only until the handshake: the server's work for a new socket (session, user,
+    dashboard, snapshot) runs on its one database thread, and handshakes let through
+    faster than that thread serves them queue there until daphne's 5 s handshake limit
+    kills them all, so connecting stalls (seen at 1,000 clients on a loaded machine).
+    """
     origin = "http://" + url.split("://", 1)[1].split("/", 1)[0]
-    async with gate:
+    await gate.acquire()
+    holding = True
+    try:
         started = time.monotonic()
         for attempt in range(1, CONNECT_ATTEMPTS + 1):
             try:
@@ -128,17 +137,23 @@ async def client(session: aiohttp.ClientSession, url: str, swarm: Swarm, gate: a
                     return
                 swarm.retries += 1
                 await asyncio.sleep(0.5 * attempt)
-        swarm.connect_ms.append(round((time.monotonic() - started) * 1000))
-    swarm.connected += 1
-    view = swarm.view()
-    try:
-        async for message in socket:
-            if message.type != aiohttp.WSMsgType.TEXT:
-                break
-            swarm.frame(view, json.loads(message.data), time.time() * 1000)
+        swarm.connected += 1
+        view = swarm.view()
+        try:
+            async for message in socket:
+                if message.type != aiohttp.WSMsgType.TEXT:
+                    break
+                swarm.frame(view, json.loads(message.data), time.time() * 1000)
+                if holding:
+                    swarm.connect_ms.append(round((time.monotonic() - started) * 1000))
+                    gate.release()
+                    holding = False
+        finally:
+            swarm.connected -= 1
+            swarm.closed += 1
     finally:
-        swarm.connected -= 1
-        swarm.closed += 1
+        if holding:
+            gate.release()
 
 
 def write(path: Path, swarm: Swarm) -> None:
