@@ -14,6 +14,7 @@ import time
 
 from bench.common import Context, Result
 from bench.procs import BenchError, CpuWindow
+from bench.profiling import profile_process
 from bench.stack import Stack
 from bench.swarm import connect_deadline, histogram, histogram_percentiles, start_swarm
 
@@ -29,12 +30,19 @@ TRICKLE_PER_DASHBOARD = 2.0
 # flight only queue in the server; fewer connect as fast (the thread is the limit).
 CONNECT_CONCURRENCY = 5
 CLIENTS_PER_SWARM_PROCESS = 500
+PROFILE_SECONDS = 10
+
+
+def pool_exhaustions(log_text: str) -> int:
+    """Pure: how often a web process's log says its Redis connection pool ran out."""
+    return log_text.count("MaxConnectionsError: Too many connections")
 
 
 async def measure(stack: Stack, webs: list, clients: int, rate: float, warmup: float, window: float,
-                  name: str, trickle: float) -> dict:
+                  name: str, trickle: float, profile: bool = False) -> dict:
     """Connect ``clients`` to ``webs`` under a trickle (deadline: ``swarm.connect_deadline``), then
-    offer ``rate`` updates/s; latency and deliveries over ``window``; how long connecting took."""
+    offer ``rate`` updates/s; latency and deliveries over ``window``; how long connecting took.
+    ``profile``: py-spy the first web process for ``PROFILE_SECONDS`` after the window, same load."""
     await stack.set_load(trickle)
     swarm = await start_swarm(stack, webs, clients, name, processes=math.ceil(clients / CLIENTS_PER_SWARM_PROCESS),
                               connect_concurrency=CONNECT_CONCURRENCY)
@@ -51,6 +59,8 @@ async def measure(stack: Stack, webs: list, clients: int, rate: float, warmup: f
         await asyncio.sleep(window)
         cpu.stop()
         after = swarm.report()
+        spied = (await profile_process(webs[0].proc.pid, PROFILE_SECONDS, stack.dir / f"{name}.profile.txt")
+                 if profile else None)
         await stack.set_load(0)
         for w in webs:
             w.proc.check_alive()
@@ -64,7 +74,8 @@ async def measure(stack: Stack, webs: list, clients: int, rate: float, warmup: f
     return {"percentiles": histogram_percentiles(counts), "web_cores": cpu.cores,
             "deliveries_per_second": values / cpu.wall, "snapshots": after["snapshots"] - before["snapshots"],
             "connect_seconds": connect_seconds, "connect_retries": connecting["connect_retries"],
-            "connect_ms_max": connecting["connect_ms_max"]}
+            "connect_ms_max": connecting["connect_ms_max"], "profile": spied,
+            "redis_pool_exhausted": sum(pool_exhaustions(w.proc.tail(100_000)) for w in webs)}
 
 
 async def one_then_two(stack: Stack, bridge, metrics_port: int, clients: int, rate: float, warmup: float,
@@ -78,7 +89,8 @@ async def one_then_two(stack: Stack, bridge, metrics_port: int, clients: int, ra
             bridge_cpu.start()
             try:
                 measured[count] = await measure(stack, list(webs), clients, rate, warmup, window,
-                                                f"clients{count}-{clients}", trickle)
+                                                f"clients{count}-{clients}", trickle,
+                                                profile=count == 1 and clients >= 1000)
             except BenchError as error:
                 sessions = await stack.get_metric(metrics_port, "ccdash_bayeux_handshakes_total")
                 raise BenchError(f"{error} ({count} web process(es), {clients} clients; the bridge opened "
@@ -110,6 +122,9 @@ async def run(ctx: Context, result: Result) -> None:
                 if clients == client_counts[0]:
                     raise
                 result.notes.append(f"{clients} clients could not be measured: {error}")
+        result.profile = "\n\n".join(
+            f"web process 1 of {count}, {clients} clients, {PROFILE_SECONDS} s under the same load:\n{m['profile']}"
+            for clients, runs in measured.items() for count, m in runs.items() if m.get("profile")) or None
         # More than one means the bridge lost its upstream session or restarted during the run.
         handshakes = await stack.get_metric(metrics_port, "ccdash_bayeux_handshakes_total")
     for clients, (one, two) in ((c, (m[1], m[2])) for c, m in measured.items()):
@@ -128,9 +143,15 @@ async def run(ctx: Context, result: Result) -> None:
                                         ("deliveries_per_second", m["deliveries_per_second"]),
                                         ("snapshots", m["snapshots"]), ("connect_seconds", m["connect_seconds"]),
                                         ("connect_retries", m["connect_retries"]),
-                                        ("connect_ms_max", m["connect_ms_max"] or 0))}}
+                                        ("connect_ms_max", m["connect_ms_max"] or 0),
+                                        ("redis_pool_exhausted", m["redis_pool_exhausted"]))}}
     result.notes.append(f"channels_redis + Redis cache + PostgreSQL, one `runbridge`, "
                         f"{' and '.join(map(str, client_counts))} clients alternating between the web processes "
                         f"(fresh processes for each client count), {rate} updates/s over {n} statistics (a trickle "
                         f"of {TRICKLE_PER_DASHBOARD:g} updates/s per dashboard while clients connect). The ideal is "
                         f"{rate:,} × clients ÷ {dashboards} dashboards values/s.")
+    result.notes.append(f"Clients connect from processes of at most {CLIENTS_PER_SWARM_PROCESS}, each opening "
+                        f"{CONNECT_CONCURRENCY} sockets at a time (handshake to snapshot), within a deadline of "
+                        f"{connect_deadline(max(client_counts)):g} s for {max(client_counts)} clients; `connect_seconds` "
+                        "is how long it took, `redis_pool_exhausted` the web processes' MaxConnectionsError count "
+                        "during the measurement.")

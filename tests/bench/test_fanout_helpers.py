@@ -8,6 +8,7 @@ from channels.layers import InMemoryChannelLayer
 
 from bench.fanout import shortfall_note, window_figures
 from bench.procs import CpuWindow
+from bench.scale import pool_exhaustions
 from bench.swarm import connect_deadline, merge_reports, progress, split_targets
 from bench.webproc import LayerWatch
 
@@ -113,3 +114,8 @@ def test_layer_watch_counts_channels_redis_over_capacity_group_sends():
     finally:
         logger.removeHandler(watch)
         logger.propagate = True
+
+
+def test_pool_exhaustions_count_the_redis_errors_in_a_web_log():
+    log = "ok\nredis.exceptions.MaxConnectionsError: Too many connections\nx\n" * 3
+    assert pool_exhaustions(log) == 3 and pool_exhaustions("listening\n") == 0
