@@ -38,6 +38,11 @@ CPU_PER_VALUE_LIMIT_US = 5.0
 # ~0.3 cores at the ideal rate, but a single event loop must not be what limits deliveries.
 CLIENTS_PER_SWARM_PROCESS = 500
 PROFILE_SECONDS = 10
+# Sockets each client process opens at once (handshake to snapshot): at the client's
+# default of 50 (100 in flight over two processes) a machine at load ~10 queued their
+# openings on the web process's one database thread past daphne's 5 s handshake limit,
+# and 1,000 clients could not connect (see bench/scale.py).
+CONNECT_CONCURRENCY = 10
 # A client process this busy (cores) may itself be what limits deliveries.
 CLIENT_SATURATED_CORES = 0.8
 
@@ -125,7 +130,8 @@ async def deliveries(stack: Stack, clients: int, dashboards: int, rate: float, w
     args, report_path, go = _publisher_args(stack, "coalesced", rate, name)
     web = await stack.start_web(name, module=args, bridge=False)
     swarm = await start_swarm(stack, web, clients, f"{name}-clients",
-                              processes=math.ceil(clients / CLIENTS_PER_SWARM_PROCESS))
+                              processes=math.ceil(clients / CLIENTS_PER_SWARM_PROCESS),
+                              connect_concurrency=CONNECT_CONCURRENCY)
     try:
         await swarm.wait_ready()
         go.touch()
