@@ -13,11 +13,12 @@ from bench.procs import PYTHON, BenchError, CpuWindow, Proc, wait_until
 from bench.stack import Stack
 
 # How long connecting may take: a fixed allowance for start-up (imports, the first
-# handshakes) plus a floor on the connection rate. A loaded 2-core machine connected
-# 1,000 clients to channels_redis + PostgreSQL web processes at ~20/s; below 5/s
-# something is wrong, and waiting longer would only hide it.
+# handshakes) plus a floor on the connection rate. A 2-core machine at load 10-14
+# connected 1,000 clients to one channels_redis + PostgreSQL web process at 5.8-6.9/s
+# (two processes: 9-15/s); below 4/s something is wrong, and waiting longer would only
+# hide it.
 CONNECT_ALLOWANCE_SECONDS = 30.0
-MIN_CONNECTS_PER_SECOND = 5.0
+MIN_CONNECTS_PER_SECOND = 4.0
 SUMMED = ("connected", "snapshots", "frames", "values", "closed", "connect_retries", "clients_not_fresh",
           "values_not_fresh")
 
