@@ -113,8 +113,9 @@ def shortfall_note(name: str, figures: dict) -> str:
             f"their flush: {figures['flushes_per_second']:.2f} flushes/s, each {figures['flush_ms_mean'] or 0:.0f} ms "
             f"mean, {figures['flush_ms_max']:.0f} ms max, up to {figures['flush_gap_ms_max']:.0f} ms apart), "
             f"{dropped:,.0f}/s dropped by the layer for full channels, {rest:,.0f}/s published but not delivered "
-            f"in the window (layer queues grew by {queued:,.1f} messages/s, {figures['layer_queued_at_end']:,} "
-            f"queued at the end); p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms; "
+            f"in the window (negative: more arrived from before it; layer queues grew by {queued:,.1f} "
+            f"messages/s, {figures['layer_queued_at_end']:,} queued at the end); "
+            f"p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms; "
             f"{figures['snapshots_in_window']:,} snapshots re-sent; web process {figures['web_cores']:.2f} cores, "
             f"waiting for a CPU {figures['web_waiting_for_cpu']:.2f} s/s; busiest client process {client:.2f} cores"
             + (" (saturated: the load generator may be the limit)" if client >= CLIENT_SATURATED_CORES else "")
@@ -257,8 +258,9 @@ async def run(ctx: Context, result: Result) -> None:
         for key, value in figures.items():
             if key != "profile":
                 result.counts[f"{name} {key}"] = None if value is None else round(value, 2)
-    result.notes.append("Statistics are updated round-robin, each less often than once per 0.25 s tick, so "
-                        "coalescing merges nothing and every update is due to every client of its dashboard: the "
+    result.notes.append(f"Statistics are updated round-robin, each every {n / rate:g} s, longer than the 0.25 s "
+                        "tick, so coalescing merges nothing while a flush round lasts less than that, and every "
+                        "update is due to every client of its dashboard: the "
                         "ideal is (offered + skipped) updates/s × clients per dashboard, "
                         f"{rate:,} × {max(client_counts) // dashboards} = "
                         f"{rate * max(client_counts) // dashboards:,} values/s at {max(client_counts)} clients. "
