@@ -22,7 +22,7 @@ import aiohttp
 
 REPORT_INTERVAL = 0.1
 CONNECT_CONCURRENCY = 50
-CONNECT_ATTEMPTS = 3
+CONNECT_ATTEMPTS = 5
 
 
 class ClientView:
@@ -59,6 +59,7 @@ class Swarm:
         self.errors = Counter()
         self.closed = 0
         self.retries = 0
+        self.connect_ms: list = []  # per client: gate passed → first frame (handshake with retries, snapshot)
         self.views: list = []
         self.clients_not_fresh = 0
         self.all_fresh_at = None  # when every client last became all fresh (epoch ms)
@@ -103,6 +104,8 @@ class Swarm:
         return {"connected": self.connected, "snapshots": self.snapshots, "frames": self.frames,
                 "values": self.values, "closed": self.closed, "errors": dict(self.errors),
                 "connect_retries": self.retries,
+                "connect_ms_max": max(self.connect_ms, default=None),
+                "connect_ms_median": sorted(self.connect_ms)[len(self.connect_ms) // 2] if self.connect_ms else None,
                 "latency_ms": {str(k): v for k, v in sorted(self.latency.items())},
                 "clients_not_fresh": self.clients_not_fresh, "all_fresh_at": self.all_fresh_at,
                 "values_not_fresh": sum(view.not_fresh for view in self.views),
@@ -110,9 +113,19 @@ class Swarm:
 
 
 async def client(session: aiohttp.ClientSession, url: str, swarm: Swarm, gate: asyncio.Semaphore) -> None:
-    """One WebSocket client: connect, then read frames until closed."""
+    """One WebSocket client: connect, then read frames until closed.
+
+    A client holds its place in ``gate`` until its first frame (the snapshot) arrives,
+    not only until the handshake: the server's work for a new socket (session, user,
+    dashboard, snapshot) runs on its one database thread, and handshakes let through
+    faster than that thread serves them queue there until daphne's 5 s handshake limit
+    kills them all, so connecting stalls (seen at 1,000 clients on a loaded machine).
+    """
     origin = "http://" + url.split("://", 1)[1].split("/", 1)[0]
-    async with gate:
+    await gate.acquire()
+    holding = True
+    try:
+        started = time.monotonic()
         for attempt in range(1, CONNECT_ATTEMPTS + 1):
             try:
                 socket = await session.ws_connect(url, origin=origin, heartbeat=None, max_msg_size=0)
@@ -124,16 +137,23 @@ async def client(session: aiohttp.ClientSession, url: str, swarm: Swarm, gate: a
                     return
                 swarm.retries += 1
                 await asyncio.sleep(0.5 * attempt)
-    swarm.connected += 1
-    view = swarm.view()
-    try:
-        async for message in socket:
-            if message.type != aiohttp.WSMsgType.TEXT:
-                break
-            swarm.frame(view, json.loads(message.data), time.time() * 1000)
+        swarm.connected += 1
+        view = swarm.view()
+        try:
+            async for message in socket:
+                if message.type != aiohttp.WSMsgType.TEXT:
+                    break
+                swarm.frame(view, json.loads(message.data), time.time() * 1000)
+                if holding:
+                    swarm.connect_ms.append(round((time.monotonic() - started) * 1000))
+                    gate.release()
+                    holding = False
+        finally:
+            swarm.connected -= 1
+            swarm.closed += 1
     finally:
-        swarm.connected -= 1
-        swarm.closed += 1
+        if holding:
+            gate.release()
 
 
 def write(path: Path, swarm: Swarm) -> None:
@@ -149,7 +169,7 @@ async def main_async(args) -> None:
     swarm = Swarm()
     report = Path(args.report)
     cookies = {"sessionid": args.session} if args.session else {}
-    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+    gate = asyncio.Semaphore(args.connect_concurrency)
     connector = aiohttp.TCPConnector(limit=0)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -178,6 +198,8 @@ def main() -> None:
     parser.add_argument("--session", default="")
     parser.add_argument("--walls", action="store_true")
     parser.add_argument("--report", required=True)
+    parser.add_argument("--connect-concurrency", type=int, default=CONNECT_CONCURRENCY,
+                        help="handshakes in flight at once (more wait here, not in the server's accept queue)")
     asyncio.run(main_async(parser.parse_args()))
 
 
