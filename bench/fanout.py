@@ -47,9 +47,9 @@ CONNECT_CONCURRENCY = 10
 CLIENT_SATURATED_CORES = 0.8
 
 
-def _publisher_args(stack: Stack, mode: str, rate: float, name: str, tick: float = 0.25) -> tuple:
+def _publisher_args(stack: Stack, mode: str, rate: float, name: str) -> tuple:
     report, go = stack.dir / f"{name}.publisher.json", stack.dir / f"{name}.go"
-    return ["-m", "bench.webproc", "--mode", mode, "--rate", str(rate), "--tick", str(tick),
+    return ["-m", "bench.webproc", "--mode", mode, "--rate", str(rate),
             "--report", str(report), "--go", str(go)], report, go
 
 
@@ -258,16 +258,17 @@ async def run(ctx: Context, result: Result) -> None:
         for key, value in figures.items():
             if key != "profile":
                 result.counts[f"{name} {key}"] = None if value is None else round(value, 2)
-    result.notes.append(f"Statistics are updated round-robin, each every {n / rate:g} s, longer than the 0.25 s "
-                        "tick, so coalescing merges nothing while a flush round lasts less than that, and every "
+    result.notes.append(f"Statistics are updated round-robin, each every {n / rate:g} s, so "
+                        "coalescing merges nothing while a dashboard's (self-clocked) publish round lasts less "
+                        "than that, and every "
                         "update is due to every client of its dashboard: the "
                         "ideal is (offered + skipped) updates/s × clients per dashboard, "
                         f"{rate:,} × {max(client_counts) // dashboards} = "
                         f"{rate * max(client_counts) // dashboards:,} values/s at {max(client_counts)} clients. "
                         "CPU per delivered value = the web process's CPU seconds in the window ÷ values delivered.")
     result.notes.append(f"{rate} synthetic updates/s over {n} statistics on {dashboards} dashboards, published "
-                        "inside the web process (`bench/webproc.py`, coalescing `Fanout`, 0.25 s tick, history "
-                        f"off); clients round-robin over the dashboards in client processes of at most "
+                        "inside the web process (`bench/webproc.py`, coalescing `Fanout` with the bridge's self-clocked "
+                        f"publish loop, history off); clients round-robin over the dashboards in client processes of at most "
                         f"{CLIENTS_PER_SWARM_PROCESS} clients each; a {window:g} s window after {warmup:g} s of "
                         "warm-up. Updates the publisher could not hand over within 0.1 s are skipped (counted): an "
                         "unbounded backlog would only hide the same limit as lag. No naive peer: one `group_send` "

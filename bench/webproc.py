@@ -4,7 +4,8 @@ synthetic publisher.
 daphne serves the project's ASGI application (``statsbridge.serve.serve``, no bridge);
 in the same event loop a publisher offers ``R`` synthetic statistic updates per
 second over every statistic a widget uses, and publishes them through the
-coalescing ``Fanout`` (one batch per dashboard per tick); it starts its full rate
+coalescing ``Fanout`` and the bridge's own self-clocked publish loop
+(``statsbridge.housekeeping.publish_loop``); it starts its full rate
 once the ``--go`` file exists (after the harness's clients connected), offering a
 trickle until then. In both modes a heartbeat task writes the status on its own runner
 thread, as the bridge does, so clients see a live bridge.
@@ -92,13 +93,12 @@ class Publisher:
     compares deliveries with the ideal, offered updates × clients per dashboard.)
     """
 
-    def __init__(self, mode: str, rate: float, report: Path, tick: float, go: Path):
+    def __init__(self, mode: str, rate: float, report: Path, go: Path):
         from statsbridge.aio import SyncRunner
 
         self.mode = mode
         self.rate = rate
         self.report = report
-        self.tick = tick
         self.go = go
         self.run_sync = SyncRunner("bench-publisher")
         self.run_status = SyncRunner("bench-status")
@@ -165,19 +165,30 @@ class Publisher:
             await asyncio.sleep(period)
 
     async def _flush_loop(self, stop: asyncio.Event, fanout) -> None:
+        """The bridge's publish loop, unchanged, with each publish it makes timed."""
+        from statsbridge.housekeeping import publish_loop
+
+        flush_due = fanout.flush_due
         last = time.monotonic()
-        while not stop.is_set():
-            await asyncio.sleep(self.tick)
+
+        async def timed_flush_due(extra_status=None) -> int:
+            nonlocal last
             started = time.monotonic()
-            # (A flush takes what is pending before its first await: clear with it.)
+            # (A publish takes what is pending before its first await: clear with it. Only
+            # due dashboards go, so ``merged`` is a lower bound of what coalescing merged.)
             self.unflushed.clear()
-            self.group_sends += await fanout.flush()
+            sent = await flush_due(extra_status)
+            self.group_sends += sent
             took = time.monotonic() - started
             self.flushes += 1
             self.flush_seconds += took
             self.flush_seconds_max = max(self.flush_seconds_max, took)
             self.flush_gap_max = max(self.flush_gap_max, started - last)
             last = started
+            return sent
+
+        fanout.flush_due = timed_flush_due
+        await publish_loop(fanout, None, stop)
 
     async def _offer_loop(self, stop: asyncio.Event, fanout, routes) -> None:
         from statsbridge import frames
@@ -246,7 +257,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=["coalesced", "idle"], required=True)
     parser.add_argument("--rate", type=float, default=0.0)
-    parser.add_argument("--tick", type=float, default=0.25)
     parser.add_argument("--report", required=True)
     parser.add_argument("--go", required=True, help="start offering once this file exists")
     parser.add_argument("--port", type=int, required=True)
@@ -257,7 +267,7 @@ def main() -> None:
     django.setup()
     from statsbridge.serve import serve
 
-    publisher = Publisher(args.mode, args.rate, Path(args.report), args.tick, Path(args.go))
+    publisher = Publisher(args.mode, args.rate, Path(args.report), Path(args.go))
     serve("127.0.0.1", args.port, embedded_bridge=False, background=[publisher.run])
 
 
