@@ -15,7 +15,9 @@ load ≤ 200 ms from open to drawn.
 """
 
 import asyncio
+import contextlib
 import time
+from typing import NamedTuple
 
 from bench.common import AT_MOST, Context, Result, Target
 from bench.procs import wait_until
@@ -155,14 +157,26 @@ async def launch(playwright, directory):
         viewport={"width": 1920, "height": 1080})
 
 
-async def snapshot_loads(statistics: int, loads: int) -> dict:
-    """Load the wall of one ``statistics``-statistic dashboard ``loads`` times; in-page times (ms) of each."""
+class WallTab(NamedTuple):
+    """What ``wall_tab`` opened."""
+
+    page: object
+    url: str
+    web: object
+    context: object
+    stack: Stack
+
+
+@contextlib.asynccontextmanager
+async def wall_tab(name: str, statistics: int, init_script: str, **prepare):
+    """A simulator and web process with one seeded dashboard of ``statistics``, and a Chromium
+    tab running ``init_script`` in every document, opened on its wall: yields a ``WallTab``;
+    closes them all after."""
     from playwright.async_api import async_playwright
 
-    runs = []
-    async with Stack("browser-snapshot") as stack:
+    async with Stack(name) as stack:
         await stack.start_simulator(statistics)
-        seed = await stack.prepare(statistics, 1)
+        seed = await stack.prepare(statistics, 1, **prepare)
         web = await stack.start_web()
         await stack.wait_subscribed(statistics, check=web.proc.check_alive)
         url = f"{web.url}/wall/{seed['dashboards'][0]['wall_token']}/"
@@ -170,19 +184,27 @@ async def snapshot_loads(statistics: int, loads: int) -> dict:
             context = await launch(playwright, stack.dir / "chromium-profile")
             try:
                 page = context.pages[0] if context.pages else await context.new_page()
-                await page.add_init_script(SNAPSHOT_SCRIPT)
-                for number in range(loads + 1):  # the first load warms caches and is not counted
-                    await page.goto(url, wait_until="load")
-
-                    async def drawn() -> bool:
-                        return await page.evaluate("window.__snapshot && window.__snapshot.drawn !== null")
-
-                    await wait_until(drawn, 60, "the snapshot drawn", interval=0.05, check=web.proc.check_alive)
-                    marks = await page.evaluate("window.__snapshot")
-                    if number:
-                        runs.append(marks)
+                await page.add_init_script(init_script)
+                await page.goto(url, wait_until="load")
+                yield WallTab(page, url, web, context, stack)
             finally:
                 await context.close()
+
+
+async def snapshot_loads(statistics: int, loads: int) -> dict:
+    """Load the wall of one ``statistics``-statistic dashboard ``loads`` times; in-page times (ms) of each."""
+    runs = []
+    async with wall_tab("browser-snapshot", statistics, SNAPSHOT_SCRIPT) as (page, url, web, _context, _stack):
+        for number in range(loads + 1):  # the first load warms caches and is not counted
+            await page.goto(url, wait_until="load")
+
+            async def drawn() -> bool:
+                return await page.evaluate("window.__snapshot && window.__snapshot.drawn !== null")
+
+            await wait_until(drawn, 60, "the snapshot drawn", interval=0.05, check=web.proc.check_alive)
+            marks = await page.evaluate("window.__snapshot")
+            if number:
+                runs.append(marks)
     return {
         "open_to_drawn": [m["drawn"] - m["open"] for m in runs],
         "open_to_arrived": [m["arrived"] - m["open"] for m in runs],
@@ -195,45 +217,31 @@ async def snapshot_loads(statistics: int, loads: int) -> dict:
 async def run(ctx: Context, result: Result) -> None:
     """Idle page first, then the loaded wall for 10 minutes (1 hour with --hour; seconds in smoke);
     then the snapshot of a 1,000-statistic dashboard (100 in smoke)."""
-    from playwright.async_api import async_playwright
 
     idle_seconds = ctx.pick(2.0, 60.0)
     warmup = ctx.pick(2.0, 30.0)
     duration = ctx.pick(6.0, 600.0, 3600.0)
     interval = ctx.pick(2.0, 30.0, 60.0)
     rate = TILES * UPDATES_PER_TILE
-    async with Stack("browser") as stack:
-        await stack.start_simulator(TILES)
-        seed = await stack.prepare(TILES, 1, kpi_tiles=True)
-        web = await stack.start_web()
-        await stack.wait_subscribed(TILES, check=web.proc.check_alive)
-        url = f"{web.url}/wall/{seed['dashboards'][0]['wall_token']}/"
-        async with async_playwright() as playwright:
-            context = await launch(playwright, stack.dir / "chromium-profile")
-            try:
-                page = context.pages[0] if context.pages else await context.new_page()
-                await page.add_init_script(INIT_SCRIPT)
-                await page.goto(url, wait_until="load")
-                cdp = await context.new_cdp_session(page)
-                await cdp.send("Performance.enable", {"timeDomain": "threadTicks"})
-                probe = PageProbe(cdp)
+    async with wall_tab("browser", TILES, INIT_SCRIPT, kpi_tiles=True) as (page, _url, web, context, stack):
+        cdp = await context.new_cdp_session(page)
+        await cdp.send("Performance.enable", {"timeDomain": "threadTicks"})
+        probe = PageProbe(cdp)
 
-                async def tiles_fresh() -> bool:
-                    return await page.locator('[data-statistic][data-state="fresh"]').count() >= TILES
+        async def tiles_fresh() -> bool:
+            return await page.locator('[data-statistic][data-state="fresh"]').count() >= TILES
 
-                await wait_until(tiles_fresh, 60, f"{TILES} fresh tiles on the wall", interval=0.2,
-                                 check=web.proc.check_alive)
-                idle = await observe(probe, idle_seconds, interval)
-                await stack.set_load(rate)
-                await asyncio.sleep(warmup)  # Let the page reach steady state under load (fixed period).
-                mutations_before = await page.evaluate("window.__bench.mutations")
-                loaded = await observe(probe, duration, interval)
-                bench_counts = await page.evaluate("window.__bench")
-                fresh_tiles = await page.locator('[data-statistic][data-state="fresh"]').count()
-                profile = await cpu_profile(cdp, ctx.pick(2.0, 20.0))
-                await stack.set_load(0)
-            finally:
-                await context.close()
+        await wait_until(tiles_fresh, 60, f"{TILES} fresh tiles on the wall", interval=0.2,
+                         check=web.proc.check_alive)
+        idle = await observe(probe, idle_seconds, interval)
+        await stack.set_load(rate)
+        await asyncio.sleep(warmup)  # Let the page reach steady state under load (fixed period).
+        mutations_before = await page.evaluate("window.__bench.mutations")
+        loaded = await observe(probe, duration, interval)
+        bench_counts = await page.evaluate("window.__bench")
+        fresh_tiles = await page.locator('[data-statistic][data-state="fresh"]').count()
+        profile = await cpu_profile(cdp, ctx.pick(2.0, 20.0))
+        await stack.set_load(0)
     result.profile = profile
     snap_statistics, snap_loads = ctx.pick(100, SNAPSHOT_STATISTICS), ctx.pick(2, 7)
     snapshots = await snapshot_loads(snap_statistics, snap_loads)

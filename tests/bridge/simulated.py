@@ -1,6 +1,8 @@
 """The bridge against the simulator: the simulator's control API over HTTP, a seeded
 dashboard, a desk WebSocket, and waiting until what it shows is the simulator's truth."""
 
+import asyncio
+
 import aiohttp
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
@@ -10,6 +12,8 @@ from django.db import transaction
 from dashboard.models import Dashboard, Widget, WidgetStatistic
 from dashboard.routing import websocket_urlpatterns
 from statsbridge.decoding import Decoding, Hint
+from statsbridge.host import BridgeHost
+from statsbridge.lease import LocalLease
 from statsbridge.models import Statistic
 from tests.live import Browser, eventually
 
@@ -25,6 +29,18 @@ def genesys_for(simulator):
         "USERNAME": config.username,
         "PASSWORD": config.password,
     }
+
+
+async def streaming_bridge(simulator):
+    """(An async generator for fixtures.) A bridge host on ``simulator``, yielded once it
+    streams, stopped after."""
+    host = BridgeHost(genesys_for(simulator), lease=LocalLease())
+    stop = asyncio.Event()
+    task = asyncio.create_task(host.run(stop))
+    await eventually(lambda: host.bridge and host.bridge.session_up, 10, "bridge streaming")
+    yield host
+    stop.set()
+    await asyncio.wait_for(task, 20)
 
 
 class Control:

@@ -2,17 +2,14 @@
 lost subscriptions, failing batches, partial success, lost create replies, and polling
 while CometD cannot be held."""
 
-import asyncio
 import time
 
 import pytest
 from channels.db import database_sync_to_async
 
 from statsbridge import metrics, store
-from statsbridge.host import BridgeHost
-from statsbridge.lease import LocalLease
 from statsbridge.upstream.bayeux import MessagesLost
-from tests.bridge.simulated import Control, genesys_for, open_desk, seed, truth_with, until_equal
+from tests.bridge.simulated import Control, open_desk, seed, streaming_bridge, truth_with, until_equal
 from tests.fixtures_simulator import fast_config
 from tests.live import eventually
 
@@ -32,13 +29,8 @@ def bridge_settings():
 @pytest.fixture
 async def bridge(simulator, settings, bridge_settings):
     settings.BRIDGE = {**settings.BRIDGE, **bridge_settings}
-    host = BridgeHost(genesys_for(simulator), lease=LocalLease())
-    stop = asyncio.Event()
-    task = asyncio.create_task(host.run(stop))
-    await eventually(lambda: host.bridge and host.bridge.session_up, 10, "bridge streaming")
-    yield host
-    stop.set()
-    await asyncio.wait_for(task, 20)
+    async for host in streaming_bridge(simulator):
+        yield host
 
 
 def creates(outcome):

@@ -13,7 +13,7 @@ from statsbridge.bridge import Bridge
 from statsbridge.decoding import Decoding, hint_for
 from statsbridge.fanout import Fanout
 from statsbridge.rates import UpdateRates
-from statsbridge.wanted import Routes, Wanted
+from tests.bridge.publishing import routes_of
 
 GENESYS = {"API_URL": "http://127.0.0.1:9", "API_KEY": "k", "CLIENT_ID": "c", "CLIENT_SECRET": "s", "USERNAME": "u",
            "PASSWORD": "p"}
@@ -31,16 +31,6 @@ class Layer:
 
     async def group_send(self, group, message):
         self.sent.append((group, message))
-
-
-def routes_of(dashboards: dict[int, list[str]]) -> Routes:
-    by_key: dict[str, set] = {}
-    for dashboard_id, keys in dashboards.items():
-        for key in keys:
-            by_key.setdefault(key, set()).add(dashboard_id)
-    wanted = {k: Wanted(k, {"statisticId": k}, hint_for(k, "CallsWaiting", None)) for k in by_key}
-    return Routes(wanted=wanted, dashboards_by_key={k: frozenset(v) for k, v in by_key.items()},
-                  slugs={d: f"d{d}" for d in dashboards})
 
 
 def sample(name: str) -> float:

@@ -3,7 +3,6 @@ work, a hysteretic dead-bridge decision, and one database connection per runner 
 
 import asyncio
 import threading
-import time
 
 import msgpack
 import pytest
@@ -16,11 +15,10 @@ from dashboard.models import Dashboard
 from statsbridge import frames, housekeeping, store
 from statsbridge.aio import SyncRunner
 from statsbridge.bridge import Bridge
-from statsbridge.decoding import hint_for
-from statsbridge.fanout import FRAME_MESSAGE, Fanout, continued_seqs, dashboard_group
+from statsbridge.fanout import Fanout, continued_seqs, dashboard_group
 from statsbridge.models import StatisticSample
-from statsbridge.wanted import Routes, Wanted
 from statsbridge.watch import bridge_seems_up
+from tests.bridge.publishing import next_batch, next_batch_message, routes_of
 from tests.waiting import eventually
 
 TICK = 1.0  # how long a frame is waited for
@@ -31,31 +29,6 @@ GENESYS = {"API_URL": "http://127.0.0.1:9", "API_KEY": "k", "CLIENT_ID": "c", "C
 
 def fresh(number):
     return frames.value(kind="number", value=number, text=str(number), state="fresh", timestamp=None, received=frames.now_ms())
-
-
-def routes_of(dashboards: dict[int, list[str]]) -> Routes:
-    by_key: dict[str, set] = {}
-    for dashboard_id, keys in dashboards.items():
-        for key in keys:
-            by_key.setdefault(key, set()).add(dashboard_id)
-    wanted = {k: Wanted(k, {"statisticId": k}, hint_for(k, "CallsWaiting", None)) for k in by_key}
-    return Routes(wanted=wanted, dashboards_by_key={k: frozenset(v) for k, v in by_key.items()},
-                  slugs={d: f"d{d}" for d in dashboards})
-
-
-async def next_batch(layer, channel: str, timeout: float) -> tuple[dict, float]:
-    """The next batch frame on ``channel`` and when it arrived (monotonic); fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"no batch on {channel} within {timeout} s")
-        try:
-            message = await asyncio.wait_for(layer.receive(channel), left)
-        except TimeoutError:
-            raise AssertionError(f"no batch on {channel} within {timeout} s") from None
-        if message["type"] == FRAME_MESSAGE and message["frame"]["type"] == "batch":
-            return message["frame"], time.monotonic()
 
 
 async def fanout_and_viewer(layer, runner_name: str):
@@ -125,21 +98,6 @@ async def test_an_isolated_update_goes_out_at_once_and_a_busy_dashboard_gets_the
         publishing.cancel()
         await asyncio.gather(publishing, return_exceptions=True)
         await runner.close()
-
-
-async def next_batch_message(layer, channel: str, timeout: float):
-    """The next batch on ``channel``: (frame, its receipt, when it arrived); fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"no batch on {channel} within {timeout} s")
-        try:
-            message = await asyncio.wait_for(layer.receive(channel), left)
-        except TimeoutError:
-            raise AssertionError(f"no batch on {channel} within {timeout} s") from None
-        if message["type"] == FRAME_MESSAGE and message["frame"]["type"] == "batch":
-            return message["frame"], message["receipt"], time.monotonic()
 
 
 # ------------------------------------------------------------------ history and shared frames

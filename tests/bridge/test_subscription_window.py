@@ -8,10 +8,8 @@ import pytest
 from channels.db import database_sync_to_async
 
 from statsbridge import store
-from statsbridge.host import BridgeHost
-from statsbridge.lease import LocalLease
 from statsbridge.upstream.statistics import StatisticsClient
-from tests.bridge.simulated import Control, genesys_for, seed, truth_with
+from tests.bridge.simulated import Control, seed, streaming_bridge, truth_with
 from tests.fixtures_simulator import fast_config
 from tests.live import eventually
 
@@ -49,13 +47,8 @@ def in_flight(monkeypatch):
 async def bridge(simulator, settings, in_flight):
     # One statistic per batch: the seeded dashboard's six statistics are six creates.
     settings.BRIDGE = {**settings.BRIDGE, "SUBSCRIPTION_BATCH_SIZE": 1, "SUBSCRIPTION_CREATE_WINDOW": WINDOW}
-    host = BridgeHost(genesys_for(simulator), lease=LocalLease())
-    stop = asyncio.Event()
-    task = asyncio.create_task(host.run(stop))
-    await eventually(lambda: host.bridge and host.bridge.session_up, 10, "bridge streaming")
-    yield host
-    stop.set()
-    await asyncio.wait_for(task, 20)
+    async for host in streaming_bridge(simulator):
+        yield host
 
 
 async def exactly_once(control_api, keys):
