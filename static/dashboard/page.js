@@ -12,12 +12,6 @@ import { Tiles } from "./tiles.js";
 // quiet spell still reads as "last 15 min" (sparklines move only with their values).
 const LINE_SLIDE_MS = 10000;
 const TICK_MS = 500;
-// A wall applies what arrived at most four times a second. The bridge sends a dashboard's
-// values as fast as its sockets take them (self-clocked, every 15 ms when busy); each
-// applied frame costs style, layout and paint, which on a TV's browser doubled the main
-// thread's busy time, and nobody reads a wall 5 m away faster than this. Desks follow every
-// animation frame.
-const WALL_FRAME_MS = 250;
 
 /** Keeps one page (a desk dashboard or a wall) live. */
 export class LivePage {
@@ -39,7 +33,7 @@ export class LivePage {
     this.config = config;
     this.root = root;
     this.timeZone = config.timeZone || "UTC";
-    this.store = new Store(() => this.flush(), config.wall ? WALL_FRAME_MS : 0);
+    this.store = new Store(() => this.flush());
     this.tiles = new Tiles(this.store, this.serverClock, config.agentStates, this.timeZone);
     this.figures = new Figures({
       config, timeZone: this.timeZone, store: this.store, clock: this.serverClock,

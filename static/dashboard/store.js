@@ -1,7 +1,6 @@
 // What the page knows of the values: the latest wire value per statistic, the threshold
 // level each tile last showed (for hysteresis), and the keys changed since the last
-// animation frame, applied together once per frame — on a wall, at most every
-// `minIntervalMs` (see LivePage).
+// animation frame, applied together once per frame.
 //
 // Bounded: one entry per statistic (or per widget and statistic) the page shows.
 
@@ -11,12 +10,9 @@ export class Store {
   pending = new Set(); // keys changed since the last frame
   frameRequested = false;
   onFrame; // applies `pending` (LivePage.flush)
-  minIntervalMs; // the least time between two applied frames (0: every animation frame)
-  lastFrameAt = -Infinity; // performance.now() of the last applied frame
 
-  constructor(onFrame, minIntervalMs = 0) {
+  constructor(onFrame) {
     this.onFrame = onFrame;
-    this.minIntervalMs = minIntervalMs;
   }
 
   /** A new value for `key`, applied on the next frame. */
@@ -32,8 +28,7 @@ export class Store {
     return keys;
   }
 
-  /** Apply pending changes on the next animation frame (once, however many arrive before it),
-   * and no sooner than `minIntervalMs` after the last one. */
+  /** Apply pending changes on the next animation frame (once, however many arrive before it). */
   requestFrame() {
     if (this.frameRequested) return;
     this.frameRequested = true;
@@ -41,15 +36,9 @@ export class Store {
     const run = () => {
       if (!this.frameRequested) return;
       this.frameRequested = false;
-      this.lastFrameAt = performance.now();
       this.onFrame();
     };
-    const wait = Math.max(0, this.lastFrameAt + this.minIntervalMs - performance.now());
-    const schedule = () => {
-      requestAnimationFrame(run);
-      setTimeout(run, 250);
-    };
-    if (wait > 0) setTimeout(schedule, wait);
-    else schedule();
+    requestAnimationFrame(run);
+    setTimeout(run, 250);
   }
 }
