@@ -2,6 +2,7 @@
 receipt back, so the next batch goes as soon as the socket has the last one, not on a timer."""
 
 import asyncio
+import contextlib
 
 import pytest
 from channels.layers import get_channel_layer
@@ -32,6 +33,26 @@ async def next_batch(browser: Browser) -> dict:
             return frame
 
 
+@contextlib.asynccontextmanager
+async def beating(fanout: Fanout):
+    """The fan-out's heartbeat written every 0.1 s, as the bridge does: without it a slow run
+    outlives the status's freshness, the watcher says the bridge is down, and every socket
+    is sent a fresh snapshot that already holds the batch the test waits for."""
+    stop = asyncio.Event()
+
+    async def beat() -> None:
+        while not stop.is_set():
+            await fanout.beat()
+            await asyncio.sleep(0.1)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 async def test_each_batch_leaves_once_every_socket_has_the_previous_one_and_sequences_stay_whole():
     dashboard, keys = await make_async(make_dashboard)
     user = await make_async(staff_user)
@@ -41,6 +62,15 @@ async def test_each_batch_leaves_once_every_socket_has_the_previous_one_and_sequ
     fanout.clock.round_timeout = 3600.0
     await fanout.set_routes(routes_for(dashboard, keys))
     await fanout.flush(heartbeat=True)  # a live status, as a starting bridge writes it
+    try:
+        async with beating(fanout):
+            await clocked_rounds_to_two_sockets(fanout, user, keys)
+    finally:
+        await runner.close()
+
+
+async def clocked_rounds_to_two_sockets(fanout, user, keys) -> None:
+    """Five single offers, then a burst, through the publish loop to two desk sockets."""
     stop = asyncio.Event()
     publishing = asyncio.create_task(housekeeping.publish_loop(fanout, dict, stop))
     sockets = [await desk("floor", user) for _ in range(2)]
@@ -70,7 +100,6 @@ async def test_each_batch_leaves_once_every_socket_has_the_previous_one_and_sequ
         await asyncio.gather(publishing, return_exceptions=True)
         for communicator, _, _ in sockets:
             await communicator.disconnect()
-        await runner.close()
 
 
 async def rounds_end(fanout: Fanout) -> bool:
@@ -90,6 +119,15 @@ async def test_a_socket_that_closes_with_a_batch_queued_does_not_hold_back_the_o
     fanout.clock.round_timeout = 3600.0
     await fanout.set_routes(routes_for(dashboard, keys))
     await fanout.flush(heartbeat=True)
+    try:
+        async with beating(fanout):
+            await a_closing_socket_beside_a_staying_one(fanout, user, keys)
+    finally:
+        await runner.close()
+
+
+async def a_closing_socket_beside_a_staying_one(fanout, user, keys) -> None:
+    """One socket closes with a batch queued; the other still gets the next one."""
     staying, _, _ = await desk("floor", user)
     leaving, _, _ = await desk("floor", user)
     browser = Browser(staying)
@@ -106,4 +144,3 @@ async def test_a_socket_that_closes_with_a_batch_queued_does_not_hold_back_the_o
         assert (await next_batch(browser))["values"][keys[0]]["value"] == 2
     finally:
         await staying.disconnect()
-        await runner.close()
