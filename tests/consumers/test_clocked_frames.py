@@ -53,20 +53,28 @@ async def beating(fanout: Fanout):
         await asyncio.gather(task, return_exceptions=True)
 
 
-async def test_each_batch_leaves_once_every_socket_has_the_previous_one_and_sequences_stay_whole():
+@contextlib.asynccontextmanager
+async def clocked_fanout():
+    """A fan-out on the in-memory layer for one seeded dashboard, live and beating, whose
+    rounds end only by the sockets' hand-backs (no timer can let a batch go): yields
+    (fan-out, user, the dashboard's keys)."""
     dashboard, keys = await make_async(make_dashboard)
     user = await make_async(staff_user)
     runner = SyncRunner("test-clocked")
     fanout = Fanout(runner, layer=get_channel_layer(), record_history=False, floor_seconds=0.001)
-    # No timer can let a batch go: only the sockets' hand-backs end a round.
     fanout.clock.round_timeout = 3600.0
     await fanout.set_routes(routes_for(dashboard, keys))
     await fanout.flush(heartbeat=True)  # a live status, as a starting bridge writes it
     try:
         async with beating(fanout):
-            await clocked_rounds_to_two_sockets(fanout, user, keys)
+            yield fanout, user, keys
     finally:
         await runner.close()
+
+
+async def test_each_batch_leaves_once_every_socket_has_the_previous_one_and_sequences_stay_whole():
+    async with clocked_fanout() as (fanout, user, keys):
+        await clocked_rounds_to_two_sockets(fanout, user, keys)
 
 
 async def clocked_rounds_to_two_sockets(fanout, user, keys) -> None:
@@ -112,18 +120,8 @@ async def rounds_end(fanout: Fanout) -> bool:
 
 
 async def test_a_socket_that_closes_with_a_batch_queued_does_not_hold_back_the_others():
-    dashboard, keys = await make_async(make_dashboard)
-    user = await make_async(staff_user)
-    runner = SyncRunner("test-clocked-close")
-    fanout = Fanout(runner, layer=get_channel_layer(), record_history=False, floor_seconds=0.001)
-    fanout.clock.round_timeout = 3600.0
-    await fanout.set_routes(routes_for(dashboard, keys))
-    await fanout.flush(heartbeat=True)
-    try:
-        async with beating(fanout):
-            await a_closing_socket_beside_a_staying_one(fanout, user, keys)
-    finally:
-        await runner.close()
+    async with clocked_fanout() as (fanout, user, keys):
+        await a_closing_socket_beside_a_staying_one(fanout, user, keys)
 
 
 async def a_closing_socket_beside_a_staying_one(fanout, user, keys) -> None:
