@@ -270,9 +270,10 @@ async def run(ctx: Context, result: Result) -> None:
                         "inside the web process (`bench/webproc.py`, coalescing `Fanout` with the bridge's self-clocked "
                         f"publish loop, history off); clients round-robin over the dashboards in client processes of at most "
                         f"{CLIENTS_PER_SWARM_PROCESS} clients each; a {window:g} s window after {warmup:g} s of "
-                        "warm-up. The publisher offers each 10 ms tick's updates in bulk, as the bridge offers a CometD message's; "
-                        "updates it could not hand over within 1 s are skipped (counted): up to that, a late loop "
-                        "catches up as the bridge reading a queued long-poll would (the p99 shows the lateness). No naive peer: one `group_send` "
+                        "warm-up. The publisher offers each 10 ms tick's updates in bulk, as the bridge "
+                        "offers a CometD message's; updates it could not hand over within 1 s are skipped "
+                        "(counted): up to that, a late loop catches up as the bridge reading a queued long-poll "
+                        "would (the p99 shows the lateness). No naive peer: one `group_send` "
                         "per update per dashboard delivered 0 values at 1,000 clients, so a ratio against it "
                         "measured nothing.")
     result.notes.append(f"Idle memory: {idle_clients} idle desk sockets (`ws/dashboards/`, session cookie), then "

@@ -16,6 +16,24 @@ from bench.procs import PYTHON, CpuWindow, wait_until
 from bench.profiling import profile_process
 from bench.stack import Stack
 
+# Where the bridge's CPU goes, innermost stage first (``bench.profiling.stage_shares``).
+BRIDGE_STAGES = [
+    ("history inserts (statsbridge.history)", ("statsbridge/history.py",)),
+    ("value store writes (statsbridge.store)", ("statsbridge/store.py",)),
+    ("metrics", ("statsbridge/metrics.py", "prometheus_client")),
+    ("decoding (statsbridge.decoding)", ("statsbridge/decoding.py",)),
+    ("JSON parsing (json)", ("json/decoder.py", "json/__init__.py")),
+    ("HTTP (aiohttp)", ("aiohttp/",)),
+    ("publishing (frames, channel layer, clock)", ("statsbridge/fanout.py", "statsbridge/frames.py",
+                                                   "statsbridge/housekeeping.py", "channels/layers.py")),
+    ("per-update handling (statsbridge.bridge: routing, offer)", ("statsbridge/bridge.py",)),
+    ("Bayeux protocol (statsbridge.upstream.bayeux)", ("statsbridge/upstream/bayeux",)),
+    ("thread hand-offs (submit, wake-ups)", ("ThreadPoolExecutor.submit", "_write_to_self", "call_soon_threadsafe")),
+    ("event loop", ("asyncio/",)),
+]
+BRIDGE_WAITING = ("EpollSelector.select", "_PollLikeSelector.select", "_worker (concurrent/futures/thread.py:81)",
+                  "wait (threading.py")
+
 CREDENTIALS = {"api_key": "demo-api-key", "client_id": "demo-client", "client_secret": "demo-secret"}
 
 
@@ -72,7 +90,8 @@ async def _bridge(stack: Stack, n: int, rate, warmup, window, profile_seconds: f
     profile = None
     if profile_seconds:
         await stack.set_load(rate)
-        profile = await profile_process(proc.pid, profile_seconds, stack.dir / "bridge.profile.txt")
+        profile = await profile_process(proc.pid, profile_seconds, stack.dir / "bridge.profile.txt",
+                                        BRIDGE_STAGES, BRIDGE_WAITING)
         await stack.set_load(0)
     await stack.stop(proc)
     await stack.sim_post("/simulator/forget-clients", {})

@@ -34,8 +34,38 @@ def summarise(collapsed: str, top: int = TOP) -> str:
     return "\n".join(lines)
 
 
-async def profile_process(pid: int, seconds: float, out: Path) -> str | None:
-    """Sample ``pid`` with py-spy for ``seconds``; return the summary (None if py-spy is missing)."""
+def stage_shares(collapsed: str, stages: list[tuple[str, tuple[str, ...]]], waiting: tuple[str, ...]) -> str:
+    """Where the busy samples went, by stage: each stack goes to the first stage one of
+    whose patterns is in any of its frames (so list the inner stages first), else "other".
+
+    Stacks whose leaf frame contains a ``waiting`` pattern (a selector's poll, an idle
+    worker's queue) are counted apart: py-spy cannot always tell a thread waiting in a
+    system call from one running, and they are no stage's work.
+    """
+    counts: Counter = Counter()
+    waited = busy = 0
+    for line in collapsed.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        samples = int(count)
+        frames = stack.split(";")
+        if any(pattern in frames[-1] for pattern in waiting):
+            waited += samples
+            continue
+        busy += samples
+        stage = next((name for name, patterns in stages if any(p in f for p in patterns for f in frames)), "other")
+        counts[stage] += samples
+    if not busy:
+        return "no busy samples"
+    lines = [f"by stage ({busy} busy samples; {waited} more waiting in a poll or an idle worker):"]
+    lines += [f"  {100 * n / busy:5.1f}%  {name}" for name, n in counts.most_common()]
+    return "\n".join(lines)
+
+
+async def profile_process(pid: int, seconds: float, out: Path, stages=None, waiting=()) -> str | None:
+    """Sample ``pid`` with py-spy for ``seconds``; return the summary (None if py-spy is missing),
+    preceded by ``stage_shares`` when ``stages`` are given."""
     spy = shutil.which("py-spy") or str(REPO / ".venv" / "bin" / "py-spy")
     if not await asyncio.to_thread(Path(spy).exists):
         return None
@@ -50,7 +80,9 @@ async def profile_process(pid: int, seconds: float, out: Path) -> str | None:
     if process.returncode != 0 or not await asyncio.to_thread(out.exists):
         return f"py-spy failed: {error.decode(errors='replace')[-500:]}"
     # The raw profile can be large: read it off the event loop, which may be running the benchmark.
-    return summarise(await asyncio.to_thread(out.read_text))
+    collapsed = await asyncio.to_thread(out.read_text)
+    summary = summarise(collapsed)
+    return f"{stage_shares(collapsed, stages, waiting)}\n\n{summary}" if stages else summary
 
 
 def summarise_cpu_profile(profile: dict, top: int = TOP) -> str:

@@ -346,7 +346,10 @@ class Fanout:
         # go, and one that saw a status frame's seq beside the previous connection would
         # make its socket drop that frame and show the old connection until the next change.
         try:
-            await self._run_sync(store.write, changed, touched, status)
+            if store.in_process():
+                store.write(changed, touched, status)
+            else:
+                await self._run_sync(store.write, changed, touched, status)
             for dashboard_id, frame in outgoing:
                 if frame["type"] == "batch":
                     await self._send_clocked(dashboard_id, frame, sent_at)

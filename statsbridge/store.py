@@ -204,6 +204,16 @@ def write_many(backend, data: dict) -> None:
         backend.set_many(data, timeout=None)
 
 
+def in_process() -> bool:
+    """Whether the shared store is this process's local memory (the embedded default).
+
+    Its writes are pickling under a lock: cheaper on the event loop than the thread hop
+    (submit, wake-up, GIL hand-over) that would carry them, which the bridge paid on every
+    publish, up to one per dashboard every 15 ms.
+    """
+    return type(caches["default"]) is LocMemCache
+
+
 def write(values: dict | None = None, seqs: dict | None = None, status: dict | None = None) -> None:
     """Store values (by statistic key), sequence numbers (by dashboard id) and status at once."""
     write_many(caches["default"], _stored_names(values or {}, seqs, status))

@@ -11,7 +11,7 @@ from bench.browser import slope_per_hour
 from bench.common import AT_LEAST, AT_MOST, Context, Figure, Result, Target, machine
 from bench.latency import runqueue_seconds
 from bench.procs import BenchError
-from bench.profiling import summarise, summarise_cpu_profile
+from bench.profiling import stage_shares, summarise, summarise_cpu_profile
 from bench.report import render
 from bench.stack import prometheus_value
 from bench.swarm import histogram_percentiles
@@ -84,6 +84,18 @@ def test_py_spy_summary_ranks_leaf_and_project_frames():
     assert summary.splitlines()[0] == "40 samples"
     assert "75.0%  json:dumps" in summary and "75.0%  statsbridge.fanout:flush" in summary
     assert summarise("") == "no samples"
+
+
+def test_stage_shares_take_the_innermost_stage_and_set_waiting_apart():
+    collapsed = ("run (a.py:1);Bridge.handle (statsbridge/bridge.py:9);decode (statsbridge/decoding.py:4) 30\n"
+                 "run (a.py:1);Bridge.handle (statsbridge/bridge.py:9) 10\n"
+                 "run (a.py:1);parse (x.py:2) 20\n"
+                 "run (a.py:1);EpollSelector.select (selectors.py:468) 40\n")
+    stages = [("decoding", ("statsbridge/decoding.py",)), ("handling", ("statsbridge/bridge.py",))]
+    shares = stage_shares(collapsed, stages, ("EpollSelector.select",))
+    assert shares.splitlines() == ["by stage (60 busy samples; 40 more waiting in a poll or an idle worker):",
+                                   "   50.0%  decoding", "   33.3%  other", "   16.7%  handling"]
+    assert stage_shares("x (a.py:1) 5\n", stages, ("x (a.py",)) == "no busy samples"
 
 
 def test_chromium_profile_summary_excludes_idle():
