@@ -33,11 +33,13 @@ def write_now(transport, data: bytes) -> None:
     calls and a reactor turn per socket frame: with 200 sockets at 200 updates/s, ~10 %
     of the web process (py-spy: ``startWriting``/``stopWriting`` and the extra wake-ups).
     Sending at once keeps the order (nothing is queued before it) and Twisted's own
-    ``writeSomeData`` (its error handling); TLS, a closing transport, a producer or data
-    already waiting all go through ``transport.write`` as before.
+    ``writeSomeData`` (its error handling); TLS, a closing transport, data already waiting
+    or a pull producer (it is asked for more when a buffered write drains) all go through
+    ``transport.write`` as before. A streaming producer (daphne's HTTP channel registers
+    itself) is only paused when the buffer fills, which a write that is not buffered never does.
     """
     if (getattr(transport, "TLS", True) is False and transport.connected and not transport.disconnecting
-            and not transport._writeDisconnected and transport.producer is None
+            and not transport._writeDisconnected and (transport.producer is None or transport.streamingProducer)
             and not transport._tempDataBuffer and transport.offset == len(transport.dataBuffer)):
         sent = transport.writeSomeData(data)
         if isinstance(sent, int) and sent >= 0:  # else the connection was lost: write() lets Twisted see it

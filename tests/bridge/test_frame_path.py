@@ -21,6 +21,7 @@ class FakeTransport:
         self.disconnecting = False
         self._writeDisconnected = False
         self.producer = None
+        self.streamingProducer = False
         self._tempDataBuffer: list = []
         self.dataBuffer = b""
         self.offset = 0
@@ -45,6 +46,13 @@ def test_an_idle_socket_is_written_at_once():
     assert transport.on_wire == b"frame" and transport.written == []
 
 
+def test_a_socket_with_a_streaming_producer_is_written_at_once():
+    transport = FakeTransport()
+    transport.producer, transport.streamingProducer = object(), True  # (daphne's HTTP channel)
+    write_now(transport, b"frame")
+    assert transport.on_wire == b"frame" and transport.written == []
+
+
 def test_what_the_socket_does_not_take_is_buffered_after_what_it_took():
     transport = FakeTransport(accept=3)
     write_now(transport, b"frame")
@@ -55,7 +63,7 @@ def test_what_the_socket_does_not_take_is_buffered_after_what_it_took():
 
 @pytest.mark.parametrize("change", [
     {"TLS": True}, {"connected": False}, {"disconnecting": True}, {"_writeDisconnected": True},
-    {"producer": object()}, {"_tempDataBuffer": [b"x"]}, {"dataBuffer": b"xy", "offset": 1},
+    {"producer": object(), "streamingProducer": False}, {"_tempDataBuffer": [b"x"]}, {"dataBuffer": b"xy", "offset": 1},
 ])
 def test_anything_but_an_idle_plain_socket_goes_through_twisted(change):
     transport = FakeTransport()
