@@ -150,3 +150,21 @@ async def test_serial_dispatch_cancelled_from_outside_cancels_its_receivers():
     with pytest.raises(asyncio.CancelledError):
         await task
     assert cancelled == [True]
+
+
+async def test_group_send_queues_a_copy_for_each_member_and_a_full_channel_only_misses_it():
+    from statsbridge.memory_layer import SweepingInMemoryChannelLayer
+
+    layer = SweepingInMemoryChannelLayer(capacity=1)
+    full, other = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add("dash.1", full)
+    await layer.group_add("dash.1", other)
+    await layer.send(full, {"type": "x", "n": 0})  # its one place taken
+    message = {"type": "x", "n": 1, "inner": {"a": 1}}
+    await layer.group_send("dash.1", message)
+    got = await asyncio.wait_for(layer.receive(other), 5)
+    assert got == message and got["inner"] is not message["inner"], "a copy, as channels makes"
+    assert (await asyncio.wait_for(layer.receive(full), 5))["n"] == 0
+    await layer.group_send("dash.1", {"type": "x", "n": 2})
+    assert (await asyncio.wait_for(layer.receive(full), 5))["n"] == 2
+    await layer.group_send("nobody", {"type": "x"})  # a group without members: nothing, no error
