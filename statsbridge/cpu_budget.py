@@ -13,8 +13,10 @@ cores it grows, under ``SLACK`` × the budget it shrinks back towards
 ``FRAME_FLOOR_SECONDS``, between the two it holds (no hunting around the budget). The
 step is proportional (``next_floor``): where the floor is what paces a dashboard, its
 frames a second, and so most of the fan-out's CPU, go as 1/floor; the CPU that does not
-(ingest, decoding, history) is why the step is capped at ``STEP_LIMIT`` and repeated
-each period rather than trusted in one go. The floor never exceeds
+(ingest, decoding, history) is why the step is capped (``GROW_LIMIT``, ``SHRINK_LIMIT``)
+and repeated each period rather than trusted in one go. It shrinks faster than it grows:
+CPU over budget for a second costs little, a floor left high after a burst (a reconnect
+storm's snapshots, start-up) costs every value its latency. The floor never exceeds
 ``FLOOR_CEILING_SECONDS``, the fixed tick the fan-out had before it was self-clocked, so
 a starved process is never slower than that tick was.
 
@@ -27,7 +29,8 @@ import time
 
 FLOOR_CEILING_SECONDS = 0.25  # the old fixed tick: a grown floor never exceeds it
 PERIOD_SECONDS = 1.0  # the CPU share is measured over this much wall time
-STEP_LIMIT = 2.0  # the floor grows or shrinks by at most this factor a period
+GROW_LIMIT = 2.0  # the floor grows by at most this factor a period
+SHRINK_LIMIT = 4.0  # and shrinks by at most this factor a period (0.25 s → 15 ms in 2-3 s)
 SLACK = 0.8  # under SLACK × budget the floor shrinks; between that and the budget it holds
 
 
@@ -40,9 +43,9 @@ def next_floor(floor: float, share: float, budget: float, base: float,
     if budget <= 0:
         return base
     if share > budget:
-        factor = min(STEP_LIMIT, share / budget)
+        factor = min(GROW_LIMIT, share / budget)
     elif share < SLACK * budget:
-        factor = max(1 / STEP_LIMIT, share / (SLACK * budget))
+        factor = max(1 / SHRINK_LIMIT, share / (SLACK * budget))
     else:
         return floor
     return min(max(ceiling, base), max(base, floor * factor))

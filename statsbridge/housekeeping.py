@@ -33,7 +33,11 @@ async def publish_loop(fanout: Fanout, status_extra, stop: asyncio.Event,
     cap = max(governor.base, MIN_WAIT_SECONDS)
     metrics.frame_floor.set(fanout.floor)
     while not stop.is_set():
-        fanout.set_floor(governor.observe())
+        floor = governor.observe()
+        if floor != fanout.floor:
+            log.info("frame floor %.0f → %.0f ms (this process used %.2f cores, budget %g)",
+                     1000 * fanout.floor, 1000 * floor, governor.share or 0.0, governor.budget)
+            fanout.set_floor(floor)
         delay = fanout.next_flush_in()
         if delay is None:
             await fanout.wait_for_work()

@@ -8,7 +8,7 @@ from channels.layers import get_channel_layer
 
 from statsbridge import housekeeping
 from statsbridge.aio import SyncRunner
-from statsbridge.cpu_budget import FLOOR_CEILING_SECONDS, SLACK, STEP_LIMIT, FloorGovernor, next_floor
+from statsbridge.cpu_budget import FLOOR_CEILING_SECONDS, GROW_LIMIT, SHRINK_LIMIT, SLACK, FloorGovernor, next_floor
 from statsbridge.fanout import Fanout, dashboard_group
 from tests.bridge.test_publishing_paths import fresh, routes_of
 from tests.waiting import eventually
@@ -16,14 +16,14 @@ from tests.waiting import eventually
 BASE = 0.015
 
 
-def test_over_budget_the_floor_grows_in_proportion_and_at_most_by_the_step_limit():
+def test_over_budget_the_floor_grows_in_proportion_and_at_most_by_the_grow_limit():
     assert next_floor(BASE, share=0.75, budget=0.5, base=BASE) == pytest.approx(BASE * 1.5)
-    assert next_floor(BASE, share=5.0, budget=0.5, base=BASE) == pytest.approx(BASE * STEP_LIMIT)
+    assert next_floor(BASE, share=5.0, budget=0.5, base=BASE) == pytest.approx(BASE * GROW_LIMIT)
     assert next_floor(0.2, share=1.0, budget=0.5, base=BASE) == FLOOR_CEILING_SECONDS, "never past the old tick"
 
 
 def test_under_the_slack_it_shrinks_back_to_the_configured_floor_and_between_it_holds():
-    assert next_floor(0.1, share=0.0, budget=0.5, base=BASE) == pytest.approx(0.1 / STEP_LIMIT)
+    assert next_floor(0.1, share=0.0, budget=0.5, base=BASE) == pytest.approx(0.1 / SHRINK_LIMIT)
     assert next_floor(0.1, share=0.3, budget=0.5, base=BASE) == pytest.approx(0.1 * 0.3 / (SLACK * 0.5))
     assert next_floor(0.02, share=0.0, budget=0.5, base=BASE) == BASE, "never under the configured floor"
     assert next_floor(0.1, share=0.45, budget=0.5, base=BASE) == 0.1, "between slack and budget: held"
@@ -62,7 +62,7 @@ def test_the_governor_decides_once_a_period_from_the_cpu_share_over_it():
     clocks.run(1.0, share=0.45)
     assert governor.observe() == FLOOR_CEILING_SECONDS, "within the slack: held"
     clocks.run(30.0, share=0.0)  # an idle stretch is one long period under budget
-    assert governor.observe() == FLOOR_CEILING_SECONDS / STEP_LIMIT
+    assert governor.observe() == FLOOR_CEILING_SECONDS / SHRINK_LIMIT
     for _ in range(10):
         clocks.run(1.0, share=0.1)
         governor.observe()
