@@ -141,3 +141,22 @@ async def test_the_publishing_loop_grows_the_floor_while_over_budget_and_spaces_
             task.cancel()
         await asyncio.gather(loop, *tasks, return_exceptions=True)
         await runner.close()
+
+
+def test_the_cpu_clock_is_read_only_when_a_period_ends():
+    clocks = Clocks()
+    reads = []
+
+    def cpu_time():
+        reads.append(clocks.wall)
+        return clocks.cpu
+
+    governor = FloorGovernor(BASE, 0.5, period=1.0, cpu_time=cpu_time, monotonic=lambda: clocks.wall)
+    governor.observe()
+    for _ in range(9):
+        clocks.run(0.1, share=1.0)
+        governor.observe()
+    assert len(reads) == 1
+    clocks.run(0.1, share=1.0)
+    governor.observe()
+    assert len(reads) == 2
