@@ -153,10 +153,10 @@ def test_the_cpu_clock_is_read_only_when_a_period_ends():
 
     governor = FloorGovernor(BASE, 0.5, period=1.0, cpu_time=cpu_time, monotonic=lambda: clocks.wall)
     governor.observe()
-    for _ in range(9):
-        clocks.run(0.1, share=1.0)
+    for _ in range(3):
+        clocks.run(0.25, share=1.0)
         governor.observe()
     assert len(reads) == 1
-    clocks.run(0.1, share=1.0)
+    clocks.run(0.25, share=1.0)
     governor.observe()
     assert len(reads) == 2
