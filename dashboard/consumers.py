@@ -8,6 +8,7 @@ limiting and sequence filtering are pure helpers in ``statsbridge.client_frames`
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import time
@@ -16,8 +17,9 @@ from importlib import import_module
 from types import SimpleNamespace
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from channels.layers import InMemoryChannelLayer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user
 from django.http.cookie import parse_cookie
@@ -28,6 +30,7 @@ from dashboard.models import Dashboard, Display
 from dashboard.snapshots import SharedSnapshots
 from dashboard.wanted import dashboard_keys
 from statsbridge import frames, metrics, store
+from statsbridge.aio import serial_dispatch
 from statsbridge.client_frames import SeqFilter, TokenBucket, parse_client_frame
 from statsbridge.conf import bridge_settings
 from statsbridge.fanout import FRAME_MESSAGE, dashboard_group, display_group
@@ -275,10 +278,27 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         # receive fails (Redis restarting); a socket that never left would stay a watcher
         # listener and a group member whose frames queue up unread.
         try:
-            await super().__call__(scope, receive, send)
+            await self.run(scope, receive, send)
         finally:
             await self.leave()
             self.forget_buffered_frames()
+
+    async def run(self, scope, receive, send) -> None:
+        """channels' ``AsyncConsumer.__call__``, dispatching with ``statsbridge.aio.serial_dispatch``.
+
+        channels' own loop makes a task and an ``asyncio.wait`` per message: on every
+        frame of every socket, a cost of its own beside the frame's (see ``serial_dispatch``).
+        """
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.base_send = send
+        receivers = [receive]
+        if self.channel_layer is not None:
+            self.channel_name = await self.channel_layer.new_channel()
+            self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
+            receivers.append(self.channel_receive)
+        with contextlib.suppress(StopConsumer):  # the socket closed: exit cleanly, as channels does
+            await serial_dispatch(receivers, self.dispatch)
 
     def forget_buffered_frames(self) -> None:
         """Drop the queue channels_redis keeps for this socket's channel, now and again once

@@ -51,3 +51,36 @@ def drop_unusable_connections() -> None:
 def _with_usable_connection(function, *args, **kwargs):
     drop_unusable_connections()
     return function(*args, **kwargs)
+
+
+async def serial_dispatch(receivers, dispatch) -> None:
+    """Pass what each of ``receivers`` returns to ``dispatch``, one message at a time, until
+    a dispatch raises (that exception is raised here); the receivers are then cancelled.
+
+    What channels' ``await_many_dispatch`` does, cheaper per message: channels makes a new
+    task per received message and an ``asyncio.wait`` (a future, done-callbacks added and
+    removed on every task) per round, about four event-loop callbacks a message. A socket
+    shown a frame every 15 ms paid that on every frame (py-spy, 200 sockets at 200
+    updates/s: ~7 % of the web process besides the handler). Here each receiver has one
+    long-lived task that receives and then dispatches under a lock: dispatches never
+    overlap, run in the order their messages were taken (the lock is first-come,
+    first-served), and each receiver holds at most one message not yet dispatched, as in
+    channels.
+    """
+    lock = asyncio.Lock()
+
+    async def pump(receive):
+        while True:
+            message = await receive()
+            async with lock:
+                await dispatch(message)
+
+    tasks = [asyncio.ensure_future(pump(receive)) for receive in receivers]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            task.result()  # (a pump only ends by raising)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -25,6 +25,13 @@ class BridgeSettings:
     # previous one was handed to every socket, and no sooner than this after it. Bounds the
     # frames per socket (≤ 1/floor per dashboard a second) and merges bursts into one frame.
     frame_floor_seconds: float = 0.015
+    # CPU budget of the frame floor (statsbridge.cpu_budget), in cores of the publishing
+    # process (the web process when embedded): over it the floor grows (to 0.25 s at most),
+    # under it it shrinks back to frame_floor_seconds. 0.5: at 200 updates/s to 200 sockets
+    # the embedded web process uses ~0.3 cores, so the floor stays at 15 ms; a process near
+    # a whole core (its Python thread's limit) has no room left for handshakes, snapshots
+    # and pages, and rounds queue behind the CPU anyway. 0 turns the budget off.
+    frame_cpu_budget: float = 0.5
     subscription_batch_size: int = 500
     # POST /subscriptions calls in flight at once while (re)subscribing: 100,000 statistics
     # are 200 batches, one round trip each; a window overlaps their waits without flooding

@@ -151,6 +151,12 @@ class Fanout:
         self.identity = f"{socket.gethostname()}:{os.getpid()}"
         self.started = self._clock()
 
+    def set_floor(self, seconds: float) -> None:
+        """Change the frame floor from the next batch on (the CPU budget's, ``statsbridge.cpu_budget``)."""
+        if seconds != self.floor:
+            self.floor = self.clock.floor = seconds
+            metrics.frame_floor.set(seconds)
+
     # ------------------------------------------------------------ gathering
 
     def offer(self, key: str, value: dict) -> None:

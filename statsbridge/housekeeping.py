@@ -5,8 +5,9 @@ import asyncio
 import logging
 import time
 
-from statsbridge import history, store
+from statsbridge import history, metrics, store
 from statsbridge.conf import bridge_settings
+from statsbridge.cpu_budget import FloorGovernor
 from statsbridge.fanout import CONTROL_GROUP, Fanout
 from statsbridge.wanted import load_routes
 
@@ -16,15 +17,27 @@ RETRY_SECONDS = 0.25  # after a failed publish (the store or channel layer blipp
 MIN_WAIT_SECONDS = 0.002  # the shortest wait of the publishing loop, whatever the floor
 
 
-async def publish_loop(fanout: Fanout, status_extra, stop: asyncio.Event) -> None:
+async def publish_loop(fanout: Fanout, status_extra, stop: asyncio.Event,
+                       governor: FloorGovernor | None = None) -> None:
     """Publish each dashboard's next batch as soon as it is due (``statsbridge.clocking``):
-    its last round ended and the floor passed.
+    its last round ended and the floor passed, the floor kept within the CPU budget by
+    ``governor`` (``statsbridge.cpu_budget``; default: ``FRAME_CPU_BUDGET``).
 
     ``status_extra`` builds the status's extra fields, only when a status is written."""
-    # Waits are capped at the floor: offers do not wake a wait for a round (see
-    # ``Fanout.wait_for_round``), so a dashboard that starts waiting meanwhile is seen within one.
-    cap = max(fanout.floor, MIN_WAIT_SECONDS)
+    if governor is None:
+        governor = FloorGovernor(fanout.floor, bridge_settings().frame_cpu_budget)
+    # Waits are capped at the configured floor, not the governed one: offers and connection
+    # changes do not wake a wait for a round (see ``Fanout.wait_for_round``), so a dashboard
+    # that starts waiting, or a status frame, is seen within one 15 ms floor however far the
+    # budget has grown it (a wake-up costs far less than a frame).
+    cap = max(governor.base, MIN_WAIT_SECONDS)
+    metrics.frame_floor.set(fanout.floor)
     while not stop.is_set():
+        floor = governor.observe()
+        if floor != fanout.floor:
+            log.info("frame floor %.0f → %.0f ms (this process used %.2f cores, budget %g)",
+                     1000 * fanout.floor, 1000 * floor, governor.share or 0.0, governor.budget)
+            fanout.set_floor(floor)
         delay = fanout.next_flush_in()
         if delay is None:
             await fanout.wait_for_work()

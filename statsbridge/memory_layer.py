@@ -7,7 +7,10 @@ members for expired entries on each message it hands out (``_clean_expired``), a
 socket: the cost of a frame grew with the number of sockets, so the cost of a batch grew
 with their square. Here the sweep runs at most once per ``SWEEP_SECONDS``: messages expire
 after 60 s and group memberships after a day, so sweeping once a second removes the same
-entries at most a second later. Everything else is channels' own code.
+entries at most a second later. ``group_send`` queues the message for each member in
+turn, where channels makes a task per member and awaits them through ``as_completed``:
+a task, its first step and its completion per socket frame, for a ``send`` that never
+waits (the queue's ``put_nowait``). Everything else is channels' own code.
 """
 
 import asyncio
@@ -49,6 +52,19 @@ class SweepingInMemoryChannelLayer(InMemoryChannelLayer):
             self._queue(channel).put_nowait((time.time() + self.expiry, deepcopy(message)))
         except asyncio.queues.QueueFull:
             raise ChannelFull(channel) from None
+
+    async def group_send(self, group, message):
+        """Queue a copy of ``message`` for every member of ``group``, in turn (a full channel
+        misses it, as in channels)."""
+        assert isinstance(message, dict), "Message is not a dict"
+        self.require_valid_group_name(group)
+        self._clean_expired()
+        # A copy of the members: ``send`` never suspends, but a subclass's or a wrapper's might.
+        for channel in list(self.groups.get(group, ())):
+            try:  # noqa: SIM105  (not contextlib.suppress: no context manager per member)
+                await self.send(channel, message)
+            except ChannelFull:
+                pass
 
     async def receive(self, channel):
         """The first message that arrives on ``channel`` (as channels does, swept at most once a second)."""

@@ -42,6 +42,8 @@ fanout_lag = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
 )
 decode_unknown = Counter("ccdash_decode_unknown", "Values whose shape was not understood.")
+frame_floor = Gauge("ccdash_frame_floor_seconds",
+                    "The fan-out's frame floor now (grown over the CPU budget, statsbridge.cpu_budget).")
 websocket_clients = Gauge("ccdash_websocket_clients", "Open dashboard/wall WebSockets in this process.", ["kind"])
 client_frames_rejected = Counter("ccdash_client_frames_rejected", "Client frames answered with an error.", ["code"])
 

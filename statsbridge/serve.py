@@ -23,8 +23,35 @@ def endpoint(host: str, port: int) -> str:
     return f"tcp:port={port}:interface={interface}"
 
 
+def write_now(transport, data: bytes) -> None:
+    """Write ``data`` to a Twisted TCP ``transport``: straight to its socket when nothing is
+    buffered before it, the rest (or all of it, in any other case) through ``transport.write``.
+
+    ``transport.write`` only buffers and registers the socket for writability; the
+    reactor's next turn sends and unregisters it. For a WebSocket frame of a few hundred
+    bytes to a socket whose buffer is empty (nearly every frame) that is two ``epoll_ctl``
+    calls and a reactor turn per socket frame: with 200 sockets at 200 updates/s, ~10 %
+    of the web process (py-spy: ``startWriting``/``stopWriting`` and the extra wake-ups).
+    Sending at once keeps the order (nothing is queued before it) and Twisted's own
+    ``writeSomeData`` (its error handling); TLS, a closing transport, data already waiting
+    or a pull producer (it is asked for more when a buffered write drains) all go through
+    ``transport.write`` as before. A streaming producer (daphne's HTTP channel registers
+    itself) is only paused when the buffer fills, which a write that is not buffered never does.
+    """
+    if (getattr(transport, "TLS", True) is False and transport.connected and not transport.disconnecting
+            and not transport._writeDisconnected and (transport.producer is None or transport.streamingProducer)
+            and not transport._tempDataBuffer and transport.offset == len(transport.dataBuffer)):
+        sent = transport.writeSomeData(data)
+        if isinstance(sent, int) and sent >= 0:  # else the connection was lost: write() lets Twisted see it
+            if sent == len(data):
+                return
+            data = data[sent:]
+    transport.write(data)
+
+
 def inbound_limit_only(protocol: type) -> type:
-    """``protocol`` (daphne's) with its message size limit applied to received messages only.
+    """``protocol`` (daphne's) with its message size limit applied to received messages only,
+    and its frames written straight to the socket when they can be (``write_now``).
 
     autobahn checks ``maxMessagePayloadSize`` in ``sendMessage`` too, so with daphne's
     one option a 64 KB inbound limit also refuses a ~135 KB snapshot of a 1,000-statistic
@@ -40,6 +67,14 @@ def inbound_limit_only(protocol: type) -> type:
                 return super().sendMessage(*args, **kwargs)
             finally:
                 self.maxMessagePayloadSize = limit
+
+        def sendData(self, data, sync=False, chopsize=None):
+            """autobahn's ``sendData``, with an open socket's plain writes made by ``write_now``."""
+            if sync or chopsize or self.send_queue or self.logOctets or self.state != self.STATE_OPEN:
+                return super().sendData(data, sync, chopsize)
+            write_now(self.transport, data)
+            self.trafficStats.outgoingOctetsWireLevel += len(data)  # (as autobahn counts it)
+            return None
 
     return InboundLimitOnly
 
