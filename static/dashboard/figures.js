@@ -15,6 +15,9 @@ const ZONE_SLOT_MS = 900000; // time-zone offsets change on quarter hours at the
 // A figure redraws at most this often (a Plotly.react costs milliseconds); the numbers
 // on the tiles, which are HTML, follow every animation frame.
 const FIGURE_INTERVAL_MS = 1000;
+// One frame starts no more redraws after this long and leaves the rest to the next frames:
+// a wall's 10 s slide of 48 sparklines was otherwise one task of 150-300 ms.
+const DRAW_BUDGET_MS = 12;
 // Chart text on desks and phones (walls size theirs from the screen: wallUnit).
 const DESK_FONT_PX = 14;
 const WALL_FONT_UNITS = 2; // chart text on a wall, in wallUnit()s (dashboard.css: --u; its smallest text is 1.9)
@@ -271,15 +274,20 @@ export class Figures {
     for (const element of byElement.keys()) observer.observe(element);
   }
 
-  /** Redraw the figures that are behind, each at most once per FIGURE_INTERVAL_MS; hidden boards wait to be shown. */
+  /** Redraw the figures that are behind, each at most once per FIGURE_INTERVAL_MS and for at most
+   *  DRAW_BUDGET_MS a frame; hidden boards wait to be shown. */
   draw() {
     const now = performance.now();
     let next = Infinity;
     for (const widget of this.unDrawn) {
       if (widget.wrap && widget.wrap.hidden) continue;
       const due = widget.drawnAt + FIGURE_INTERVAL_MS;
-      if (due <= now) this.redraw(widget);
-      else next = Math.min(next, due);
+      if (due > now) next = Math.min(next, due);
+      else if (performance.now() - now < DRAW_BUDGET_MS) this.redraw(widget);
+      else {
+        this.requestFrame(); // over this frame's budget: the rest in the next one
+        return;
+      }
     }
     if (next < Infinity && !this.timer) {
       this.timer = setTimeout(() => {

@@ -121,3 +121,34 @@ def test_a_sparkline_keeps_every_point_and_the_slide_redraws_what_values_did_not
     assert got["steps"] == [False] * 5
     assert got["points"] == 6  # the series still has every slot's point
     assert got["slid"] is True
+
+
+def test_due_redraws_are_spread_over_frames_within_a_budget_each_drawn_once():
+    got = figures_script("""
+      // A clock that only Plotly.react moves: each redraw takes 5 ms.
+      let clock = 10000;
+      Object.defineProperty(globalThis, "performance", { value: { now: () => clock }, configurable: true });
+      const reacts = [];
+      globalThis.window = { Plotly: { react: (el) => { reacts.push(el); clock += 5; } } };
+      let frames = 0;
+      figures.requestFrame = () => { frames++; };
+      const widgets = [];
+      for (let i = 0; i < 10; i++) {
+        const widget = widgetOf({ id: i, type: "gauge", statistics: [{ key: `g${i}` }] });
+        widget.figureEl = `figure ${i}`;
+        widget.figure = { data: [{ value: 0, gauge: { bar: {}, axis: { range: [0, 10] } } }], layout: {} };
+        figures.unDrawn.add(widget);
+        widgets.push(widget);
+      }
+      const perFrame = [];
+      for (let frame = 0; frame < 6 && figures.unDrawn.size; frame++) {
+        const before = reacts.length;
+        figures.draw();
+        perFrame.push(reacts.length - before);
+      }
+      console.log(JSON.stringify({ perFrame, frames, drawn: new Set(reacts).size, left: figures.unDrawn.size }));
+    """)
+    # 12 ms a frame at 5 ms a redraw: three start in a frame, then the next frame is asked for.
+    assert got["perFrame"] == [3, 3, 3, 1]
+    assert got["frames"] == 3
+    assert got["drawn"] == 10 and got["left"] == 0
