@@ -15,6 +15,9 @@ const ZONE_SLOT_MS = 900000; // time-zone offsets change on quarter hours at the
 // A figure redraws at most this often (a Plotly.react costs milliseconds); the numbers
 // on the tiles, which are HTML, follow every animation frame.
 const FIGURE_INTERVAL_MS = 1000;
+// One frame starts no more redraws after this long and leaves the rest to the next frames:
+// a wall's 10 s slide of 48 sparklines was otherwise one task of 150-300 ms.
+const DRAW_BUDGET_MS = 12;
 // Chart text on desks and phones (walls size theirs from the screen: wallUnit).
 const DESK_FONT_PX = 14;
 const WALL_FONT_UNITS = 2; // chart text on a wall, in wallUnit()s (dashboard.css: --u; its smallest text is 1.9)
@@ -77,6 +80,16 @@ export function fitFigure(spec, figure, width, height, font) {
   }
 }
 
+/** What a figure draws of one value: its kind, number, text, agent state and threshold level
+ *  (`level`), not its time. Two values with the same key draw the same bar, slice, gauge or
+ *  sparkline colour; a line's new point at an unchanged value only extends it, which the
+ *  window's slide (LivePage, every 10 s) shows. */
+export function shownKey(value, level) {
+  if (!value || value.kind === "unknown") return `unknown|${level}`;
+  const agent = value.kind === "agent_state" ? (value.agent && value.agent.state) || "" : "";
+  return `${value.kind}|${numeric(value)}|${value.text ?? ""}|${agent}|${level}`;
+}
+
 /** Draw server-rendered figures once, without a socket (the history view). */
 export function drawStatic(figures) {
   for (const [id, figure] of Object.entries(figures)) {
@@ -99,6 +112,7 @@ export class Widget {
   drawnAt = 0; // performance.now() of the last redraw
   font = 0; // chart text px it was last sized for
   series = new Map(); // statistic key -> { trace, times (epoch-ms of each point), tail }
+  shown = new Map(); // statistic key -> shownKey of the value it last queued a redraw for
   gaps = []; // shaded stale stretches: { from, to (null while open) } in epoch-ms
 
   constructor(spec, el, figure) {
@@ -165,10 +179,17 @@ export class Figures {
     return this.byKey.get(key) || [];
   }
 
-  /** A new value for `key` reached `widget`: extend its series, redraw it when due. */
+  /** A new value for `key` reached `widget`: extend its series; redraw it when due if the
+   *  figure would look different. A value re-sent with only a new time (most updates of a
+   *  quiet statistic) draws the same pixels: a Plotly.react costs milliseconds, and a wall of
+   *  48 sparklines redrawing each second for nothing kept its main thread a quarter busy. */
   update(widget, key, value) {
     this.extendSeries(widget, key, value);
-    if (widget.plotted) this.unDrawn.add(widget);
+    if (!widget.plotted) return;
+    const shown = shownKey(value, this.store.levels.get(`${widget.spec.id}:${key}`) || "none");
+    if (widget.shown.get(key) === shown) return;
+    widget.shown.set(key, shown);
+    this.unDrawn.add(widget);
   }
 
   /** Remember the epoch-ms of each point of the server-rendered series (for slots and trimming). */
@@ -253,15 +274,20 @@ export class Figures {
     for (const element of byElement.keys()) observer.observe(element);
   }
 
-  /** Redraw the figures that are behind, each at most once per FIGURE_INTERVAL_MS; hidden boards wait to be shown. */
+  /** Redraw the figures that are behind, each at most once per FIGURE_INTERVAL_MS and for at most
+   *  DRAW_BUDGET_MS a frame; hidden boards wait to be shown. */
   draw() {
     const now = performance.now();
     let next = Infinity;
     for (const widget of this.unDrawn) {
       if (widget.wrap && widget.wrap.hidden) continue;
       const due = widget.drawnAt + FIGURE_INTERVAL_MS;
-      if (due <= now) this.redraw(widget);
-      else next = Math.min(next, due);
+      if (due > now) next = Math.min(next, due);
+      else if (performance.now() - now < DRAW_BUDGET_MS) this.redraw(widget);
+      else {
+        this.requestFrame(); // over this frame's budget: the rest in the next one
+        return;
+      }
     }
     if (next < Infinity && !this.timer) {
       this.timer = setTimeout(() => {
