@@ -188,9 +188,10 @@ class Stack:
                 raise BenchError(f"simulator POST {path}: HTTP {response.status}")
             return await response.json()
 
-    async def set_load(self, updates_per_second: float) -> None:
-        """Extra updates per second spread over every subscribed statistic (0 stops)."""
-        await self.sim_post("/simulator/load", {"updates_per_second": updates_per_second})
+    async def set_load(self, updates_per_second: float, *, changing: bool = False) -> None:
+        """Extra updates per second spread over every subscribed statistic (0 stops); each
+        repeats the statistic's value with a new time, or with ``changing`` moves it by one."""
+        await self.sim_post("/simulator/load", {"updates_per_second": updates_per_second, "changing": changing})
 
     async def sim_state(self) -> dict:
         """The simulator's counts."""

@@ -157,12 +157,18 @@ class ControlApi:
 
     @with_body()
     async def load(self, request: web.Request, body: dict) -> web.Response:
-        """POST /load {"updates_per_second": N}: extra updates spread over live statistics (0 stops)."""
+        """POST /load {"updates_per_second": N, "changing": false}: extra updates spread over live
+        statistics (0 stops); each re-sends a statistic's value with a new time (as a
+        Periodical notification does), or with ``changing`` moves a numeric value by one."""
         rate = body.get("updates_per_second")
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate < 0:
             return _bad("updates_per_second must be a non-negative number")
+        changing = body.get("changing", False)
+        if not isinstance(changing, bool):
+            return _bad("changing must be true or false")
         self.tenant.load_rate = float(rate)
-        return json_response({"updates_per_second": self.tenant.load_rate})
+        self.tenant.load_changes = changing
+        return json_response({"updates_per_second": self.tenant.load_rate, "changing": changing})
 
     async def state(self, request: web.Request) -> web.Response:
         """GET /state: service state and counts."""

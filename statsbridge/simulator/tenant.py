@@ -42,6 +42,7 @@ class Tenant:
         self.service_state = AVAILABLE
         self.load_rate = 0.0
         self.load_sent = 0
+        self.load_changes = False  # whether load updates move numeric values (else they repeat them)
         self._tasks: list[asyncio.Task] = []
 
     # -- statistics ----------------------------------------------------------
@@ -183,12 +184,24 @@ class Tenant:
         batches: dict = {}
         for subscription, stat in picks:
             stat.timestamp = stamp
+            if self.load_changes:
+                stat.value = changed_by_one(stat.value, self.load_sent)
             batches.setdefault(subscription.session, []).append(stat.update_item(subscription.verbose))
             self.load_sent += 1
         ext = {"simulator": {"emittedAt": time.time() * 1000, "load": True}}
         for session, items in batches.items():
             self.hub.deliver(session, self.notification(UPDATES_CHANNEL, "StatisticUpdate", {"statistics": items},
                                                         ext=ext))
+
+
+def changed_by_one(value, number: int):
+    """A numeric value (a number, or a Stat Server value's ``value`` field) moved up or down by
+    one, alternating with ``number`` and never below 0; any other value as it is."""
+    if isinstance(value, dict) and "value" in value:
+        return {**value, "value": changed_by_one(value["value"], number)}
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    return value + 1 if number % 2 or value < 1 else value - 1
 
 
 def find_session(tenant: Tenant, cookie: str | None):

@@ -18,11 +18,35 @@ from statsbridge.simulator import SimulatorConfig, SimulatorThread, start_simula
 from tests.fixtures_simulator import fast_config
 from tests.waiting import free_port
 
-from .helpers import CONTROL, Client, control, updates_in
+from .helpers import CONTROL, QUEUE, Client, control, updates_in
 
 ROOT = Path(__file__).resolve().parents[2]
 STATS = [{"statisticId": f"n{n}", "objectType": "Agent", "objectId": f"agent{n:03d}",
           "definition": {"category": "CurrentState", "notificationMode": "NoNotification"}} for n in range(1, 11)]
+
+
+async def test_a_changing_load_moves_numeric_values_and_a_plain_one_repeats_them(client: Client):
+    numbers = [{"statisticId": f"q{n}", "objectType": "Queue", "objectId": QUEUE,
+                "definition": {"category": "CurrentNumber", "mainMask": "CallWait",
+                               "notificationMode": "NoNotification"}} for n in range(1, 4)]
+    await client.start_session()
+    assert (await client.subscribe_statistics(numbers))[0] == 200
+
+    async def values_under(load: dict) -> dict:
+        await control(client, "POST", "load", load)
+        messages = await client.collect(lambda got: len(updates_in(got)) >= 30, timeout=5)
+        await control(client, "POST", "load", {"updates_per_second": 0})
+        seen: dict = {}
+        for item in updates_in(messages):
+            seen.setdefault(item["statisticId"], []).append(item["value"])
+        return seen
+
+    repeated = await values_under({"updates_per_second": 200})
+    assert all(len(set(map(json.dumps, values))) == 1 for values in repeated.values()), repeated
+    moved = await values_under({"updates_per_second": 200, "changing": True})
+    assert set(moved) == {s["statisticId"] for s in numbers}
+    assert all(len(set(map(json.dumps, values))) > 1 for values in moved.values()), moved
+    assert (await control(client, "POST", "load", {"updates_per_second": 1, "changing": "yes"}))[0] == 400
 
 
 async def test_load_delivers_the_requested_rate_with_emission_time(client: Client):
