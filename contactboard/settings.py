@@ -116,7 +116,7 @@ CHANNEL_LAYER_LIMITS = {"capacity": env_int("CHANNEL_LAYER_CAPACITY", 1000), "ex
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "statsbridge.redis_layer.AckingRedisChannelLayer",
             "CONFIG": {
                 # redis-py 8 times sockets out after 5 s, exactly channels_redis's
                 # blocking-receive time (BZPOPMIN 5 s): an idle consumer's receive would

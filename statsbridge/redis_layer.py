@@ -1,0 +1,118 @@
+"""channels_redis' layer, able to acknowledge rounds across processes (``statsbridge.acks``).
+
+Two additions to ``channels_redis.core.RedisChannelLayer`` (4.x), everything else is its own:
+
+- ``group_send`` returns how many channels the message was queued for (the group's members
+  after expiry trimming, less those whose queue was full), so the bridge knows how many
+  hand-backs a round waits for. channels_redis queues one message per web process (its
+  process-local channels share one Redis key), so counting its Lua script's keys would
+  count processes: the script here returns which keys were full, and their channels are
+  taken off;
+- ``hand_back(tag)``: what a consumer calls after sending a batch that carried a round tag.
+  Hand-backs are gathered (``acks.AckTally``) and sent as ONE ``round.ack`` per (reply
+  channel, round) once the event loop went round without another one, at most
+  ``acks.ACK_COALESCE_SECONDS`` later.
+"""
+
+import asyncio
+import logging
+import time
+
+from channels_redis.core import RedisChannelLayer
+
+from statsbridge.acks import ACK_COALESCE_SECONDS, AckTally, ack_message
+
+log = logging.getLogger(__name__)
+
+# Queues each key's message when it has room; returns the (1-based) indices of the full ones.
+GROUP_SEND_LUA = """
+    local full = {}
+    local current_time = ARGV[#ARGV - 1]
+    local expiry = ARGV[#ARGV]
+    for i=1,#KEYS do
+        if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < tonumber(ARGV[i + #KEYS]) then
+            redis.call('ZADD', KEYS[i], current_time, ARGV[i])
+            redis.call('EXPIRE', KEYS[i], expiry)
+        else
+            full[#full + 1] = i
+        end
+    end
+    return full
+"""
+
+
+class AckingRedisChannelLayer(RedisChannelLayer):
+    """``RedisChannelLayer`` whose ``group_send`` counts its recipients and that sends
+    coalesced round acknowledgements (see the module docstring)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._tally = AckTally()
+        self._settle_from = 0.0  # loop time of the first hand-back of the pending burst
+        self._settle_seen = 0  # tally.added when the burst was last looked at
+        self._ack_tasks: set[asyncio.Task] = set()
+        self.acks_sent = 0
+
+    async def group_send(self, group, message) -> int:
+        """Send ``message`` to every member of ``group``; return how many channels it was queued for."""
+        assert self.require_valid_group_name(group), "Group name not valid"
+        key = self._group_key(group)
+        connection = self.connection(self.consistent_hash(group))
+        # Discard old channels based on group_expiry (as channels_redis does).
+        await connection.zremrangebyscore(key, min=0, max=int(time.time()) - self.group_expiry)
+        channel_names = [x.decode("utf8") for x in await connection.zrange(key, 0, -1)]
+        by_connection, key_message, key_capacity = self._map_channel_keys_to_connection(channel_names, message)
+        channels_per_key: dict[bytes | str, int] = {}
+        for channel in channel_names:
+            name = self.non_local_name(channel) if "!" in channel else channel
+            channel_key = self.prefix + name
+            channels_per_key[channel_key] = channels_per_key.get(channel_key, 0) + 1
+        queued = len(channel_names)
+        for index, channel_keys in by_connection.items():
+            connection = self.connection(index)
+            pipe = connection.pipeline()
+            for channel_key in channel_keys:
+                pipe.zremrangebyscore(channel_key, min=0, max=int(time.time()) - int(self.expiry))
+            await pipe.execute()
+            args = [key_message[k] for k in channel_keys] + [key_capacity[k] for k in channel_keys]
+            args += [time.time(), self.expiry]
+            full = await connection.eval(GROUP_SEND_LUA, len(channel_keys), *channel_keys, *args)
+            if full:
+                lost = sum(channels_per_key[channel_keys[int(i) - 1]] for i in full)
+                queued -= lost
+                log.info("%s of %s channels over capacity in group %s", lost, len(channel_names), group)
+        return queued
+
+    # ------------------------------------------------------------ acknowledgements
+
+    def hand_back(self, tag) -> None:
+        """A consumer sent (or dropped) a batch carrying round ``tag``: acknowledge it soon,
+        together with the other hand-backs of the same burst."""
+        if not self._tally.add(tag):
+            return
+        loop = asyncio.get_running_loop()
+        self._settle_from = loop.time()
+        self._settle_seen = self._tally.added
+        loop.call_soon(self._settle)
+
+    def _settle(self) -> None:
+        """Send the gathered acks once a loop pass brought no new hand-back (or the burst is old enough)."""
+        loop = asyncio.get_running_loop()
+        if self._tally.added != self._settle_seen and loop.time() - self._settle_from < ACK_COALESCE_SECONDS:
+            self._settle_seen = self._tally.added  # sockets are still handing back: one more pass
+            loop.call_soon(self._settle)
+            return
+        acks = self._tally.take()
+        if acks:
+            task = loop.create_task(self._send_acks(acks))
+            self._ack_tasks.add(task)  # (the loop keeps only weak references to tasks)
+            task.add_done_callback(self._ack_tasks.discard)
+
+    async def _send_acks(self, acks) -> None:
+        """Send each ``(reply channel, round id, count)``; one that fails only makes its round time out."""
+        for reply, round_id, count in acks:
+            try:
+                await self.send(reply, ack_message(round_id, count))
+                self.acks_sent += 1
+            except Exception:  # Redis blipped or the bridge's queue is full: the round times out.
+                log.warning("could not acknowledge round %s to %s", round_id, reply, exc_info=True)
