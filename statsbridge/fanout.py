@@ -394,7 +394,9 @@ class Fanout:
         """Send a batch as an acknowledged round (``statsbridge.acks``): it carries
         ``[reply channel, round id]`` and ends once every socket it was queued for was acked."""
         reply = await self._ack_channel()
-        self.rounds.prune(sent_at, self.clock.round_timeout)  # the clock gave up on those already
+        timed_out = self.rounds.prune(sent_at, self.clock.round_timeout)  # the clock gave up on those already
+        if timed_out:
+            metrics.rounds_timed_out.inc(timed_out)
         round_ = self.rounds.open(dashboard_id, sent_at)
         message["round"] = [reply, round_.id]
         self.clock.sent(dashboard_id, sent_at, round_)
@@ -404,6 +406,7 @@ class Fanout:
             self.rounds.rounds.pop(round_.id, None)
             raise
         if self.rounds.seal(round_, expected):
+            metrics.rounds_acked.inc()
             self._end_round(dashboard_id, round_)
 
     async def _ack_channel(self) -> str:
@@ -430,6 +433,7 @@ class Fanout:
             if message.get("type") == ACK_MESSAGE:
                 ended = self.rounds.ack(message.get("round"), message.get("count"))
                 if ended is not None:
+                    metrics.rounds_acked.inc()
                     self._end_round(ended.dashboard_id, ended)
 
     async def close(self) -> None:
