@@ -25,6 +25,9 @@ class BridgeSettings:
     # previous one was handed to every socket, and no sooner than this after it. Bounds the
     # frames per socket (≤ 1/floor per dashboard a second) and merges bursts into one frame.
     frame_floor_seconds: float = 0.015
+    # channels_redis (runbridge): the longest an acknowledged round is waited for (each web
+    # process acks its sockets' hand-backs, statsbridge.acks), as clocking.ROUND_TIMEOUT_SECONDS.
+    acked_round_timeout_seconds: float = 0.25
     subscription_batch_size: int = 500
     # POST /subscriptions calls in flight at once while (re)subscribing: 100,000 statistics
     # are 200 batches, one round trip each; a window overlaps their waits without flooding

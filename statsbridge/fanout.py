@@ -139,6 +139,8 @@ class Fanout:
         # channels_redis with acknowledgements (statsbridge.redis_layer): rounds end when every
         # web process acknowledged its sockets' hand-backs (statsbridge.acks).
         self._acked = callable(getattr(self.layer, "hand_back", None))
+        if self._acked:
+            self.clock.round_timeout = bridge_settings().acked_round_timeout_seconds
         self.rounds = RoundLedger()
         self._reply: str | None = None  # this bridge's channel for acks, made at the first round
         self._ack_reader: asyncio.Task | None = None
