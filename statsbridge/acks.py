@@ -15,18 +15,23 @@ The bridge's ``RoundLedger`` knows how many sockets each round went to (``group_
 acknowledged. Acks may arrive before ``group_send`` returned (the count is kept until the
 round is sealed) or after the round ended or timed out (ignored: the id is gone, and
 ``FrameClock.delivered`` checks the round's identity anyway). A round whose acks never all
-come (a socket closed with the frame queued, a web process died) is dropped after the
-clock's round timeout, which ``FrameClock`` already applies.
+come (a frame reached a socket's channel after it closed, a web process died) is dropped
+after the clock's round timeout (``BRIDGE_ACKED_ROUND_TIMEOUT_SECONDS``), which
+``FrameClock`` already applies; acks name their web process, so one that stopped acking
+is soon no longer waited for (``RoundLedger``).
 """
 
 ACK_MESSAGE = "round.ack"
+# Timed-out rounds in a row a web process did not fully acknowledge before it is not waited for.
+ABSENT_AFTER_MISSED_ROUNDS = 3
 # The longest a web process holds hand-backs before acknowledging them (see AckTally).
 ACK_COALESCE_SECONDS = 0.002
 
 
-def ack_message(round_id: int, count: int) -> dict:
-    """The channel-layer message acknowledging ``count`` hand-backs of round ``round_id``."""
-    return {"type": ACK_MESSAGE, "round": round_id, "count": count}
+def ack_message(round_id: int, count: int, origin: str) -> dict:
+    """The channel-layer message acknowledging ``count`` hand-backs of round ``round_id`` by
+    the sockets of web process ``origin`` (its channels_redis key)."""
+    return {"type": ACK_MESSAGE, "round": round_id, "count": count, "from": origin}
 
 
 class AckTally:
@@ -62,18 +67,18 @@ class Round:
         self.id = round_id
         self.dashboard_id = dashboard_id
         self.opened_at = opened_at
-        self.expected: int | None = None  # None until group_send returned (sealed)
-        self.acked = 0
-
-    @property
-    def complete(self) -> bool:
-        """Sealed, and every recipient acknowledged."""
-        return self.expected is not None and self.acked >= self.expected
+        # web process (its channels_redis key) → sockets the batch was queued for; None until sealed
+        self.expected: dict[str, int] | None = None
+        self.acked: dict[str, int] = {}  # web process → sockets it acknowledged
 
 
 class RoundLedger:
     """Bridge side: the rounds in flight, by id; tells which one an ack or a seal ended.
 
+    A web process that died never leaves its channels' groups (channels_redis keeps them a
+    day), so each round would wait for it until the timeout: after
+    ``ABSENT_AFTER_MISSED_ROUNDS`` timed-out rounds in a row that it did not fully
+    acknowledge, it is not waited for any more, until it acknowledges anything again.
     ``by_ack`` and ``by_timeout`` count how rounds ended (tests and benchmarks read them)."""
 
     def __init__(self):
@@ -81,6 +86,8 @@ class RoundLedger:
         self._next_id = 0
         self.by_ack = 0
         self.by_timeout = 0
+        self.missed: dict[str, int] = {}  # web process → timed-out rounds in a row it did not fully ack
+        self.absent: set[str] = set()  # web processes not waited for (see the class docstring)
 
     def open(self, dashboard_id: int, now: float) -> Round:
         """A new round for ``dashboard_id``, sent at ``now`` (monotonic seconds)."""
@@ -88,32 +95,48 @@ class RoundLedger:
         round_ = self.rounds[self._next_id] = Round(self._next_id, dashboard_id, now)
         return round_
 
-    def seal(self, round_: Round, expected: int) -> bool:
-        """``group_send`` of ``round_`` reached ``expected`` sockets; True when that ends it
-        (nobody to wait for, or every ack came already)."""
-        round_.expected = expected
+    def seal(self, round_: Round, expected: dict) -> bool:
+        """``group_send`` of ``round_`` reached ``expected`` sockets per web process; True
+        when that ends it (nobody to wait for, or every ack came already)."""
+        round_.expected = dict(expected)
         return self._end_if_complete(round_)
 
-    def ack(self, round_id, count) -> Round | None:
-        """``count`` sockets of one web process handed ``round_id`` back; the round this
-        ended, if it did (an unknown id — ended, timed out, another bridge's — is ignored)."""
-        round_ = self.rounds.get(round_id)
-        if round_ is None or not isinstance(count, int):
+    def ack(self, round_id, count, origin) -> Round | None:
+        """``count`` sockets of web process ``origin`` handed ``round_id`` back; the round this
+        ended, if it did (an unknown id — ended, timed out, another bridge's — is ignored,
+        but still shows that ``origin`` is alive)."""
+        if not isinstance(count, int) or not isinstance(origin, str):
             return None
-        round_.acked += count
+        self.missed.pop(origin, None)
+        self.absent.discard(origin)
+        round_ = self.rounds.get(round_id)
+        if round_ is None:
+            return None
+        round_.acked[origin] = round_.acked.get(origin, 0) + count
         return round_ if self._end_if_complete(round_) else None
 
     def prune(self, now: float, timeout: float) -> int:
         """Forget rounds opened ``timeout`` seconds or more before ``now`` (the clock has
-        given up on them already); return how many."""
-        stale = [rid for rid, r in self.rounds.items() if now - r.opened_at >= timeout]
-        for rid in stale:
-            del self.rounds[rid]
+        given up on them already), noting which web processes did not ack them; return how many."""
+        stale = [r for r in self.rounds.values() if now - r.opened_at >= timeout]
+        for round_ in stale:
+            del self.rounds[round_.id]
+            for origin, sockets in (round_.expected or {}).items():
+                if round_.acked.get(origin, 0) < sockets:
+                    self.missed[origin] = missed = self.missed.get(origin, 0) + 1
+                    if missed >= ABSENT_AFTER_MISSED_ROUNDS:
+                        self.absent.add(origin)
         self.by_timeout += len(stale)
         return len(stale)
 
     def _end_if_complete(self, round_: Round) -> bool:
-        if round_.complete and self.rounds.pop(round_.id, None) is not None:
+        expected = round_.expected
+        if expected is None:
+            return False
+        acked, absent = round_.acked, self.absent
+        if any(acked.get(o, 0) < n for o, n in expected.items() if o not in absent):
+            return False
+        if self.rounds.pop(round_.id, None) is not None:
             self.by_ack += 1
             return True
         return False

@@ -138,7 +138,7 @@ class Fanout:
         self._receipts = isinstance(self.layer, InMemoryChannelLayer)
         # channels_redis with acknowledgements (statsbridge.redis_layer): rounds end when every
         # web process acknowledged its sockets' hand-backs (statsbridge.acks).
-        self._acked = callable(getattr(self.layer, "hand_back", None))
+        self._acked = callable(getattr(self.layer, "group_send_counted", None))
         if self._acked:
             self.clock.round_timeout = bridge_settings().acked_round_timeout_seconds
         self.rounds = RoundLedger()
@@ -403,7 +403,7 @@ class Fanout:
         message["round"] = [reply, round_.id]
         self.clock.sent(dashboard_id, sent_at, round_)
         try:
-            expected = await self.layer.group_send(dashboard_group(dashboard_id), message)
+            expected = await self.layer.group_send_counted(dashboard_group(dashboard_id), message)
         except BaseException:
             self.rounds.rounds.pop(round_.id, None)
             raise
@@ -433,7 +433,7 @@ class Fanout:
                 await asyncio.sleep(BLIND_ROUND_SECONDS)
                 continue
             if message.get("type") == ACK_MESSAGE:
-                ended = self.rounds.ack(message.get("round"), message.get("count"))
+                ended = self.rounds.ack(message.get("round"), message.get("count"), message.get("from"))
                 if ended is not None:
                     metrics.rounds_acked.inc()
                     self._end_round(ended.dashboard_id, ended)

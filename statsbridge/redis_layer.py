@@ -3,11 +3,11 @@
 Two additions to ``channels_redis.core.RedisChannelLayer`` (4.x), everything else is its own:
 
 - ``group_send`` returns how many channels the message was queued for (the group's members
-  after expiry trimming, less those whose queue was full), so the bridge knows how many
-  hand-backs a round waits for. channels_redis queues one message per web process (its
-  process-local channels share one Redis key), so counting its Lua script's keys would
-  count processes: the script here returns which keys were full, and their channels are
-  taken off;
+  after expiry trimming, less those whose queue was full), and ``group_send_counted`` the
+  same per web process, so the bridge knows how many hand-backs a round waits for, and
+  from whom. channels_redis queues one message per web process (its process-local
+  channels share one Redis key, ``process_key``): the Lua script here returns which keys
+  were full, and their channels are taken off;
 - ``hand_back(tag)``: what a consumer calls after sending a batch that carried a round tag.
   Hand-backs are gathered (``acks.AckTally``) and sent as ONE ``round.ack`` per (reply
   channel, round) once the event loop went round without another one, at most
@@ -55,6 +55,11 @@ class AckingRedisChannelLayer(RedisChannelLayer):
 
     async def group_send(self, group, message) -> int:
         """Send ``message`` to every member of ``group``; return how many channels it was queued for."""
+        return sum((await self.group_send_counted(group, message)).values())
+
+    async def group_send_counted(self, group, message) -> dict[str, int]:
+        """``group_send``, returning the channels it was queued for per process key
+        (the Redis key a process's channels share: ``process_key`` of that process)."""
         assert self.require_valid_group_name(group), "Group name not valid"
         key = self._group_key(group)
         connection = self.connection(self.consistent_hash(group))
@@ -62,12 +67,10 @@ class AckingRedisChannelLayer(RedisChannelLayer):
         await connection.zremrangebyscore(key, min=0, max=int(time.time()) - self.group_expiry)
         channel_names = [x.decode("utf8") for x in await connection.zrange(key, 0, -1)]
         by_connection, key_message, key_capacity = self._map_channel_keys_to_connection(channel_names, message)
-        channels_per_key: dict[bytes | str, int] = {}
+        queued: dict[str, int] = {}
         for channel in channel_names:
-            name = self.non_local_name(channel) if "!" in channel else channel
-            channel_key = self.prefix + name
-            channels_per_key[channel_key] = channels_per_key.get(channel_key, 0) + 1
-        queued = len(channel_names)
+            channel_key = self.prefix + (self.non_local_name(channel) if "!" in channel else channel)
+            queued[channel_key] = queued.get(channel_key, 0) + 1
         for index, channel_keys in by_connection.items():
             connection = self.connection(index)
             pipe = connection.pipeline()
@@ -78,10 +81,14 @@ class AckingRedisChannelLayer(RedisChannelLayer):
             args += [time.time(), self.expiry]
             full = await connection.eval(GROUP_SEND_LUA, len(channel_keys), *channel_keys, *args)
             if full:
-                lost = sum(channels_per_key[channel_keys[int(i) - 1]] for i in full)
-                queued -= lost
+                lost = sum(queued.pop(channel_keys[int(i) - 1]) for i in full)
                 log.info("%s of %s channels over capacity in group %s", lost, len(channel_names), group)
         return queued
+
+    @property
+    def process_key(self) -> str:
+        """The Redis key this process's channels (``new_channel()``) share: names it in acks."""
+        return f"{self.prefix}specific.{self.client_prefix}!"
 
     # ------------------------------------------------------------ acknowledgements
 
@@ -112,7 +119,7 @@ class AckingRedisChannelLayer(RedisChannelLayer):
         """Send each ``(reply channel, round id, count)``; one that fails only makes its round time out."""
         for reply, round_id, count in acks:
             try:
-                await self.send(reply, ack_message(round_id, count))
+                await self.send(reply, ack_message(round_id, count, self.process_key))
                 self.acks_sent += 1
             except Exception:  # Redis blipped or the bridge's queue is full: the round times out.
                 log.warning("could not acknowledge round %s to %s", round_id, reply, exc_info=True)

@@ -73,10 +73,10 @@ async def test_a_round_ends_once_each_web_process_acknowledged_its_sockets_one_a
             assert await fanout.flush_due() == 1
             got = {channel: await batch(layer, channel) for layer, channel in ((web_a, a1), (web_a, a2), (web_b, b1))}
             [round_] = fanout.rounds.rounds.values()
-            assert round_.expected == 3, "group_send counted the sockets, not the two processes"
+            assert round_.expected == {web_a.process_key: 2, web_b.process_key: 1}, "sockets per web process"
             web_a.hand_back(got[a1]["round"])
             web_a.hand_back(got[a2]["round"])  # same burst: one ack for both
-            await eventually(lambda: round_.acked == 2, 10, "web process A's ack arrives")
+            await eventually(lambda: round_.acked == {web_a.process_key: 2}, 10, "web process A's ack arrives")
             assert web_a.acks_sent == 1
             fanout.offer("a", fresh(2))
             assert await fanout.flush_due() == 0 and 1 in fanout.clock.in_flight, "B's socket has not acked"
