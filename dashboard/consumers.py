@@ -302,6 +302,10 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if isinstance(taken, dict) and taken.get("round") is not None:
             hand_back_round(layer, taken["round"])
         hand_back_buffered_rounds(layer, buffers.pop(channel, None))
+        depart = getattr(layer, "depart", None)
+        if depart is not None:  # later frames are acknowledged as they arrive (statsbridge.redis_layer)
+            depart(channel, LATE_FRAMES_SECONDS)
+            return
         asyncio.get_running_loop().call_later(LATE_FRAMES_SECONDS, buffers.pop, channel, None)
 
     async def start(self, dashboards: list[tuple[int, str]]) -> None:

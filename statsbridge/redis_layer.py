@@ -15,6 +15,7 @@ Two additions to ``channels_redis.core.RedisChannelLayer`` (4.x), everything els
 """
 
 import asyncio
+import collections
 import logging
 import time
 
@@ -41,6 +42,37 @@ GROUP_SEND_LUA = """
 """
 
 
+class _Departed:
+    """Stands in for the receive buffer of a channel whose socket ended: what arrives for it
+    is acknowledged and dropped (nobody will read it)."""
+
+    __slots__ = ("layer",)
+
+    def __init__(self, layer):
+        self.layer = layer
+
+    def put_nowait(self, message) -> None:
+        """Acknowledge ``message``'s round, if it has one, instead of keeping it."""
+        tag = message.get("round") if isinstance(message, dict) else None
+        if tag is not None:
+            self.layer.hand_back(tag)
+
+
+class _Buffers(collections.defaultdict):
+    """channels_redis' ``receive_buffer``, where a departed channel gets a ``_Departed``
+    (not stored) instead of a new queue."""
+
+    def __init__(self, factory, layer):
+        super().__init__(factory)
+        self.departed: set[str] = set()
+        self.sink = _Departed(layer)
+
+    def __missing__(self, channel):
+        if channel in self.departed:
+            return self.sink
+        return super().__missing__(channel)
+
+
 class AckingRedisChannelLayer(RedisChannelLayer):
     """``RedisChannelLayer`` whose ``group_send`` counts its recipients and that sends
     coalesced round acknowledgements (see the module docstring)."""
@@ -52,6 +84,14 @@ class AckingRedisChannelLayer(RedisChannelLayer):
         self._settle_seen = 0  # tally.added when the burst was last looked at
         self._ack_tasks: set[asyncio.Task] = set()
         self.acks_sent = 0
+        self.receive_buffer = _Buffers(self.receive_buffer.default_factory, self)
+
+    def depart(self, channel: str, seconds: float) -> None:
+        """``channel``'s socket ended: for ``seconds``, frames still arriving for it (they were
+        in Redis when it left) are acknowledged at once rather than left to time out."""
+        self.receive_buffer.pop(channel, None)
+        self.receive_buffer.departed.add(channel)
+        asyncio.get_running_loop().call_later(seconds, self.receive_buffer.departed.discard, channel)
 
     async def group_send(self, group, message) -> int:
         """Send ``message`` to every member of ``group``; return how many channels it was queued for."""

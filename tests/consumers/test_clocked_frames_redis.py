@@ -132,3 +132,23 @@ async def test_desk_sockets_on_channels_redis_hand_back_and_each_batch_leaves_by
         await runner.close()
         await layer.flush()
         await layer.close_pools()
+
+
+async def test_a_frame_arriving_for_a_socket_that_ended_is_acknowledged_not_left_to_time_out():
+    async with processes(2) as (bridge_layer, web):
+        fanout, runner = await bridge_on(bridge_layer, round_timeout=3600.0)
+        staying, leaving = await web.new_channel(), await web.new_channel()
+        for channel in (staying, leaving):
+            await web.group_add(dashboard_group(1), channel)
+        web.depart(leaving, 60.0)  # its socket ended while still in the group (as between leave's steps)
+        try:
+            fanout.offer("a", fresh(1))
+            assert await fanout.flush_due() == 1
+            message = await batch(web, staying)  # this receive also brings in the departed copy
+            web.hand_back(message["round"])
+            await eventually(lambda: not fanout.clock.in_flight, 10, "both copies acknowledged")
+            assert (fanout.rounds.by_ack, fanout.rounds.by_timeout) == (1, 0)
+            assert leaving not in web.receive_buffer, "nothing kept for the departed channel"
+        finally:
+            await fanout.close()
+            await runner.close()
