@@ -156,7 +156,7 @@ async def run(ctx: Context, result: Result) -> None:
                         "channels_redis and a Redis cache (a trickle of updates while clients connect).")
     result.notes.append("Latency = arrival at the client − the simulator's send stamp, same clock. The fan-out is "
                         "self-clocked: a dashboard's next batch leaves once its previous one was handed to every "
-                        "socket (runbridge: once it is in every socket's queue), no sooner than "
+                        "socket (runbridge: once each web process acknowledged its sockets), no sooner than "
                         "BRIDGE_FRAME_FLOOR_SECONDS (default 0.015 s) after it.")
     result.notes.append("`web waiting for CPU`: seconds per second the web process's threads were runnable but "
                         "waiting for a CPU (/proc schedstat); near or above its cores, the machine starved it "

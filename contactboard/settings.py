@@ -116,7 +116,7 @@ CHANNEL_LAYER_LIMITS = {"capacity": env_int("CHANNEL_LAYER_CAPACITY", 1000), "ex
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "statsbridge.redis_layer.AckingRedisChannelLayer",
             "CONFIG": {
                 # redis-py 8 times sockets out after 5 s, exactly channels_redis's
                 # blocking-receive time (BZPOPMIN 5 s): an idle consumer's receive would
@@ -304,6 +304,7 @@ BRIDGE = {
         ("EMBEDDED", "BRIDGE_EMBEDDED", env_bool),
         ("FRAME_FLOOR_SECONDS", "BRIDGE_FRAME_FLOOR_SECONDS", env_float),
         ("FRAME_CPU_BUDGET", "BRIDGE_FRAME_CPU_BUDGET", env_float),
+        ("ACKED_ROUND_TIMEOUT_SECONDS", "BRIDGE_ACKED_ROUND_TIMEOUT_SECONDS", env_float),
         ("SUBSCRIPTION_BATCH_SIZE", "BRIDGE_SUBSCRIPTION_BATCH_SIZE", env_int),
         ("SUBSCRIPTION_CREATE_WINDOW", "BRIDGE_SUBSCRIPTION_CREATE_WINDOW", env_int),
         ("HISTORY_RETENTION_HOURS", "HISTORY_RETENTION_HOURS", env_float),

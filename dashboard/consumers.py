@@ -248,6 +248,23 @@ def hand_back_queued_receipts(layer, channel: str) -> None:
             receipt.hand_back()
 
 
+def hand_back_buffered_rounds(layer, queue) -> None:
+    """Acknowledge the round tags of batches still buffered for a socket that ended
+    (channels_redis with ``statsbridge.redis_layer``): their rounds need not time out."""
+    while queue is not None and not queue.empty():
+        message = queue.get_nowait()
+        tag = message.get("round") if isinstance(message, dict) else None
+        if tag is not None:
+            hand_back_round(layer, tag)
+
+
+def hand_back_round(layer, tag) -> None:
+    """Hand a batch's round tag back to the layer that acknowledges it (none: nothing to do)."""
+    hand_back = getattr(layer, "hand_back", None)
+    if hand_back is not None:
+        hand_back(tag)
+
+
 class LiveConsumer(AsyncJsonWebsocketConsumer):
     """What desk and wall sockets share: groups, snapshots, frames, client messages."""
 
@@ -317,7 +334,13 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         buffers = getattr(layer, "receive_buffer", None)
         if buffers is None:
             return
-        buffers.pop(channel, None)
+        if isinstance(taken, dict) and taken.get("round") is not None:
+            hand_back_round(layer, taken["round"])
+        hand_back_buffered_rounds(layer, buffers.pop(channel, None))
+        depart = getattr(layer, "depart", None)
+        if depart is not None:  # later frames are acknowledged as they arrive (statsbridge.redis_layer)
+            depart(channel, LATE_FRAMES_SECONDS)
+            return
         asyncio.get_running_loop().call_later(LATE_FRAMES_SECONDS, buffers.pop, channel, None)
 
     async def start(self, dashboards: list[tuple[int, str]]) -> None:
@@ -437,7 +460,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def dash_frame(self, message: dict) -> None:
         """A batch or status frame of a followed dashboard, or its open alerts (no sequence: each replaces the last).
 
-        A batch from a bridge in this process carries a receipt (``statsbridge.clocking``):
+        A batch from a bridge in this process carries a receipt (``statsbridge.clocking``),
+        one from ``runbridge`` a round tag that the layer acknowledges (``statsbridge.acks``):
         handing it back, whatever happened to the frame, lets the dashboard's next batch go.
         """
         frame = message["frame"]
@@ -450,6 +474,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             receipt = message.get("receipt")
             if receipt is not None:
                 receipt.hand_back()
+            elif (tag := message.get("round")) is not None:  # from a bridge in another process
+                hand_back_round(self.channel_layer, tag)
 
     async def dash_removed(self, message: dict) -> None:
         """A followed dashboard was deleted: nothing left to show on a desk."""

@@ -119,8 +119,11 @@ class Bridge:
                 await self._run_sync(store.write_subscription_ids, [])
         finally:
             await self.link.close()
-        if release:
-            await self.fanout.publish_down()
+        try:
+            if release:
+                await self.fanout.publish_down()
+        finally:
+            await self.fanout.close()  # its acknowledgement reader (channels_redis)
 
     @property
     def held(self) -> dict[str, frozenset]:

@@ -13,8 +13,11 @@ What "handed to every socket" means depends on the channel layer (``Receipt``):
   those copies, each consumer hands it back after its ``send`` (or after dropping the frame
   as old), and the round is over when every copy came back. This is exact, costs a
   counter per socket, and needs no extra message;
-- any other layer (channels_redis with ``runbridge``) serialises messages, so no object
-  can come back and the bridge cannot see the web processes' queues: such a round ends
+- channels_redis with ``runbridge`` (``statsbridge.redis_layer``) serialises messages, so
+  no object can come back: the batch carries a round tag instead, and each web process
+  sends one acknowledgement per round for all its sockets (``statsbridge.acks``);
+- any other layer: no object can come back and the bridge cannot see the recipients'
+  queues: such a round ends
   ``BLIND_ROUND_SECONDS`` after ``group_send`` returned (the frame is then in every
   recipient's queue). A web process too slow to read them gets at most 10 batches per
   dashboard a second, 2.5 times what the old fixed 0.25 s tick sent; at the 15 ms floor a
@@ -22,7 +25,8 @@ What "handed to every socket" means depends on the channel layer (``Receipt``):
   updates/s, 200 sockets).
 
 An acknowledgement message per socket and round (an explicit credit scheme) would work
-across processes, but it doubles the channel-layer traffic that costs the most per frame;
+across processes, but it doubles the channel-layer traffic that costs the most per frame
+(hence one per web process and round, ``statsbridge.acks``);
 the receipt is free where the bridge and its sockets share a process, which is where
 the loop competes with the sockets for the CPU.
 

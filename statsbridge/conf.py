@@ -32,6 +32,12 @@ class BridgeSettings:
     # a whole core (its Python thread's limit) has no room left for handshakes, snapshots
     # and pages, and rounds queue behind the CPU anyway. 0 turns the budget off.
     frame_cpu_budget: float = 0.5
+    # channels_redis (runbridge): the longest an acknowledged round is waited for (each web
+    # process acks its sockets' hand-backs, statsbridge.acks). Longer than the in-memory
+    # layer's 0.25 s: at 1,000 sockets web processes ack late, and a timeout shorter than
+    # that lets batches pile up in their queues (seconds of latency); a web process that
+    # died is no longer waited for after a few timed-out rounds (acks.RoundLedger).
+    acked_round_timeout_seconds: float = 1.0
     subscription_batch_size: int = 500
     # POST /subscriptions calls in flight at once while (re)subscribing: 100,000 statistics
     # are 200 batches, one round trip each; a window overlaps their waits without flooding

@@ -25,6 +25,7 @@ import time
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from statsbridge import frames, history, metrics, store
+from statsbridge.acks import ACK_MESSAGE, RoundLedger
 from statsbridge.clocking import BLIND_ROUND_SECONDS, FrameClock, Receipt
 from statsbridge.conf import bridge_settings
 from statsbridge.wanted import Routes
@@ -135,6 +136,14 @@ class Fanout:
         self.clock = FrameClock(self.floor)
         # Only the in-memory layer hands the message's objects to the consumers (see clocking).
         self._receipts = isinstance(self.layer, InMemoryChannelLayer)
+        # channels_redis with acknowledgements (statsbridge.redis_layer): rounds end when every
+        # web process acknowledged its sockets' hand-backs (statsbridge.acks).
+        self._acked = callable(getattr(self.layer, "group_send_counted", None))
+        if self._acked:
+            self.clock.round_timeout = bridge_settings().acked_round_timeout_seconds
+        self.rounds = RoundLedger()
+        self._reply: str | None = None  # this bridge's channel for acks, made at the first round
+        self._ack_reader: asyncio.Task | None = None
         self._round_over = asyncio.Event()  # set when a dashboard's round ended
         self.routes = Routes()
         self.latest: dict[str, dict] = {}
@@ -377,6 +386,9 @@ class Fanout:
     async def _send_clocked(self, dashboard_id: int, frame: dict, sent_at: float) -> None:
         """Send a batch as one round of ``dashboard_id``: in flight until every socket has it."""
         message = {"type": FRAME_MESSAGE, "frame": SharedFrame(frame)}
+        if self._acked:
+            await self._send_acked(dashboard_id, message, sent_at)
+            return
         if not self._receipts:
             token = object()
             self.clock.sent(dashboard_id, sent_at, token)
@@ -388,6 +400,61 @@ class Fanout:
         self.clock.sent(dashboard_id, sent_at, receipt)
         await self.layer.group_send(dashboard_group(dashboard_id), message)
         receipt.seal()
+
+    async def _send_acked(self, dashboard_id: int, message: dict, sent_at: float) -> None:
+        """Send a batch as an acknowledged round (``statsbridge.acks``): it carries
+        ``[reply channel, round id]`` and ends once every socket it was queued for was acked."""
+        reply = await self._ack_channel()
+        timed_out = self.rounds.prune(sent_at, self.clock.round_timeout)  # the clock gave up on those already
+        if timed_out:
+            metrics.rounds_timed_out.inc(timed_out)
+        round_ = self.rounds.open(dashboard_id, sent_at)
+        message["round"] = [reply, round_.id]
+        self.clock.sent(dashboard_id, sent_at, round_)
+        try:
+            expected = await self.layer.group_send_counted(dashboard_group(dashboard_id), message)
+        except BaseException:
+            self.rounds.rounds.pop(round_.id, None)
+            raise
+        if self.rounds.seal(round_, expected):
+            metrics.rounds_acked.inc()
+            self._end_round(dashboard_id, round_)
+
+    async def _ack_channel(self) -> str:
+        """This bridge's reply channel, with its reader running (started at the first round)."""
+        if self._reply is None:
+            # The default prefix: channels_redis reads one Redis key per prefix, under one
+            # lock, so a reply channel of its own would stall the process's other receives.
+            self._reply = await self.layer.new_channel()
+        if self._ack_reader is None or self._ack_reader.done():
+            self._ack_reader = asyncio.get_running_loop().create_task(self._read_acks(self._reply))
+        return self._reply
+
+    async def _read_acks(self, reply: str) -> None:
+        """End the rounds whose every socket was acknowledged, as the acks come."""
+        while True:
+            try:
+                message = await self.layer.receive(reply)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis blipped: rounds meanwhile time out; read on after a moment.
+                log.warning("could not read round acknowledgements", exc_info=True)
+                await asyncio.sleep(BLIND_ROUND_SECONDS)
+                continue
+            if message.get("type") == ACK_MESSAGE:
+                ended = self.rounds.ack(message.get("round"), message.get("count"), message.get("from"))
+                if ended is not None:
+                    metrics.rounds_acked.inc()
+                    self._end_round(ended.dashboard_id, ended)
+
+    async def close(self) -> None:
+        """Stop reading acknowledgements (the bridge stops)."""
+        reader, self._ack_reader = self._ack_reader, None
+        if reader is not None:
+            reader.cancel()
+            # channels_redis can take its time to give up a blocking receive (its BZPOPMIN
+            # ends within 5 s): a stopping bridge does not wait for it.
+            await asyncio.wait([reader], timeout=1.0)
 
     def _end_round(self, dashboard_id: int, token: object) -> None:
         """``dashboard_id``'s round of ``token`` ended: it may be due again (wake the loop)."""
