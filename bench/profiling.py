@@ -11,15 +11,18 @@ from bench.common import REPO
 TOP = 15
 
 
+def stacks(collapsed: str):
+    """``(frames, samples)`` of each line of py-spy's collapsed (raw) output, root frame first."""
+    for line in collapsed.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            yield stack.split(";"), int(count)
+
+
 def summarise(collapsed: str, top: int = TOP) -> str:
     """Top functions by own (leaf) samples and by inclusive samples, from collapsed stacks."""
     own, inclusive, total = Counter(), Counter(), 0
-    for line in collapsed.splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        samples = int(count)
-        frames = stack.split(";")
+    for frames, samples in stacks(collapsed):
         total += samples
         own[frames[-1]] += samples
         for frame in set(frames):
@@ -44,12 +47,7 @@ def stage_shares(collapsed: str, stages: list[tuple[str, tuple[str, ...]]], wait
     """
     counts: Counter = Counter()
     waited = busy = 0
-    for line in collapsed.splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        samples = int(count)
-        frames = stack.split(";")
+    for frames, samples in stacks(collapsed):
         if any(pattern in frames[-1] for pattern in waiting):
             waited += samples
             continue

@@ -104,52 +104,49 @@ async def test_serial_dispatch_never_overlaps_and_keeps_each_receivers_order():
     assert seen[-1] == "stop"
 
 
-async def test_serial_dispatch_cancels_its_receivers_when_it_ends():
-    waiting = asyncio.Event()
-    cancelled = []
+class NeverReceives:
+    """A receiver that blocks for good; records that it started and that it was cancelled."""
 
-    async def never():
-        waiting.set()
+    def __init__(self):
+        self.started = asyncio.Event()
+        self.cancelled = False
+
+    async def __call__(self):
+        self.started.set()
         try:
             await asyncio.Event().wait()
         except asyncio.CancelledError:
-            cancelled.append(True)
+            self.cancelled = True
             raise
 
+
+async def test_serial_dispatch_cancels_its_receivers_when_it_ends():
+    never = NeverReceives()
     queue = asyncio.Queue()
 
     async def dispatch(message):
         raise RuntimeError(message)
 
     task = asyncio.ensure_future(serial_dispatch([never, queue.get], dispatch))
-    await asyncio.wait_for(waiting.wait(), 5)
+    await asyncio.wait_for(never.started.wait(), 5)
     queue.put_nowait("boom")
     with pytest.raises(RuntimeError, match="boom"):
         await asyncio.wait_for(task, 5)
-    assert cancelled == [True]
+    assert never.cancelled
 
 
 async def test_serial_dispatch_cancelled_from_outside_cancels_its_receivers():
-    started = asyncio.Event()
-    cancelled = []
-
-    async def never():
-        started.set()
-        try:
-            await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            cancelled.append(True)
-            raise
+    never = NeverReceives()
 
     async def dispatch(message):
         pass
 
     task = asyncio.ensure_future(serial_dispatch([never], dispatch))
-    await asyncio.wait_for(started.wait(), 5)
+    await asyncio.wait_for(never.started.wait(), 5)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert cancelled == [True]
+    assert never.cancelled
 
 
 async def test_group_send_queues_a_copy_for_each_member_and_a_full_channel_only_misses_it():
