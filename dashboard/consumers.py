@@ -297,8 +297,10 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         try:
             await self.run(scope, receive, send)
         finally:
-            await self.leave()
-            self.forget_buffered_frames()
+            try:
+                await self.leave()
+            finally:  # also when leaving was cancelled (daphne gives up on a slow close)
+                self.forget_buffered_frames()
 
     async def run(self, scope, receive, send) -> None:
         """channels' ``AsyncConsumer.__call__``, dispatching with ``statsbridge.aio.serial_dispatch``.
@@ -339,7 +341,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         hand_back_buffered_rounds(layer, buffers.pop(channel, None))
         depart = getattr(layer, "depart", None)
         if depart is not None:  # later frames are acknowledged as they arrive (statsbridge.redis_layer)
-            depart(channel, LATE_FRAMES_SECONDS)
+            depart(channel)
             return
         asyncio.get_running_loop().call_later(LATE_FRAMES_SECONDS, buffers.pop, channel, None)
 
