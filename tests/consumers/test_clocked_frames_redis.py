@@ -152,3 +152,27 @@ async def test_a_frame_arriving_for_a_socket_that_ended_is_acknowledged_not_left
         finally:
             await fanout.close()
             await runner.close()
+
+
+async def test_a_channel_that_departed_is_acknowledged_for_good_and_one_never_made_here_too():
+    async with processes(2) as (bridge_layer, web):
+        fanout, runner = await bridge_on(bridge_layer, round_timeout=3600.0)
+        staying, leaving = await web.new_channel(), await web.new_channel()
+        # A member this process never made (a socket of an earlier process with its key) is
+        # not read by anybody here either.
+        stranger = f"specific.{web.client_prefix}!left-behind"
+        for channel in (staying, leaving, stranger):
+            await web.group_add(dashboard_group(1), channel)
+        web.depart(leaving)
+        try:
+            for number in (1, 2, 3):  # every round, however long after the departure
+                fanout.offer("a", fresh(number))
+                assert await fanout.flush_due() == 1
+                message = await batch(web, staying)
+                web.hand_back(message["round"])
+                await eventually(lambda: not fanout.clock.in_flight, 10, f"round {number} acknowledged by all three")
+            assert (fanout.rounds.by_ack, fanout.rounds.by_timeout) == (3, 0)
+            assert not {leaving, stranger} & set(web.receive_buffer), "nothing kept for channels nobody reads"
+        finally:
+            await fanout.close()
+            await runner.close()
