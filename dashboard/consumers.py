@@ -232,37 +232,37 @@ def touch_display(display_id: int) -> None:
     Display.objects.filter(pk=display_id).update(last_seen=timezone.now())
 
 
-def hand_back_queued_receipts(layer, channel: str) -> None:
-    """Hand back the receipts of batches still queued for a socket that ended (in-memory layer).
+def hand_back(layer, message) -> None:
+    """A socket is done with a channel-layer message (sent it, dropped it as old, or ended
+    with it unread): hand back what lets its dashboard's round end, if it carries anything.
 
-    Nobody reads its queue any more: without this, its dashboards' next batches would wait
-    for ``clocking.ROUND_TIMEOUT_SECONDS`` (see ``statsbridge.clocking``).
+    A batch from a bridge in this process carries a receipt (``statsbridge.clocking``), one
+    from ``runbridge`` a round tag that the layer acknowledges (``statsbridge.acks``).
     """
-    if not isinstance(layer, InMemoryChannelLayer):  # others carry no receipts
+    if not isinstance(message, dict):
         return
-    queue = layer.channels.pop(channel, None)
+    receipt = message.get("receipt")
+    if receipt is not None:
+        receipt.hand_back()
+    elif (tag := message.get("round")) is not None and (acknowledge := getattr(layer, "hand_back", None)):
+        acknowledge(tag)
+
+
+def hand_back_unread(layer, channel: str) -> None:
+    """Hand back the messages still queued for a socket that ended, and drop its queue.
+
+    Nobody reads it any more: without this, its dashboards' next batches would wait for the
+    round timeout (``statsbridge.clocking``, ``statsbridge.acks``). The in-memory layer
+    queues ``(expiry, message)``; channels_redis buffers the messages themselves.
+    """
+    if isinstance(layer, InMemoryChannelLayer):
+        queue, in_memory = layer.channels.pop(channel, None), True
+    else:
+        buffers = getattr(layer, "receive_buffer", None)
+        queue, in_memory = (None if buffers is None else buffers.pop(channel, None)), False
     while queue is not None and not queue.empty():
-        _, message = queue.get_nowait()
-        receipt = message.get("receipt") if isinstance(message, dict) else None
-        if receipt is not None:
-            receipt.hand_back()
-
-
-def hand_back_buffered_rounds(layer, queue) -> None:
-    """Acknowledge the round tags of batches still buffered for a socket that ended
-    (channels_redis with ``statsbridge.redis_layer``): their rounds need not time out."""
-    while queue is not None and not queue.empty():
-        message = queue.get_nowait()
-        tag = message.get("round") if isinstance(message, dict) else None
-        if tag is not None:
-            hand_back_round(layer, tag)
-
-
-def hand_back_round(layer, tag) -> None:
-    """Hand a batch's round tag back to the layer that acknowledges it (none: nothing to do)."""
-    hand_back = getattr(layer, "hand_back", None)
-    if hand_back is not None:
-        hand_back(tag)
+        item = queue.get_nowait()
+        hand_back(layer, item[1] if in_memory else item)
 
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):
@@ -330,15 +330,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if layer is None or not channel:
             return
         taken, self.taken = self.taken, None
-        if isinstance(taken, dict) and taken.get("receipt") is not None:
-            taken["receipt"].hand_back()
-        hand_back_queued_receipts(layer, channel)
+        hand_back(layer, taken)
+        hand_back_unread(layer, channel)
         buffers = getattr(layer, "receive_buffer", None)
         if buffers is None:
             return
-        if isinstance(taken, dict) and taken.get("round") is not None:
-            hand_back_round(layer, taken["round"])
-        hand_back_buffered_rounds(layer, buffers.pop(channel, None))
         depart = getattr(layer, "depart", None)
         if depart is not None:  # later frames are acknowledged as they arrive (statsbridge.redis_layer)
             depart(channel)
@@ -462,9 +458,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def dash_frame(self, message: dict) -> None:
         """A batch or status frame of a followed dashboard, or its open alerts (no sequence: each replaces the last).
 
-        A batch from a bridge in this process carries a receipt (``statsbridge.clocking``),
-        one from ``runbridge`` a round tag that the layer acknowledges (``statsbridge.acks``):
-        handing it back, whatever happened to the frame, lets the dashboard's next batch go.
+        Its receipt or round tag is handed back whatever happened to the frame (``hand_back``):
+        that lets the dashboard's next batch go.
         """
         frame = message["frame"]
         self.taken = None  # dispatched: handed back below, whatever happens
@@ -473,11 +468,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
                 # Straight to the server (what ``send`` does after checking its arguments).
                 await self.base_send({"type": "websocket.send", "text": encoded_frame(frame)})
         finally:
-            receipt = message.get("receipt")
-            if receipt is not None:
-                receipt.hand_back()
-            elif (tag := message.get("round")) is not None:  # from a bridge in another process
-                hand_back_round(self.channel_layer, tag)
+            hand_back(self.channel_layer, message)
 
     async def dash_removed(self, message: dict) -> None:
         """A followed dashboard was deleted: nothing left to show on a desk."""

@@ -435,8 +435,6 @@ class Fanout:
         while True:
             try:
                 message = await self.layer.receive(reply)
-            except asyncio.CancelledError:
-                raise
             except Exception:  # Redis blipped: rounds meanwhile time out; read on after a moment.
                 log.warning("could not read round acknowledgements", exc_info=True)
                 await asyncio.sleep(BLIND_ROUND_SECONDS)
